@@ -1,0 +1,35 @@
+# Lookalike: `make demo` runs the product end to end; `make test` runs every test.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+MVN    ?= mvn -B -q
+SIZE   ?= small
+
+.PHONY: demo test test-java test-python plugin system clean bench
+
+demo: $(VENV)/.installed plugin
+	$(VENV)/bin/lookalike demo
+
+test: test-java test-python
+
+test-java: system
+	$(MVN) -f solr-plugin/pom.xml verify
+
+test-python: $(VENV)/.installed plugin
+	$(PY) -m pytest
+
+# The Solr plugin and the launcher jars (rebuilt only when a source is newer than a jar).
+plugin: $(VENV)/.installed
+	$(PY) -c "from embedder.localsolr import build; build()"
+
+$(VENV)/.installed: pyproject.toml | system
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	touch $@
+
+# JDK 17 and Maven from Debian when the machine lacks them.
+system:
+	@scripts/setup-system.sh
+
+clean:
+	rm -rf $(VENV) solr-plugin/*/target

@@ -1,0 +1,170 @@
+"""Reading a product catalog (CSV or JSON Lines) as a stream of rows mapped to Solr fields.
+
+Required columns: ``id`` and ``image`` (a path relative to the catalog file, or an http(s) URL).
+``title``, ``description`` and columns named like schema fields (brand, category, color, price,
+attributes, ...) become those fields; any other column becomes a dynamic ``attr_<name>`` field.
+Columns the indexing job owns (the vector, its model version, the cluster id) are refused.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embedder import contract
+from embedder.solr import SchemaInfo
+
+REQUIRED = ("id", "image")
+RESERVED = frozenset({
+    contract.VECTOR_FIELD, contract.VERSION_FIELD, contract.CLUSTER_FIELD, contract.KIND_FIELD,
+    contract.MODEL_BLOB_FIELD, contract.MODEL_META_FIELD, contract.IMAGE_URL_FIELD,
+    "text", "_version_",
+})  # fmt: skip
+MULTI_VALUE_SEPARATOR = "|"  # in CSV cells of multi-valued fields: "cotton|summer"
+NUMERIC_FIELDS = {"price": float}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CatalogError(ValueError):
+    """The catalog as a whole cannot be read (format, missing or refused columns)."""
+
+
+@dataclass
+class CatalogRow:
+    """One product: its id, where its image is, and its Solr fields (or why the row is bad)."""
+
+    line: int
+    id: str
+    image: str
+    fields: dict[str, object] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Worker ``index`` of ``count``: each product id belongs to exactly one worker."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+        if not match or not 0 <= int(match[1]) < int(match[2]):
+            raise ValueError(f"--shard must be I/N with 0 <= I < N, got {text!r}")
+        return cls(int(match[1]), int(match[2]))
+
+    def owns(self, product_id: str) -> bool:
+        return zlib.crc32(product_id.encode("utf-8")) % self.count == self.index
+
+
+def read_catalog(path: Path, schema: SchemaInfo, shard: Shard = Shard()) -> Iterator[CatalogRow]:
+    """Streams the catalog's rows of this shard, mapped to Solr fields."""
+    path = Path(path)
+    records = _records(path)
+    mapping: dict[str, str] | None = None
+    for line, record in records:
+        if mapping is None:
+            mapping = column_mapping(list(record), schema)
+        row = _row(line, record, mapping, path.parent, schema)
+        if row.id and shard.owns(row.id):
+            yield row
+
+
+def count_rows(path: Path) -> int:
+    return sum(1 for _ in _records(Path(path)))
+
+
+def column_mapping(columns: list[str], schema: SchemaInfo) -> dict[str, str]:
+    """Catalog column -> Solr field, or a CatalogError naming every refused column."""
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise CatalogError(f"the catalog has no {', '.join(missing)} column (columns: {columns})")
+    problems, mapping = [], {}
+    for column in columns:
+        if column not in REQUIRED:
+            try:
+                mapping[column] = field_for(column, schema)
+            except CatalogError as error:
+                problems.append(str(error))
+    if problems:
+        raise CatalogError("refused catalog columns: " + "; ".join(problems))
+    return mapping
+
+
+def field_for(column: str, schema: SchemaInfo) -> str:
+    """The Solr field a catalog column fills."""
+    if column in RESERVED:
+        raise CatalogError(f"{column!r} is written by the indexing job, not the catalog")
+    if not _NAME.match(column):
+        raise CatalogError(f"{column!r} is not a field name (lowercase letters, digits, _)")
+    if schema.accepts(column):
+        return column
+    return f"attr_{column}"
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            for record in reader:
+                yield reader.line_num, {k: v for k, v in record.items() if v not in (None, "")}
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        with open(path, encoding="utf-8") as handle:
+            for number, text in enumerate(handle, start=1):
+                if text.strip():
+                    yield number, _json_record(text, path, number)
+    else:
+        raise CatalogError(f"{path}: a catalog is .csv or .jsonl, got {suffix or 'no extension'!r}")
+
+
+def _json_record(text: str, path: Path, number: int) -> dict[str, object]:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CatalogError(f"{path}:{number}: not a JSON object: {error}") from error
+    if not isinstance(record, dict):
+        raise CatalogError(f"{path}:{number}: each line is a JSON object")
+    return record
+
+
+def _row(line: int, record: dict, mapping: dict[str, str], base: Path, schema: SchemaInfo) -> CatalogRow:
+    product_id = str(record.get("id", "")).strip()
+    image = str(record.get("image", "")).strip()
+    row = CatalogRow(line=line, id=product_id, image=_resolve_image(image, base) if image else "")
+    if not product_id or not image:
+        row.error = f"line {line}: id and image are required"
+        return row
+    for column, value in record.items():
+        if column in REQUIRED:
+            continue
+        try:
+            name = mapping[column] if column in mapping else field_for(column, schema)
+            row.fields[name] = _value(name, value)
+        except ValueError as error:  # CatalogError included: a refused key on one JSON line
+            row.error = f"line {line}: {column}: {error}"
+            return row
+    row.fields[contract.IMAGE_URL_FIELD] = image
+    return row
+
+
+def _value(name: str, value: object) -> object:
+    if name in NUMERIC_FIELDS:
+        try:
+            return NUMERIC_FIELDS[name](value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a number") from None
+    if isinstance(value, str) and (name == "attributes" or name.startswith("attr_")):
+        return [v.strip() for v in value.split(MULTI_VALUE_SEPARATOR) if v.strip()]
+    return value
+
+
+def _resolve_image(image: str, base: Path) -> str:
+    if re.match(r"^[a-z][a-z0-9+.-]*://", image, re.IGNORECASE):
+        return image
+    return str((base / image).resolve())

@@ -1,0 +1,62 @@
+"""Settings, read in one place: command-line flags override environment variables,
+which override the documented defaults (see docs/configuration.md)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Solr is, which collection, which model weights, where local state lives."""
+
+    solr_url: str = "http://localhost:8983/solr"
+    collection: str = "products"
+    weights: str = "imagenet"
+    home: Path = REPO_ROOT / ".lookalike"
+    solr_port: int = 8983
+    batch_size: int = 32
+
+    @property
+    def collection_url(self) -> str:
+        return f"{self.solr_url.rstrip('/')}/{self.collection}"
+
+
+# Environment variable for each setting.
+ENVIRONMENT = {
+    "solr_url": "LOOKALIKE_SOLR_URL",
+    "collection": "LOOKALIKE_COLLECTION",
+    "weights": "LOOKALIKE_WEIGHTS",
+    "home": "LOOKALIKE_HOME",
+    "solr_port": "LOOKALIKE_SOLR_PORT",
+    "batch_size": "LOOKALIKE_BATCH_SIZE",
+}
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Defaults, then environment variables, then explicit overrides (None means "not given")."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field in fields(Settings):
+        raw = environ.get(ENVIRONMENT[field.name])
+        if raw is not None and raw != "":
+            values[field.name] = _convert(field.name, raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "solr_port" in values and "solr_url" not in values:
+        values["solr_url"] = f"http://localhost:{values['solr_port']}/solr"
+    settings = replace(Settings(), **values)
+    return replace(settings, home=Path(settings.home).expanduser().resolve())
+
+
+def _convert(name: str, raw: str) -> object:
+    if name in ("solr_port", "batch_size"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{ENVIRONMENT[name]} must be an integer, got {raw!r}") from None
+    if name == "home":
+        return Path(raw)
+    return raw

@@ -1,0 +1,189 @@
+"""Decoding untrusted images into RGB arrays for the feature extractor.
+
+Everything here is pure Pillow + NumPy so that it can be used (and tested)
+without TensorFlow. Every failure caused by the input itself is raised as
+:class:`ImageError`, so batch callers can skip one bad item and go on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+MODEL_INPUT_SIZE = 299
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image]
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_WHITE = (255, 255, 255)
+
+
+class ImageError(ValueError):
+    """An input that cannot be turned into an RGB image; the message names it."""
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Image.Image:
+    """Decode ``source`` (path, bytes or PIL image) into an EXIF-upright RGB image.
+
+    Raises ImageError for empty, oversized, truncated or non-image input and
+    for images with more than ``max_pixels`` pixels (checked before decoding).
+    """
+    label = describe_source(source)
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        img = _open(_read_bytes(source, label, max_bytes), label)
+    _check_pixels(img, label, max_pixels)
+    return _guarded(lambda: _to_rgb(ImageOps.exif_transpose(_loaded(img))), label)
+
+
+def to_model_input(img: Image.Image, size: int = MODEL_INPUT_SIZE) -> np.ndarray:
+    """Resize an RGB image to ``size`` x ``size`` (bilinear) as float32 0..255.
+
+    The aspect ratio is not kept: stretching to a square is what Inception
+    feature extraction has always done, so vectors stay comparable with it.
+    """
+    if img.mode != "RGB":
+        raise ValueError(f"expected an RGB image (see load_image), got mode {img.mode!r}")
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    resized = img.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def describe_source(source: object) -> str:
+    """A short human-readable name for an input, used in error messages."""
+    if isinstance(source, (str, os.PathLike)):
+        return f"file {os.fspath(source)!r}"
+    if isinstance(source, (bytes, bytearray)):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, Image.Image):
+        return f"<PIL image {source.mode} {source.width}x{source.height}>"
+    return f"<{type(source).__name__}>"
+
+
+def _read_bytes(source: ImageSource, label: str, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+        _check_size(len(data), label, max_bytes)
+        return data
+    if not isinstance(source, (str, os.PathLike)):
+        raise ImageError(
+            f"{label}: unsupported input type; pass a path, bytes or a PIL image"
+        )
+    path = Path(source)
+    try:
+        # Stat first so an oversized file is rejected without reading it.
+        _check_size(path.stat().st_size, label, max_bytes)
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{label}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _check_size(n_bytes: int, label: str, max_bytes: int) -> None:
+    if n_bytes == 0:
+        raise ImageError(f"{label}: is empty (0 bytes)")
+    if n_bytes > max_bytes:
+        raise ImageError(f"{label}: is {n_bytes} bytes, over the limit of {max_bytes} bytes")
+
+
+def _open(data: bytes, label: str) -> Image.Image:
+    # Image.open only parses the header; the pixel check runs before decoding.
+    return _guarded(lambda: Image.open(io.BytesIO(data)), label)
+
+
+def _check_pixels(img: Image.Image, label: str, max_pixels: int) -> None:
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{label}: {width}x{height} = {width * height} pixels is over the limit "
+            f"of {max_pixels} (possible decompression bomb)"
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"{label}: has no pixels ({width}x{height})")
+
+
+def _loaded(img: Image.Image) -> Image.Image:
+    # Force a full decode so truncated or corrupt data fails here, not later.
+    img.load()
+    return img
+
+
+def _guarded(step, label: str):
+    """Run a Pillow step, turning every input-caused failure into ImageError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return step()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageError(f"{label}: rejected as a decompression bomb ({exc})") from exc
+    except Image.UnidentifiedImageError as exc:
+        raise ImageError(f"{label}: is not a recognised image format") from exc
+    # Pillow's format plugins report malformed data with many exception types
+    # (OSError, SyntaxError, struct.error, IndexError, ...); all of them are a
+    # property of the input, so they are all reported as a bad image.
+    except Exception as exc:  # noqa: BLE001
+        reason = str(exc) or type(exc).__name__
+        raise ImageError(f"{label}: is corrupt or truncated ({reason})") from exc
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode == "P":
+        # A palette with a transparent index must be composited, not dropped.
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        return _to_rgb(img)
+    if mode in _ALPHA_MODES:
+        return _over_white(img)
+    if mode == "1":
+        return img.convert("L").convert("RGB")
+    if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
+        return _gray_from_array(np.asarray(img), mode)
+    return img.convert("RGB")
+
+
+def _over_white(img: Image.Image) -> Image.Image:
+    # Transparent product cut-outs are shown on white in catalogues; black (what
+    # a plain convert gives) would make them look alike for the wrong reason.
+    if img.mode == "La":  # Pillow converts premultiplied La only to LA
+        img = img.convert("LA")
+    rgba = img.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, _WHITE + (255,))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _gray_from_array(values: np.ndarray, mode: str) -> Image.Image:
+    """Scale a high-depth grayscale array to 8 bits (Pillow would just clip)."""
+    values = np.nan_to_num(values.astype(np.float64))
+    low, high = float(values.min()), float(values.max())
+    if mode in _SIXTEEN_BIT_MODES:
+        scaled = values / 257.0
+    elif mode == "F" and low >= 0 and high <= 1.0:
+        scaled = values * 255.0  # float images in the unit range
+    elif low >= 0 and high <= 255:
+        scaled = values
+    elif high > low:
+        # 32-bit int / float data has no fixed range: stretch what is there.
+        scaled = (values - low) * (255.0 / (high - low))
+    else:
+        scaled = np.zeros_like(values)
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")

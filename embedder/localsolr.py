@@ -1,0 +1,182 @@
+"""A real local Solr for development, demos and tests: built from Maven artifacts and started
+through the Java launcher in solr-plugin/launcher (Solr's own JettySolrRunner).
+
+State lives under ``<home>/solr`` (the Solr home: index, configset copy, plugin jar) and survives
+restarts; ``<home>/solr.log`` has Solr's log and ``<home>/solr.json`` the running process.
+A second start re-uses the built jars: Maven runs only when a jar is missing or older than its
+sources.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from embedder.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+PLUGIN_PROJECT = REPO_ROOT / "solr-plugin"
+PLUGIN_JAR = PLUGIN_PROJECT / "plugin" / "target" / "lookalike-solr-plugin-0.1.0.jar"
+LAUNCHER_JAR = PLUGIN_PROJECT / "launcher" / "target" / "lookalike-solr-launcher-0.1.0.jar"
+LAUNCHER_CLASSPATH = PLUGIN_PROJECT / "launcher" / "target" / "classpath.txt"
+CONFIGSET = REPO_ROOT / "solr-config"
+LAUNCHER_MAIN = "io.lookalike.solr.launcher.LocalSolr"
+JAVA_OPTIONS = os.environ.get("LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g")
+
+
+class LocalSolrError(RuntimeError):
+    """The local Solr could not be built, started or stopped; the message says why."""
+
+
+def build_needed() -> bool:
+    """True when a jar is missing or older than any source file of the Maven project."""
+    artifacts = [PLUGIN_JAR, LAUNCHER_JAR, LAUNCHER_CLASSPATH]
+    if not all(a.exists() for a in artifacts):
+        return True
+    oldest = min(a.stat().st_mtime for a in artifacts)
+    sources = [p for p in PLUGIN_PROJECT.rglob("*") if p.is_file() and "target" not in p.parts]
+    return any(p.stat().st_mtime > oldest for p in sources)
+
+
+def build(force: bool = False) -> None:
+    """Builds the plugin and launcher jars with Maven (skipping tests: `make test` runs them)."""
+    if not force and not build_needed():
+        return
+    log.info("building the Solr plugin and launcher with Maven (first time: downloads Solr)")
+    command = ["mvn", "-B", "-q", "-f", str(PLUGIN_PROJECT / "pom.xml"), "-DskipTests", "package"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LocalSolrError(f"Maven build failed ({' '.join(command)}):\n{result.stdout[-4000:]}")
+    for artifact in (PLUGIN_JAR, LAUNCHER_JAR, LAUNCHER_CLASSPATH):
+        artifact.touch()  # so build_needed() compares against this build
+
+
+@dataclass(frozen=True)
+class LocalSolr:
+    """One local Solr server: a Solr home under ``home``, listening on ``port``."""
+
+    home: Path
+    port: int = 8983
+    collection: str = "products"
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}/solr"
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "solr.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "solr.log"
+
+    def start(self, timeout: float = 180.0) -> str:
+        """Starts Solr unless this home's Solr is already running; returns the collection URL."""
+        if self.pid() is not None and self.ping():
+            return f"{self.url}/{self.collection}"
+        build()
+        self.home.mkdir(parents=True, exist_ok=True)
+        classpath = f"{LAUNCHER_JAR}:{LAUNCHER_CLASSPATH.read_text().strip()}"
+        command = [
+            "java", *JAVA_OPTIONS.split(), "-cp", classpath, LAUNCHER_MAIN,
+            "--home", str(self.home / "solr"), "--port", str(self.port),
+            "--collection", self.collection, "--plugin-jar", str(PLUGIN_JAR),
+            "--configset", str(CONFIGSET),
+        ]  # fmt: skip
+        with open(self.log_file, "ab") as log_out:
+            process = subprocess.Popen(
+                command, stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.state_file.write_text(json.dumps({"pid": process.pid, "port": self.port}))
+        self._wait_until_up(process, timeout)
+        return f"{self.url}/{self.collection}"
+
+    def _wait_until_up(self, process: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.state_file.unlink(missing_ok=True)
+                raise LocalSolrError(
+                    f"Solr exited with code {process.returncode} while starting; "
+                    f"last lines of {self.log_file}:\n{self._log_tail()}"
+                )
+            if self.ping():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise LocalSolrError(f"Solr did not answer within {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stops this home's Solr; returns False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.killpg(pid, signal.SIGTERM)  # the launcher's shutdown hook closes the index cleanly
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.state_file.unlink(missing_ok=True)
+        return True
+
+    def pid(self) -> int | None:
+        """The running Solr's process id, or None (a stale state file is removed)."""
+        if not self.state_file.exists():
+            return None
+        pid = int(json.loads(self.state_file.read_text())["pid"])
+        if _alive(pid):
+            return pid
+        self.state_file.unlink(missing_ok=True)
+        return None
+
+    def ping(self) -> bool:
+        try:
+            response = requests.get(
+                f"{self.url}/{self.collection}/admin/ping", params={"wt": "json"}, timeout=5
+            )
+            return response.status_code == 200
+        except requests.RequestException:
+            return False
+
+    def status(self) -> dict[str, object]:
+        pid = self.pid()
+        status: dict[str, object] = {"running": pid is not None, "pid": pid, "url": self.url}
+        if pid is not None and self.ping():
+            response = requests.get(
+                f"{self.url}/{self.collection}/select",
+                params={"q": "*:*", "rows": 0, "wt": "json"},
+                timeout=10,
+            )
+            status["collection"] = self.collection
+            status["documents"] = response.json()["response"]["numFound"]
+        status["home"] = str(self.home)
+        return status
+
+    def _log_tail(self, lines: int = 30) -> str:
+        if not self.log_file.exists():
+            return "(no log)"
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (started by this very process) counts as gone.
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the project needs when they are missing (Debian/Ubuntu):
+# a JDK 17 and Maven to build and run Solr, python3-venv for the virtual environment.
+set -euo pipefail
+missing=()
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi

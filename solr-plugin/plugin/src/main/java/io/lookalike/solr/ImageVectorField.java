@@ -1,0 +1,216 @@
+package io.lookalike.solr;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.lucene.document.BinaryDocValuesField;
+import org.apache.lucene.index.IndexableField;
+import org.apache.lucene.queries.function.ValueSource;
+import org.apache.lucene.search.FieldExistsQuery;
+import org.apache.lucene.search.Query;
+import org.apache.lucene.search.SortField;
+import org.apache.lucene.util.BytesRef;
+import org.apache.solr.common.SolrException;
+import org.apache.solr.common.SolrException.ErrorCode;
+import org.apache.solr.response.TextResponseWriter;
+import org.apache.solr.schema.FieldType;
+import org.apache.solr.schema.IndexSchema;
+import org.apache.solr.schema.SchemaField;
+import org.apache.solr.search.QParser;
+import org.apache.solr.uninverting.UninvertingReader;
+
+/**
+ * A float32 image vector of a fixed {@code dimension}, searched with {@code {!visual}} and {@code
+ * sqdist()}.
+ *
+ * <p>The vector is kept only as {@link BinaryDocValuesField} bytes ({@code dimension * 4},
+ * little-endian float32, see {@link VectorFormat}): visual search reads vectors document by
+ * document, which is exactly what doc values are for, and no HNSW graph or stored copy is built.
+ * So fields of this type must be {@code indexed="false" stored="false" docValues="true"} (the
+ * defaults of the type) and single-valued; {@code useDocValuesAsStored} makes {@code fl} and
+ * {@code /get} return the vector as base64.
+ *
+ * <pre>
+ * &lt;fieldType name="image_vector" class="io.lookalike.solr.ImageVectorField" dimension="1024"/&gt;
+ * &lt;field name="image_vector" type="image_vector" useDocValuesAsStored="true"/&gt;
+ * </pre>
+ */
+public class ImageVectorField extends FieldType {
+
+  static final String DIMENSION = "dimension";
+  static final int MAX_DIMENSION = 16384;
+
+  /** The properties a vector field cannot have: it lives in doc values only. */
+  private static final int UNSUPPORTED = INDEXED | STORED | MULTIVALUED | UNINVERTIBLE;
+
+  private int dimension;
+
+  public int getDimension() {
+    return dimension;
+  }
+
+  @Override
+  protected void init(IndexSchema schema, Map<String, String> args) {
+    dimension = parseDimension(args.remove(DIMENSION));
+    // Default to what the type supports, unless the type declaration says otherwise explicitly
+    // (then checkSchemaField reports it, naming the field).
+    properties &= ~(UNSUPPORTED & ~trueProperties);
+    properties |= DOC_VALUES & ~falseProperties;
+    super.init(schema, args);
+  }
+
+  private int parseDimension(String value) {
+    try {
+      int parsed = Integer.parseInt(value == null ? "" : value.strip());
+      if (parsed >= 1 && parsed <= MAX_DIMENSION) {
+        return parsed;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new SolrException(
+        ErrorCode.SERVER_ERROR,
+        "fieldType "
+            + typeName
+            + ": attribute "
+            + DIMENSION
+            + " must be an integer in 1.."
+            + MAX_DIMENSION
+            + ", got "
+            + (value == null ? "none" : "'" + value + "'"));
+  }
+
+  @Override
+  public void checkSchemaField(SchemaField field) {
+    super.checkSchemaField(field);
+    List<String> wrong = new ArrayList<>();
+    if (field.indexed()) wrong.add("indexed=\"true\"");
+    if (field.stored()) wrong.add("stored=\"true\"");
+    if (field.multiValued()) wrong.add("multiValued=\"true\"");
+    if (field.hasDocValues() == false) wrong.add("docValues=\"false\"");
+    if (wrong.isEmpty() == false) {
+      throw new SolrException(
+          ErrorCode.SERVER_ERROR,
+          "field "
+              + field.getName()
+              + ": "
+              + String.join(", ", wrong)
+              + " is not supported; an ImageVectorField is a single vector kept in doc values only"
+              + " (indexed=\"false\" stored=\"false\" docValues=\"true\")");
+    }
+  }
+
+  @Override
+  protected void checkSupportsDocValues() {
+    // doc values are the only place the vector is kept
+  }
+
+  /**
+   * Resolves the field that a query or function names, checking it is an image vector field.
+   *
+   * @param param the parameter that named the field, for error messages
+   * @throws SolrException with {@code BAD_REQUEST} if there is no such field or it is not of this
+   *     type
+   */
+  public static ImageVectorField checkedType(IndexSchema schema, String fieldName, String param) {
+    if (fieldName == null || fieldName.isBlank()) {
+      throw new SolrException(
+          ErrorCode.BAD_REQUEST, param + ": missing; name an ImageVectorField, e.g. image_vector");
+    }
+    SchemaField field = schema.getFieldOrNull(fieldName);
+    if (field == null) {
+      throw new SolrException(ErrorCode.BAD_REQUEST, param + ": no such field '" + fieldName + "'");
+    }
+    if (field.getType() instanceof ImageVectorField == false) {
+      throw new SolrException(
+          ErrorCode.BAD_REQUEST,
+          param
+              + ": field '"
+              + fieldName
+              + "' is of type "
+              + field.getType().getTypeName()
+              + ", not an ImageVectorField");
+    }
+    return (ImageVectorField) field.getType();
+  }
+
+  /** Accepts any single value {@link VectorFormat#parse} does. */
+  @Override
+  public IndexableField createField(SchemaField field, Object value) {
+    float[] vector = VectorFormat.parse(value, field.getName(), dimension);
+    return new BinaryDocValuesField(field.getName(), new BytesRef(VectorFormat.toBytes(vector)));
+  }
+
+  @Override
+  public List<IndexableField> createFields(SchemaField field, Object value) {
+    return List.of(createField(field, value));
+  }
+
+  /** Base64, the documented text form: also what {@link #toObject} returns. */
+  @Override
+  public String toExternal(IndexableField f) {
+    BytesRef bytes = f.binaryValue();
+    return VectorFormat.toBase64(bytes.bytes, bytes.offset, bytes.length);
+  }
+
+  @Override
+  public void write(TextResponseWriter writer, String name, IndexableField f) throws IOException {
+    writer.writeStr(name, toExternal(f), false);
+  }
+
+  /** {@code image_vector:*} and {@code image_vector:[* TO *]}: documents that have a vector. */
+  @Override
+  public Query getExistenceQuery(QParser parser, SchemaField field) {
+    return new FieldExistsQuery(field.getName());
+  }
+
+  @Override
+  public Query getFieldQuery(QParser parser, SchemaField field, String externalVal) {
+    throw unsupported(field, "a term query");
+  }
+
+  @Override
+  protected Query getSpecializedRangeQuery(
+      QParser parser,
+      SchemaField field,
+      String part1,
+      String part2,
+      boolean minInclusive,
+      boolean maxInclusive) {
+    throw unsupported(field, "a range query");
+  }
+
+  @Override
+  public Query getPrefixQuery(QParser parser, SchemaField field, String termStr) {
+    throw unsupported(field, "a prefix query");
+  }
+
+  @Override
+  public SortField getSortField(SchemaField field, boolean top) {
+    throw unsupported(field, "sorting");
+  }
+
+  @Override
+  public ValueSource getValueSource(SchemaField field, QParser parser) {
+    throw unsupported(field, "use as a function");
+  }
+
+  @Override
+  public UninvertingReader.Type getUninversionType(SchemaField sf) {
+    return null;
+  }
+
+  private static SolrException unsupported(SchemaField field, String what) {
+    return new SolrException(
+        ErrorCode.BAD_REQUEST,
+        field.getName()
+            + ": "
+            + what
+            + " is not supported on an image vector; use {!visual f="
+            + field.getName()
+            + "} or sqdist("
+            + field.getName()
+            + ", ...)");
+  }
+}

@@ -1,0 +1,105 @@
+package io.lookalike.solr;
+
+import java.util.Arrays;
+import java.util.Objects;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.Query;
+import org.apache.lucene.search.QueryVisitor;
+import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.Weight;
+
+/**
+ * Exact visual search: matches the documents that have a vector in {@code field} (optionally only
+ * those within {@code maxDist}) and scores them by their squared Euclidean distance {@code d} to
+ * {@code target}:
+ *
+ * <pre>score = boost / (1 + d)</pre>
+ *
+ * <p>The score is in {@code (0, boost]}, strictly decreasing in {@code d} (so ranking by score is
+ * ranking by distance), needs no corpus statistics, and, since the distance is bit-identical
+ * everywhere (see {@link SquaredDistance}), it is identical on every shard: distributed top-k
+ * merges exactly like a single index.
+ *
+ * <p>The search is brute force over the vectors that survive the other clauses: unlike HNSW it
+ * never misses a neighbour, and it composes with filters at no extra cost since Lucene only asks it
+ * about documents the filters accepted (see {@link VisualScorer}).
+ */
+public final class VisualQuery extends Query {
+
+  final String field;
+  final float[] target;
+  final float maxDist;
+
+  /**
+   * @param field the {@link ImageVectorField} to search
+   * @param target the query vector; its length is the dimension
+   * @param maxDist the largest squared distance that matches, or {@code
+   *     Float.POSITIVE_INFINITY} for no threshold
+   */
+  public VisualQuery(String field, float[] target, float maxDist) {
+    this.field = Objects.requireNonNull(field, "field");
+    this.target = target.clone();
+    if (Float.isNaN(maxDist) || maxDist < 0) {
+      throw new IllegalArgumentException("maxDist must be >= 0, got " + maxDist);
+    }
+    // -0.0 and 0.0 are the same threshold and must be the same cache key
+    this.maxDist = maxDist + 0f;
+  }
+
+  public String getField() {
+    return field;
+  }
+
+  public float[] getTarget() {
+    return target.clone();
+  }
+
+  public float getMaxDist() {
+    return maxDist;
+  }
+
+  @Override
+  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost) {
+    return new VisualWeight(this, boost);
+  }
+
+  @Override
+  public void visit(QueryVisitor visitor) {
+    if (visitor.acceptField(field)) {
+      visitor.visitLeaf(this);
+    }
+  }
+
+  @Override
+  public String toString(String defaultField) {
+    String threshold = maxDist == Float.POSITIVE_INFINITY ? "" : ", maxDist=" + maxDist;
+    return "visual("
+        + field
+        + ", dim="
+        + target.length
+        + threshold
+        + ", "
+        + VectorFormat.abbreviate(target)
+        + ")";
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return sameClassAs(other) && equalsTo(getClass().cast(other));
+  }
+
+  private boolean equalsTo(VisualQuery other) {
+    return field.equals(other.field)
+        && Float.compare(maxDist, other.maxDist) == 0
+        && Arrays.equals(target, other.target);
+  }
+
+  @Override
+  public int hashCode() {
+    int h = classHash();
+    h = 31 * h + field.hashCode();
+    h = 31 * h + Float.hashCode(maxDist);
+    h = 31 * h + Arrays.hashCode(target);
+    return h;
+  }
+}

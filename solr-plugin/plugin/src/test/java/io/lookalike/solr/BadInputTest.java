@@ -1,0 +1,122 @@
+package io.lookalike.solr;
+
+import org.apache.solr.common.SolrException;
+import org.apache.solr.common.SolrException.ErrorCode;
+import org.apache.solr.util.ErrorLogMuter;
+import org.junit.BeforeClass;
+import org.junit.Test;
+
+/** Every kind of bad input is a 400 whose message names the field or parameter at fault. */
+public class BadInputTest extends AbstractVisualTestCase {
+
+  @BeforeClass
+  public static void indexFewDocuments() throws Exception {
+    initTestCore();
+    assertU(adoc("id", "a1", "category", "red", "pca_version", "m1", "vec4", "[1, 0, 0, 0]"));
+    assertU(adoc("id", "a2", "category", "red", "pca_version", "m1"));
+    assertU(adoc("id", "old", "pca_version", "m0", "vec4", "[0, 1, 0, 0]"));
+    assertU(commit());
+    assertU(delI("old")); // a deleted document of another model must not count
+    assertU(commit());
+  }
+
+  @Test
+  public void testBadVectorsAtIndexTime() {
+    assertIndexError("[1, 2, 3]", "[doc=bad] vec4: expected 4 floats, got 3");
+    assertIndexError("[1, 2, 3, 4, 5]", "[doc=bad] vec4: expected 4 floats, got 5");
+    assertIndexError("[1, \"x\", 3, 4]", "[doc=bad] vec4: component 1 is not a number: 'x'");
+    assertIndexError("\"[1, Infinity, 3, 4]\"", "[doc=bad] vec4: component 1 is Infinity");
+    String nan = VectorFormat.toBase64(new float[] {1, 2, Float.NaN, 4});
+    assertIndexError('"' + nan + '"', "[doc=bad] vec4: component 2 is NaN");
+    assertIndexError("\"AAC*AAAA\"", "[doc=bad] vec4: malformed base64");
+    assertIndexError("\"AACAPwAA\"", "[doc=bad] vec4: byte length 6 is not a multiple of 4");
+    assertIndexError("{\"set\": [1, 2]}", "[doc=bad] vec4: expected 4 floats, got 2");
+    // and through the XML loader, where an array is a repeated field
+    try (ErrorLogMuter expected = ErrorLogMuter.substring("[doc=bad]")) {
+      assertFailedU(adoc("id", "bad", "vec4", "1", "vec4", "2"));
+    }
+    assertQ(req("q", "id:bad"), "//result[@numFound='0']");
+  }
+
+  @Test
+  public void testBadQueryVectors() {
+    assertQueryError("v: expected 4 floats, got 3", "q", "{!visual f=vec4}[1, 2, 3]");
+    assertQueryError("v: component 1 is NaN", "q", "{!visual f=vec4 v=$qv}", "qv", "[1,NaN,0,0]");
+    assertQueryError(
+        "v: component 3 is Infinity", "q", "{!visual f=vec4 v=$qv}", "qv", "[1,0,0,Infinity]");
+    assertQueryError(
+        "v: component 1 is not a number: 'a'", "q", "{!visual f=vec4 v=$qv}", "qv", "[1,a,0,0]");
+    assertQueryError("v: malformed base64", "q", "{!visual f=vec4 v=$qv}", "qv", "@@@@");
+    assertQueryError(
+        "v: malformed array", "q", "{!visual f=vec4 v=$qv}", "qv", "[1, 2, 3, 4");
+  }
+
+  @Test
+  public void testBadFieldAndParameters() {
+    assertQueryError("f: missing", "q", "{!visual}[1, 2, 3, 4]");
+    assertQueryError("f: no such field 'nope'", "q", "{!visual f=nope}[1, 2, 3, 4]");
+    assertQueryError(
+        "f: field 'category' is of type string, not an ImageVectorField",
+        "q", "{!visual f=category}[1, 2, 3, 4]");
+    assertQueryError("v, id: ", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
+    assertQueryError("not both", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
+    assertQueryError("got neither", "q", "{!visual f=vec4 v=$absent}");
+    for (String maxDist : new String[] {"abc", "-1", "NaN", "Infinity", ""}) {
+      assertQueryError(
+          "maxDist: expected a finite squared distance >= 0, got '" + maxDist + "'",
+          "q", "{!visual f=vec4 maxDist='" + maxDist + "'}[1, 2, 3, 4]");
+    }
+  }
+
+  @Test
+  public void testQueryByIdNeedsALiveDocumentWithAVector() {
+    assertQueryError("id: no document 'nope'", "q", "{!visual f=vec4 id=nope}");
+    assertQueryError("id: no document 'old'", "q", "{!visual f=vec4 id=old}");
+    assertQueryError("id: document 'a2' has no vector in field vec4", "q", "{!visual f=vec4 id=a2}");
+  }
+
+  @Test
+  public void testModelMustMatchTheIndex() {
+    assertQ(
+        req("q", "{!visual f=vec4 model=m1}[1, 0, 0, 0]"),
+        "//result[@numFound='1']",
+        "//str[@name='id'][.='a1']");
+    assertQueryError(
+        "model: query made with PCA model 'm0' but the index holds vectors of model 'm1';"
+            + " re-embed the query with the index's model",
+        "q", "{!visual f=vec4 model=m0}[1, 0, 0, 0]");
+  }
+
+  @Test
+  public void testBadFunctionArguments() {
+    assertQueryError(
+        "sqdist: field 'category' is of type string", "q", "*:*", "fl", "sqdist(category, $qv)",
+        "qv", "[1, 2, 3, 4]");
+    assertQueryError("sqdist: missing the vector", "q", "*:*", "fl", "sqdist(vec4)");
+    assertQueryError(
+        "sqdist: expected 4 floats, got 2", "q", "*:*", "fl", "sqdist(vec4, \"[1, 2]\")");
+  }
+
+  @Test
+  public void testFieldIsNotSortableOrSearchableByValue() {
+    assertQueryError(
+        "vec4: sorting is not supported on an image vector; use {!visual f=vec4} or sqdist(vec4,",
+        "q", "*:*", "sort", "vec4 asc");
+    assertQueryError("vec4: a term query is not supported", "q", "vec4:abc");
+    assertQueryError("vec4: a range query is not supported", "q", "vec4:[a TO b]");
+    assertQueryError("vec4: use as a function is not supported", "q", "*:*", "fl", "field(vec4)");
+  }
+
+  private static void assertIndexError(String vectorJson, String message) {
+    String doc = "[{\"id\": \"bad\", \"vec4\": " + vectorJson + "}]";
+    try (ErrorLogMuter expected = ErrorLogMuter.substring("[doc=bad]")) {
+      SolrException e = expectThrows(SolrException.class, () -> updateJ(doc, null));
+      assertEquals(ErrorCode.BAD_REQUEST.code, e.code());
+      assertTrue(e.getMessage(), e.getMessage().contains(message));
+    }
+  }
+
+  private static void assertQueryError(String message, String... params) {
+    assertQEx(message, message, req(params), ErrorCode.BAD_REQUEST);
+  }
+}

@@ -1,0 +1,97 @@
+package io.lookalike.solr;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Predicate;
+
+/** Random vectors and the brute-force references the tests compare the plugin against. */
+final class TestVectors {
+
+  private TestVectors() {}
+
+  /**
+   * Components uniform in [-1, 1), each one a float that survives the JSON text path unchanged
+   * (printed by {@link #json}, read back as a double and narrowed), so base64 and JSON tests can
+   * share expected values.
+   */
+  static float[] random(Random random, int dimension) {
+    float[] vector = new float[dimension];
+    for (int i = 0; i < dimension; i++) {
+      float component = random.nextFloat() * 2 - 1;
+      while (component != (float) Double.parseDouble(Float.toString(component))) {
+        component = (float) Double.parseDouble(Float.toString(component));
+      }
+      vector[i] = component;
+    }
+    return vector;
+  }
+
+  /** The reference in float: same summation order as the kernel, so results must be identical. */
+  static float sqdistFloat(float[] a, float[] b) {
+    float sum = 0f;
+    for (int i = 0; i < a.length; i++) {
+      float diff = a[i] - b[i];
+      sum += diff * diff;
+    }
+    return sum;
+  }
+
+  /** The reference in double, to check the float kernel is accurate, not just self-consistent. */
+  static double sqdistDouble(float[] a, float[] b) {
+    double sum = 0;
+    for (int i = 0; i < a.length; i++) {
+      double diff = (double) a[i] - b[i];
+      sum += diff * diff;
+    }
+    return sum;
+  }
+
+  /**
+   * A rigorous bound on the float kernel's error: a float difference, square and running sum
+   * each round by at most 2^-24 relative, and the error of a running sum of n non-negative terms
+   * is at most (n + 2) * 2^-24 times the sum.
+   */
+  static double tolerance(int dimension, double distance) {
+    return (dimension + 2) * Math.ulp(1f) / 2 * distance;
+  }
+
+  /** The score of a document at float distance {@code distance}, as the query computes it. */
+  static float score(float distance) {
+    return 1f / (1f + distance);
+  }
+
+  /** The JSON-array form, e.g. {@code [0.1, -0.25]}, with Java's shortest round-trip floats. */
+  static String json(float[] vector) {
+    StringBuilder sb = new StringBuilder("[");
+    for (int i = 0; i < vector.length; i++) {
+      sb.append(i == 0 ? "" : ", ").append(vector[i]);
+    }
+    return sb.append(']').toString();
+  }
+
+  /**
+   * The ids of the {@code k} documents nearest to {@code query} among those {@code accept}ed, by
+   * the float reference distance. Fails on a score tie, which would leave the order to doc ids.
+   */
+  static List<String> nearest(
+      Map<String, float[]> docs, float[] query, Predicate<String> accept, int k) {
+    List<String> ids = new ArrayList<>();
+    for (String id : docs.keySet()) {
+      if (accept.test(id)) {
+        ids.add(id);
+      }
+    }
+    ids.sort(Comparator.comparingDouble(id -> sqdistFloat(docs.get(id), query)));
+    List<String> top = new ArrayList<>(ids.subList(0, Math.min(k, ids.size())));
+    for (int i = 1; i < Math.min(k + 1, ids.size()); i++) {
+      float previous = score(sqdistFloat(docs.get(ids.get(i - 1)), query));
+      if (previous == score(sqdistFloat(docs.get(ids.get(i)), query))) {
+        throw new AssertionError("score tie at rank " + i + " of the reference; change the seed");
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,271 @@
+package io.lookalike.solr;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import org.apache.lucene.document.BinaryDocValuesField;
+import org.apache.lucene.document.Document;
+import org.apache.lucene.document.Field;
+import org.apache.lucene.document.SortedDocValuesField;
+import org.apache.lucene.document.StringField;
+import org.apache.lucene.index.DocValues;
+import org.apache.lucene.index.IndexReader;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.SortedDocValues;
+import org.apache.lucene.index.Term;
+import org.apache.lucene.search.BooleanClause.Occur;
+import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.ConstantScoreQuery;
+import org.apache.lucene.search.Explanation;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.Query;
+import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.TermQuery;
+import org.apache.lucene.search.TopScoreDocCollectorManager;
+import org.apache.lucene.search.Weight;
+import org.apache.lucene.store.Directory;
+import org.apache.lucene.tests.index.RandomIndexWriter;
+import org.apache.lucene.tests.search.CheckHits;
+import org.apache.lucene.tests.search.QueryUtils;
+import org.apache.lucene.tests.util.LuceneTestCase;
+import org.apache.lucene.util.BytesRef;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+
+/** The query at the Lucene level, against Lucene's own query checks and a brute-force ranking. */
+public class VisualQueryTest extends LuceneTestCase {
+
+  private static final String FIELD = "vec";
+
+  private Directory directory;
+  private IndexReader reader;
+  private IndexSearcher searcher;
+  private int dimension;
+  /** The vector of each document by doc id, null for documents without one. */
+  private float[][] vectors;
+  /** Whether each document by doc id is in category "a". */
+  private boolean[] catA;
+
+  @Before
+  public void buildIndex() throws IOException {
+    dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(100); // crosses blocks of 32
+    directory = newDirectory();
+    try (RandomIndexWriter writer = new RandomIndexWriter(random(), directory)) {
+      int count = atLeast(200);
+      for (int i = 0; i < count; i++) {
+        Document doc = new Document();
+        String cat = i % 3 == 0 ? "a" : "b";
+        doc.add(new StringField("cat", cat, Field.Store.NO));
+        doc.add(new SortedDocValuesField("cat", new BytesRef(cat)));
+        if (i % 10 != 0) {
+          doc.add(vectorField(TestVectors.random(random(), dimension)));
+        }
+        writer.addDocument(doc);
+      }
+      writer.forceMerge(1 + random().nextInt(3)); // several segments, no deletes
+      reader = writer.getReader();
+    }
+    searcher = newSearcher(reader);
+    vectors = new float[reader.maxDoc()][];
+    catA = new boolean[reader.maxDoc()];
+    for (LeafReaderContext leaf : reader.leaves()) {
+      ImageVectorValues values = ImageVectorValues.get(leaf.reader(), FIELD, dimension);
+      SortedDocValues cats = DocValues.getSorted(leaf.reader(), "cat");
+      for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
+        if (values != null && values.advanceExact(doc)) {
+          vectors[leaf.docBase + doc] = values.vector();
+        }
+        catA[leaf.docBase + doc] =
+            cats.advanceExact(doc) && cats.lookupOrd(cats.ordValue()).utf8ToString().equals("a");
+      }
+    }
+  }
+
+  @After
+  public void closeIndex() throws IOException {
+    reader.close();
+    directory.close();
+  }
+
+  @Test
+  public void testTopHitsEqualBruteForce() throws IOException {
+    for (int iteration = 0; iteration < 10; iteration++) {
+      float[] target = TestVectors.random(random(), dimension);
+      float maxDist = random().nextBoolean() ? Float.POSITIVE_INFINITY : dimension / 2f;
+      Query query = new VisualQuery(FIELD, target, maxDist);
+      int k = 1 + random().nextInt(20);
+      // totalHitsThreshold 1: TOP_SCORES, so setMinCompetitiveScore prunes
+      ScoreDoc[] pruned = searcher.search(query, new TopScoreDocCollectorManager(k, 1)).scoreDocs;
+      ScoreDoc[] complete =
+          searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
+      List<ScoreDoc> expected = bruteForce(target, maxDist, k, false);
+      assertHits(expected, pruned);
+      assertHits(expected, complete);
+
+      Query filtered =
+          new BooleanQuery.Builder()
+              .add(query, Occur.MUST)
+              .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
+              .build();
+      assertHits(
+          bruteForce(target, maxDist, k, true),
+          searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
+    }
+  }
+
+  @Test
+  public void testPassesLuceneQueryChecks() throws IOException {
+    float[] target = TestVectors.random(random(), dimension);
+    for (float maxDist : new float[] {Float.POSITIVE_INFINITY, dimension / 3f}) {
+      Query query = new VisualQuery(FIELD, target, maxDist);
+      QueryUtils.check(random(), query, searcher); // skipping, explanations, count
+      CheckHits.checkTopScores(random(), query, searcher); // setMinCompetitiveScore, getMaxScore
+      Query filtered =
+          new BooleanQuery.Builder()
+              .add(query, Occur.MUST)
+              .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
+              .build();
+      CheckHits.checkTopScores(random(), filtered, searcher);
+    }
+  }
+
+  @Test
+  public void testMaxDistIsInclusive() throws IOException {
+    float[] target = TestVectors.random(random(), dimension);
+    int doc = 0;
+    while (vectors[doc] == null) {
+      doc++;
+    }
+    float distance = TestVectors.sqdistFloat(target, vectors[doc]);
+    assertTrue(matches(new VisualQuery(FIELD, target, distance), doc));
+    assertFalse(matches(new VisualQuery(FIELD, target, Math.nextDown(distance)), doc));
+    // the same boundary when only matching, as a filter
+    Query filter = new ConstantScoreQuery(new VisualQuery(FIELD, target, distance));
+    assertEquals(bruteForce(target, distance, reader.maxDoc(), false).size(), searcher.count(filter));
+  }
+
+  @Test
+  public void testExplainsTheDistance() throws IOException {
+    float[] target = TestVectors.random(random(), dimension);
+    int withVector = 0;
+    while (vectors[withVector] == null) {
+      withVector++;
+    }
+    float distance = TestVectors.sqdistFloat(target, vectors[withVector]);
+    Explanation match = searcher.explain(new VisualQuery(FIELD, target, distance), withVector);
+    assertTrue(match.isMatch());
+    assertEquals(TestVectors.score(distance), match.getValue().floatValue(), 0f);
+    assertTrue(match.getDescription(), match.getDescription().startsWith("sqdist=" + distance));
+
+    Query tooClose = new VisualQuery(FIELD, target, Math.nextDown(distance));
+    Explanation tooFar = searcher.explain(tooClose, withVector);
+    assertFalse(tooFar.isMatch());
+    assertTrue(tooFar.getDescription(), tooFar.getDescription().startsWith("sqdist " + distance));
+
+    int withoutVector = 0;
+    while (vectors[withoutVector] != null) {
+      withoutVector++;
+    }
+    Explanation none = searcher.explain(new VisualQuery(FIELD, target, 1f), withoutVector);
+    assertFalse(none.isMatch());
+    assertEquals("no vector in " + FIELD, none.getDescription());
+  }
+
+  @Test
+  public void testMaxCompetitiveDistanceNeverExcludesACompetitiveScore() {
+    for (int i = 0; i < 100_000; i++) {
+      float boost = random().nextBoolean() ? 1f : random().nextFloat() * 10;
+      float distance =
+          random().nextBoolean() ? random().nextFloat() * 1e-6f : random().nextFloat() * 5000;
+      float score = VisualScorer.score(boost, distance);
+      // the hardest case: the minimum is exactly this document's score
+      float bound = VisualScorer.maxCompetitiveDistance(boost, score);
+      assertTrue(distance + " > " + bound + " for boost " + boost, distance <= bound);
+    }
+    assertEquals(Float.POSITIVE_INFINITY, VisualScorer.maxCompetitiveDistance(1f, 0f), 0f);
+    assertTrue(VisualScorer.maxCompetitiveDistance(1f, 2f) < 0); // nothing can score above boost
+  }
+
+  @Test
+  public void testEqualsHashCodeAndToString() {
+    float[] target = {0.1f, 0.2f, 0.3f, 0.4f};
+    VisualQuery query = new VisualQuery("image_vector", target, 12f);
+    QueryUtils.check(query);
+    QueryUtils.checkEqual(query, new VisualQuery("image_vector", target.clone(), 12f));
+    QueryUtils.checkUnequal(query, new VisualQuery("other", target, 12f));
+    QueryUtils.checkUnequal(query, new VisualQuery("image_vector", target, 13f));
+    QueryUtils.checkUnequal(
+        query, new VisualQuery("image_vector", new float[] {0.1f, 0.2f, 0.3f, 0.5f}, 12f));
+    QueryUtils.checkUnequal(query, new VisualQuery("image_vector", target, Float.POSITIVE_INFINITY));
+    QueryUtils.checkEqual(
+        new VisualQuery("image_vector", target, 0f), new VisualQuery("image_vector", target, -0f));
+    assertEquals(
+        "visual(image_vector, dim=4, maxDist=12.0, [0.1, 0.2, 0.3, ...])", query.toString());
+    assertEquals(
+        "visual(f, dim=1, [2.0])",
+        new VisualQuery("f", new float[] {2}, Float.POSITIVE_INFINITY).toString());
+    target[0] = 9f; // the query keeps its own copy
+    assertEquals(0.1f, query.getTarget()[0], 0f);
+    expectThrows(IllegalArgumentException.class, () -> new VisualQuery("f", target, -1f));
+  }
+
+  @Test
+  public void testStoredVectorOfAnotherDimensionFailsLoudly() throws IOException {
+    try (Directory dir = newDirectory();
+        RandomIndexWriter writer = new RandomIndexWriter(random(), dir)) {
+      Document doc = new Document();
+      doc.add(new BinaryDocValuesField(FIELD, new BytesRef(VectorFormat.toBytes(new float[3]))));
+      writer.addDocument(doc);
+      try (IndexReader small = writer.getReader()) {
+        IndexSearcher s = newSearcher(small);
+        Query query = new VisualQuery(FIELD, new float[4], Float.POSITIVE_INFINITY);
+        IllegalStateException e = expectThrows(IllegalStateException.class, () -> s.search(query, 1));
+        assertTrue(e.getMessage(), e.getMessage().contains("holds 12 bytes but dimension 4 needs 16"));
+      }
+    }
+  }
+
+  @Test
+  public void testSegmentWithoutTheFieldHasNoScorer() throws IOException {
+    Query query = new VisualQuery("absent", new float[dimension], Float.POSITIVE_INFINITY);
+    Weight weight = searcher.createWeight(query, ScoreMode.COMPLETE, 1f);
+    for (LeafReaderContext leaf : reader.leaves()) {
+      assertNull(weight.scorer(leaf));
+    }
+  }
+
+  private static BinaryDocValuesField vectorField(float[] vector) {
+    return new BinaryDocValuesField(FIELD, new BytesRef(VectorFormat.toBytes(vector)));
+  }
+
+  private boolean matches(Query query, int doc) throws IOException {
+    return searcher.explain(query, doc).isMatch();
+  }
+
+  /** Documents within maxDist by score, then doc id: the order of Lucene's top-k collector. */
+  private List<ScoreDoc> bruteForce(float[] target, float maxDist, int k, boolean onlyCatA) {
+    List<ScoreDoc> hits = new ArrayList<>();
+    for (int doc = 0; doc < vectors.length; doc++) {
+      if (vectors[doc] == null || (onlyCatA && catA[doc] == false)) {
+        continue;
+      }
+      float distance = TestVectors.sqdistFloat(target, vectors[doc]);
+      if (distance <= maxDist) {
+        hits.add(new ScoreDoc(doc, TestVectors.score(distance)));
+      }
+    }
+    hits.sort(Comparator.comparing((ScoreDoc hit) -> -hit.score).thenComparingInt(hit -> hit.doc));
+    return hits.subList(0, Math.min(k, hits.size()));
+  }
+
+  private static void assertHits(List<ScoreDoc> expected, ScoreDoc[] actual) {
+    assertEquals(expected.size(), actual.length);
+    for (int i = 0; i < actual.length; i++) {
+      assertEquals("rank " + i, expected.get(i).doc, actual[i].doc);
+      assertEquals("rank " + i, expected.get(i).score, actual[i].score, 0f);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+"""The client's query building, and visual search over HTTP against a brute-force reference."""
+from __future__ import annotations
+
+import numpy as np
+import pysolr
+import pytest
+
+from embedder import contract
+from embedder.client import LookalikeClient, build_params
+from embedder.solr import SolrIndex
+
+DIM = contract.DEFAULT_DIMENSION
+CATEGORIES = ("shirt", "shoe", "bag")
+
+
+def test_visual_query_params():
+    params = build_params("AAAA", k=7, max_dist=2.5, model="v1", fq=["color:red"])
+    assert params["q"] == "{!visual f=image_vector v=$qv maxDist=2.5 model=v1}"
+    assert params["qv"] == "AAAA" and params["rows"] == 7 and params["minExactCount"] == 7
+    assert params["fq"] == ["color:red"]
+    assert "distance:sqdist(image_vector,$qv)" in params["fl"]
+
+
+def test_keywords_filter_a_visual_query_or_add_to_its_score():
+    filtered = build_params("AAAA", text="red shirt")
+    assert filtered["q"].startswith("{!visual") and filtered["kw"] == "red shirt"
+    assert filtered["fq"] == ["{!edismax qf=$qf mm=100% v=$kw}"]
+    hybrid = build_params("AAAA", text="red shirt", hybrid=True, max_dist=1.0)
+    assert hybrid["q"] == "{!bool should=$vis should=$kwq}"
+    assert hybrid["fq"] == [hybrid["vis"]]
+
+
+def test_keywords_alone_are_a_keyword_search():
+    params = build_params(None, text="shirt")
+    assert params["q"] == "{!edismax qf=$qf mm=100% v=$kw}" and "qv" not in params
+
+
+@pytest.mark.parametrize("kwargs", [{"k": 0}, {"max_dist": -1.0}, {"max_dist": float("nan")}, {}])
+def test_bad_queries_are_refused_before_reaching_solr(kwargs):
+    with pytest.raises(ValueError):
+        build_params(None, **kwargs)
+
+
+@pytest.fixture
+def random_products(index: SolrIndex):
+    rng = np.random.default_rng(42)
+    vectors = rng.normal(size=(300, DIM)).astype(np.float32) * np.linspace(3, 0.1, DIM, dtype=np.float32)
+    docs = [
+        {"id": f"R{i:03d}", "title": f"product {i} {'cotton' if i % 2 else 'linen'}",
+         "category": CATEGORIES[i % 3], contract.VECTOR_FIELD: contract.encode_vector(v),
+         contract.VERSION_FIELD: "test"}
+        for i, v in enumerate(vectors)
+    ]  # fmt: skip
+    docs.append({"id": "NOVEC", "title": "product without an image", "category": "shirt"})
+    index.add(docs)
+    index.commit()
+    return vectors
+
+
+def brute_force(vectors: np.ndarray, query: np.ndarray, allowed=None) -> list[tuple[str, float]]:
+    distances = ((vectors.astype(np.float64) - query) ** 2).sum(axis=1)
+    order = np.argsort(distances, kind="stable")
+    return [(f"R{i:03d}", distances[i]) for i in order if allowed is None or allowed(i)]
+
+
+def test_search_by_vector_equals_brute_force(index, random_products):
+    client = LookalikeClient(index)
+    query = np.random.default_rng(7).normal(size=DIM).astype(np.float32)
+    hits = client.search(vector=query, k=10)
+    expected = brute_force(random_products, query)[:10]
+    assert [h.id for h in hits] == [i for i, _ in expected]
+    np.testing.assert_allclose([h.distance for h in hits], [d for _, d in expected], rtol=1e-5)
+    np.testing.assert_allclose([h.score for h in hits], [1 / (1 + d) for _, d in expected], rtol=1e-5)
+
+
+def test_filters_and_keywords_give_the_filtered_brute_force_top_k(index, random_products):
+    client = LookalikeClient(index)
+    query = random_products[5] + 0.01
+    hits = client.search(vector=query, text="cotton", fq=["category:shoe"], k=8)
+    expected = brute_force(random_products, query, allowed=lambda i: i % 3 == 1 and i % 2 == 1)[:8]
+    assert [h.id for h in hits] == [i for i, _ in expected]
+    assert all(h.fields["category"] == "shoe" for h in hits)
+
+
+def test_max_dist_keeps_exactly_the_documents_within_it(index, random_products):
+    client = LookalikeClient(index)
+    query = random_products[10]
+    reference = brute_force(random_products, query)
+    threshold = (reference[4][1] + reference[5][1]) / 2
+    hits = client.search(vector=query, max_dist=threshold, k=50)
+    assert [h.id for h in hits] == [i for i, _ in reference[:5]]
+
+
+def test_search_by_id_finds_lookalikes_and_leaves_the_product_out(index, random_products):
+    hits = LookalikeClient(index).search(id="R020", k=5)
+    expected = [i for i, _ in brute_force(random_products, random_products[20]) if i != "R020"][:5]
+    assert [h.id for h in hits] == expected
+
+
+def test_hybrid_adds_keyword_relevance_to_visual_similarity(index, random_products):
+    client = LookalikeClient(index)
+    query = random_products[3]
+    visual_only = client.search(vector=query, k=300)
+    hybrid = client.search(vector=query, text="cotton", hybrid=True, k=300)
+    visual_score = {h.id: h.score for h in visual_only}
+    for hit in hybrid:
+        keyword_part = hit.score - visual_score[hit.id]
+        is_cotton = int(hit.id[1:]) % 2 == 1
+        assert (keyword_part > 1e-6) == is_cotton, hit
+
+
+def test_unknown_id_and_wrong_dimension_are_clear_errors(index, random_products):
+    client = LookalikeClient(index)
+    with pytest.raises(KeyError, match="NOPE"):
+        client.search(id="NOPE")
+    with pytest.raises(pysolr.SolrError, match="1024"):
+        client.search(vector=np.ones(DIM - 1))
+
+
+def test_indexing_a_wrong_length_vector_is_refused_and_names_the_field(index):
+    with pytest.raises(pysolr.SolrError, match="image_vector"):
+        index.add([{"id": "BAD", contract.VECTOR_FIELD: contract.encode_vector(np.ones(3))}])
+    assert index.get(["BAD"]) == {}
