@@ -19,6 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        logging.getLogger("pysolr").setLevel(logging.WARNING)  # it logs every request at INFO
     try:
         settings = load_settings(
             solr_url=args.solr, collection=args.collection, home=args.home,

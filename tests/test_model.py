@@ -58,7 +58,7 @@ def test_vectors_are_pool3_shaped_finite_and_non_negative(extractor: FeatureExtr
 
 
 def test_names_record_the_weights(extractor: FeatureExtractor) -> None:
-    assert extractor.name == "inceptionv3-pool3/random-seed0"
+    assert extractor.name == "inceptionv3-pool3/random-he-seed0"
     assert "seed 0" in extractor.description
 
 
@@ -67,7 +67,7 @@ def test_seeded_weights_are_deterministic(extractor: FeatureExtractor) -> None:
     again = FeatureExtractor.load("none", seed=0)
     np.testing.assert_array_equal(again.embed(images).vectors, extractor.embed(images).vectors)
     other = FeatureExtractor.load("none", seed=1)
-    assert other.name == "inceptionv3-pool3/random-seed1"
+    assert other.name == "inceptionv3-pool3/random-he-seed1"
     assert not np.allclose(other.embed(images).vectors, extractor.embed(images).vectors)
 
 

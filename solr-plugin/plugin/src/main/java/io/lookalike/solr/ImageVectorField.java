@@ -26,13 +26,14 @@ import org.apache.solr.uninverting.UninvertingReader;
  *
  * <p>The vector is kept only as {@link BinaryDocValuesField} bytes ({@code dimension * 4},
  * little-endian float32, see {@link VectorFormat}): visual search reads vectors document by
- * document, which is exactly what doc values are for, and no HNSW graph or stored copy is built.
- * So fields of this type must be {@code indexed="false" stored="false" docValues="true"} (the
- * defaults of the type) and single-valued; {@code useDocValuesAsStored} makes {@code fl} and
- * {@code /get} return the vector as base64.
+ * document, which is exactly what doc values are for, and no HNSW graph or stored copy is built. So
+ * fields of this type must be {@code indexed="false" stored="false" docValues="true"} (the defaults
+ * of the type) and single-valued; {@code useDocValuesAsStored} makes {@code fl} and {@code /get}
+ * return the vector as base64.
  *
  * <pre>
- * &lt;fieldType name="image_vector" class="io.lookalike.solr.ImageVectorField" dimension="1024"/&gt;
+ * &lt;fieldType name="image_vector" class="io.lookalike.solr.ImageVectorField"
+ *            dimension="1024"/&gt;
  * &lt;field name="image_vector" type="image_vector" useDocValuesAsStored="true"/&gt;
  * </pre>
  */
@@ -40,9 +41,6 @@ public class ImageVectorField extends FieldType {
 
   static final String DIMENSION = "dimension";
   static final int MAX_DIMENSION = 16384;
-
-  /** The properties a vector field cannot have: it lives in doc values only. */
-  private static final int UNSUPPORTED = INDEXED | STORED | MULTIVALUED | UNINVERTIBLE;
 
   private int dimension;
 
@@ -53,9 +51,9 @@ public class ImageVectorField extends FieldType {
   @Override
   protected void init(IndexSchema schema, Map<String, String> args) {
     dimension = parseDimension(args.remove(DIMENSION));
-    // Default to what the type supports, unless the type declaration says otherwise explicitly
-    // (then checkSchemaField reports it, naming the field).
-    properties &= ~(UNSUPPORTED & ~trueProperties);
+    // Default to what fits a vector kept in doc values only. What the type declares explicitly is
+    // kept, so that checkSchemaField reports it, naming the field.
+    properties &= ~((INDEXED | STORED | MULTIVALUED | UNINVERTIBLE) & ~trueProperties);
     properties |= DOC_VALUES & ~falseProperties;
     super.init(schema, args);
   }

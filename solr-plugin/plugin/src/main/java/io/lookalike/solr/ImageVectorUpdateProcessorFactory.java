@@ -16,15 +16,15 @@ import org.apache.solr.update.processor.UpdateRequestProcessor;
 import org.apache.solr.update.processor.UpdateRequestProcessorFactory;
 
 /**
- * Packs every {@link ImageVectorField} value of an added document into one validated {@code
- * byte[]} (little-endian float32).
+ * Packs every {@link ImageVectorField} value of an added document into one validated {@code byte[]}
+ * (little-endian float32).
  *
  * <p>A JSON array or a repeated XML field arrives as a multi-valued field, which Solr's document
  * builder rejects for a single-valued field before the field type sees it (it only makes an
- * exception for its own DenseVectorField). Packing here also validates the vector once, on the
- * node that received it, with the document id in the message, and makes SolrCloud forward compact
- * bytes instead of a list of boxed numbers. Atomic updates keep their structure: in {@code
- * {"set": [...]}} only the inner value is packed.
+ * exception for its own DenseVectorField). Packing here also validates the vector once, on the node
+ * that received it, with the document id in the message, and makes SolrCloud forward compact bytes
+ * instead of a list of boxed numbers. Atomic updates keep their structure: in {@code {"set":
+ * [...]}} only the inner value is packed.
  *
  * <p>Must come before {@code DistributedUpdateProcessorFactory} in the chain.
  */
@@ -63,8 +63,7 @@ public class ImageVectorUpdateProcessorFactory extends UpdateRequestProcessorFac
       for (Map.Entry<?, ?> operation : ((Map<?, ?>) value).entrySet()) {
         Object operand = operation.getValue();
         operations.put(
-            operation.getKey().toString(),
-            operand == null ? null : pack(operand, name, dimension));
+            operation.getKey().toString(), operand == null ? null : pack(operand, name, dimension));
       }
       return operations;
     }

@@ -12,8 +12,8 @@ import org.apache.lucene.util.BytesRef;
  * the query expects.
  *
  * <p>Every reader of stored vectors goes through here so that a stored vector of the wrong length
- * (the schema's {@code dimension} changed without reindexing) fails loudly instead of being read
- * as garbage or out of bounds.
+ * (the schema's {@code dimension} changed without reindexing) fails loudly instead of being read as
+ * garbage or out of bounds.
  */
 final class ImageVectorValues {
 
@@ -47,7 +47,9 @@ final class ImageVectorValues {
     return values.advanceExact(doc);
   }
 
-  /** See {@link SquaredDistance#squaredDistanceBounded}; the current document must have a vector. */
+  /**
+   * See {@link SquaredDistance#squaredDistanceBounded}; the current document must have a vector.
+   */
   float squaredDistance(float[] query, float bound) throws IOException {
     BytesRef bytes = vectorBytes();
     return SquaredDistance.squaredDistanceBounded(query, bytes.bytes, bytes.offset, bound);

@@ -30,6 +30,7 @@ public class SqDistValueSourceParser extends ValueSourceParser {
           ErrorCode.BAD_REQUEST,
           NAME + ": missing the vector, e.g. sqdist(" + field + ", $qv) with qv=[0.1, ...]");
     }
-    return new SquaredDistanceValueSource(field, VectorFormat.parse(vector, NAME, type.getDimension()));
+    return new SquaredDistanceValueSource(
+        field, VectorFormat.parse(vector, NAME, type.getDimension()));
   }
 }

@@ -27,8 +27,8 @@ public final class SquaredDistance {
   private SquaredDistance() {}
 
   /**
-   * The squared distance between {@code query} and the {@code query.length} floats stored at
-   * {@code offset} in {@code bytes}.
+   * The squared distance between {@code query} and the {@code query.length} floats stored at {@code
+   * offset} in {@code bytes}.
    */
   public static float squaredDistance(float[] query, byte[] bytes, int offset) {
     return squaredDistanceBounded(query, bytes, offset, Float.POSITIVE_INFINITY);
@@ -40,8 +40,7 @@ public final class SquaredDistance {
    * bound} (the partial sum). Abandoning is exact, not approximate: the terms are non-negative and
    * float addition is monotone, so once a partial sum exceeds the bound the full sum does too.
    */
-  public static float squaredDistanceBounded(
-      float[] query, byte[] bytes, int offset, float bound) {
+  public static float squaredDistanceBounded(float[] query, byte[] bytes, int offset, float bound) {
     float sum = 0f;
     int dim = 0;
     int pos = offset;

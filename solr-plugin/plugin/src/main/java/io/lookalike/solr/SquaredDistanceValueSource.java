@@ -33,36 +33,34 @@ public final class SquaredDistanceValueSource extends ValueSource {
     LeafReader reader = readerContext.reader();
     return new FloatDocValues(this) {
       private ImageVectorValues values = vectors(reader);
-      private int doc = -1;
+      private int lastDoc = -1;
       private boolean exists;
       private float distance;
 
       @Override
       public float floatVal(int doc) throws IOException {
-        moveTo(doc);
+        advance(doc);
         return distance;
       }
 
       @Override
       public boolean exists(int doc) throws IOException {
-        moveTo(doc);
+        advance(doc);
         return exists;
       }
 
-      /** Doc values only iterate forward; a caller going back (e.g. fl after sort) gets a reopen. */
-      private void moveTo(int target) throws IOException {
-        if (target == doc) {
+      /** Doc values only go forward: a caller going back (e.g. fl after sort) gets a reopen. */
+      private void advance(int doc) throws IOException {
+        if (doc == lastDoc) {
           return;
         }
-        if (values != null && target < values.docID()) {
+        if (values != null && doc < values.docID()) {
           values = vectors(reader);
         }
-        doc = target;
-        exists = values != null && values.advanceExact(target);
+        lastDoc = doc;
+        exists = values != null && values.advanceExact(doc);
         distance =
-            exists
-                ? values.squaredDistance(SquaredDistanceValueSource.this.target, Float.POSITIVE_INFINITY)
-                : Float.MAX_VALUE;
+            exists ? values.squaredDistance(target, Float.POSITIVE_INFINITY) : Float.MAX_VALUE;
       }
     };
   }
@@ -87,6 +85,12 @@ public final class SquaredDistanceValueSource extends ValueSource {
 
   @Override
   public String description() {
-    return "sqdist(" + field + ", dim=" + target.length + ", " + VectorFormat.abbreviate(target) + ")";
+    return "sqdist("
+        + field
+        + ", dim="
+        + target.length
+        + ", "
+        + VectorFormat.abbreviate(target)
+        + ")";
   }
 }

@@ -15,10 +15,10 @@ import org.apache.solr.common.SolrException.ErrorCode;
  * IEEE-754 bytes. The same bytes, without base64, are what the index holds.
  *
  * <p>Everything that accepts a vector from outside (documents, query parameters, function
- * arguments) goes through {@link #parse}, so a vector is valid or rejected the same way
- * everywhere: the right length, and only finite components (a NaN would make every distance NaN
- * and silently break the ranking). Errors are {@code 400 Bad Request}, worded {@code "<name>:
- * <problem>"} where the name is the field or parameter the value came from.
+ * arguments) goes through {@link #parse}, so a vector is valid or rejected the same way everywhere:
+ * the right length, and only finite components (a NaN would make every distance NaN and silently
+ * break the ranking). Errors are {@code 400 Bad Request}, worded {@code "<name>: <problem>"} where
+ * the name is the field or parameter the value came from.
  */
 public final class VectorFormat {
 
@@ -72,7 +72,8 @@ public final class VectorFormat {
     }
     for (int i = 0; i < vector.length; i++) {
       if (Float.isFinite(vector[i]) == false) {
-        throw badRequest(name, "component " + i + " is " + vector[i] + "; only finite values");
+        throw badRequest(
+            name, "component " + i + " is " + vector[i] + "; only finite values are allowed");
       }
     }
     return vector;
@@ -161,7 +162,8 @@ public final class VectorFormat {
       return (float) Double.parseDouble(text);
     }
     if (NON_FINITE.matcher(text).matches()) {
-      throw badRequest(name, "component " + index + " is " + text + "; only finite values");
+      throw badRequest(
+          name, "component " + index + " is " + text + "; only finite values are allowed");
     }
     throw badRequest(name, "component " + index + " is not a number: '" + text + "'");
   }

@@ -34,11 +34,11 @@ import org.apache.solr.search.SolrIndexSearcher;
  *   <li>{@code f}: the {@link ImageVectorField} to search (required);
  *   <li>{@code v} (or the text after the local params): the query vector, exactly one of it and
  *       {@code id}; it must have the field's dimension;
- *   <li>{@code id}: use the vector of the live document with this unique key, read from this
- *       core's searcher;
+ *   <li>{@code id}: use the vector of the live document with this unique key, read from this core's
+ *       searcher;
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
- *   <li>{@code model}: the id of the model that made the query vector; the query is refused if
- *       this index holds live documents of another model, whose distances would be meaningless.
+ *   <li>{@code model}: the id of the model that made the query vector; the query is refused if this
+ *       index holds live documents of another model, whose distances would be meaningless.
  * </ul>
  *
  * Bad input is a {@code 400} naming the parameter.
@@ -89,7 +89,9 @@ public class VisualQParser extends QParser {
               + " document whose vector to use, "
               + (hasId ? "not both" : "got neither"));
     }
-    return hasId ? vectorOf(id, field, dimension) : VectorFormat.parse(qstr, QueryParsing.V, dimension);
+    return hasId
+        ? vectorOf(id, field, dimension)
+        : VectorFormat.parse(qstr, QueryParsing.V, dimension);
   }
 
   private static float parseMaxDist(String value) {
@@ -104,8 +106,7 @@ public class VisualQParser extends QParser {
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw badRequest(
-        MAX_DIST, "expected a finite squared distance >= 0, got '" + value + "'");
+    throw badRequest(MAX_DIST, "expected a finite squared distance >= 0, got '" + value + "'");
   }
 
   /** The vector of the live document whose unique key is {@code id}, in this core's searcher. */

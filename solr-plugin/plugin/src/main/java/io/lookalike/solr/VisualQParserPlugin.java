@@ -16,9 +16,8 @@ import org.apache.solr.search.QParserPlugin;
  * &lt;/queryParser&gt;
  * </pre>
  *
- * <p>{@code versionField} (default {@code pca_version}) is the indexed field holding the id of
- * the model that made each document's vector; the {@code model} query parameter is checked
- * against it.
+ * <p>{@code versionField} (default {@code pca_version}) is the indexed field holding the id of the
+ * model that made each document's vector; the {@code model} query parameter is checked against it.
  */
 public class VisualQParserPlugin extends QParserPlugin {
 

@@ -33,8 +33,8 @@ public final class VisualQuery extends Query {
   /**
    * @param field the {@link ImageVectorField} to search
    * @param target the query vector; its length is the dimension
-   * @param maxDist the largest squared distance that matches, or {@code
-   *     Float.POSITIVE_INFINITY} for no threshold
+   * @param maxDist the largest squared distance that matches, or {@code Float.POSITIVE_INFINITY}
+   *     for no threshold
    */
   public VisualQuery(String field, float[] target, float maxDist) {
     this.field = Objects.requireNonNull(field, "field");

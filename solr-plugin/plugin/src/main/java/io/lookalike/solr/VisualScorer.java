@@ -23,9 +23,9 @@ import org.apache.lucene.search.Weight;
 final class VisualScorer extends Scorer {
 
   /**
-   * Relative slack on the distance bound derived from a minimum score. Float rounding of {@code 1
-   * + d} and of the division is at most 2^-24 each; 1e-6 is well above their sum, so no document
-   * scoring at least the minimum is ever skipped.
+   * Relative slack on the distance bound derived from a minimum score. The float roundings of the
+   * sum and of the division in the score are at most 2^-24 each, so 1e-6 is far above their total:
+   * no document scoring at least the minimum is ever skipped.
    */
   private static final double BOUND_SLACK = 1e-6;
 

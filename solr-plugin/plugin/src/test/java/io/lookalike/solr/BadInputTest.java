@@ -47,8 +47,7 @@ public class BadInputTest extends AbstractVisualTestCase {
     assertQueryError(
         "v: component 1 is not a number: 'a'", "q", "{!visual f=vec4 v=$qv}", "qv", "[1,a,0,0]");
     assertQueryError("v: malformed base64", "q", "{!visual f=vec4 v=$qv}", "qv", "@@@@");
-    assertQueryError(
-        "v: malformed array", "q", "{!visual f=vec4 v=$qv}", "qv", "[1, 2, 3, 4");
+    assertQueryError("v: malformed array", "q", "{!visual f=vec4 v=$qv}", "qv", "[1, 2, 3, 4");
   }
 
   @Test
@@ -57,14 +56,16 @@ public class BadInputTest extends AbstractVisualTestCase {
     assertQueryError("f: no such field 'nope'", "q", "{!visual f=nope}[1, 2, 3, 4]");
     assertQueryError(
         "f: field 'category' is of type string, not an ImageVectorField",
-        "q", "{!visual f=category}[1, 2, 3, 4]");
+        "q",
+        "{!visual f=category}[1, 2, 3, 4]");
     assertQueryError("v, id: ", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
     assertQueryError("not both", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
     assertQueryError("got neither", "q", "{!visual f=vec4 v=$absent}");
     for (String maxDist : new String[] {"abc", "-1", "NaN", "Infinity", ""}) {
       assertQueryError(
           "maxDist: expected a finite squared distance >= 0, got '" + maxDist + "'",
-          "q", "{!visual f=vec4 maxDist='" + maxDist + "'}[1, 2, 3, 4]");
+          "q",
+          "{!visual f=vec4 maxDist='" + maxDist + "'}[1, 2, 3, 4]");
     }
   }
 
@@ -72,7 +73,8 @@ public class BadInputTest extends AbstractVisualTestCase {
   public void testQueryByIdNeedsALiveDocumentWithAVector() {
     assertQueryError("id: no document 'nope'", "q", "{!visual f=vec4 id=nope}");
     assertQueryError("id: no document 'old'", "q", "{!visual f=vec4 id=old}");
-    assertQueryError("id: document 'a2' has no vector in field vec4", "q", "{!visual f=vec4 id=a2}");
+    assertQueryError(
+        "id: document 'a2' has no vector in field vec4", "q", "{!visual f=vec4 id=a2}");
   }
 
   @Test
@@ -84,14 +86,20 @@ public class BadInputTest extends AbstractVisualTestCase {
     assertQueryError(
         "model: query made with PCA model 'm0' but the index holds vectors of model 'm1';"
             + " re-embed the query with the index's model",
-        "q", "{!visual f=vec4 model=m0}[1, 0, 0, 0]");
+        "q",
+        "{!visual f=vec4 model=m0}[1, 0, 0, 0]");
   }
 
   @Test
   public void testBadFunctionArguments() {
     assertQueryError(
-        "sqdist: field 'category' is of type string", "q", "*:*", "fl", "sqdist(category, $qv)",
-        "qv", "[1, 2, 3, 4]");
+        "sqdist: field 'category' is of type string",
+        "q",
+        "*:*",
+        "fl",
+        "sqdist(category, $qv)",
+        "qv",
+        "[1, 2, 3, 4]");
     assertQueryError("sqdist: missing the vector", "q", "*:*", "fl", "sqdist(vec4)");
     assertQueryError(
         "sqdist: expected 4 floats, got 2", "q", "*:*", "fl", "sqdist(vec4, \"[1, 2]\")");
@@ -101,7 +109,10 @@ public class BadInputTest extends AbstractVisualTestCase {
   public void testFieldIsNotSortableOrSearchableByValue() {
     assertQueryError(
         "vec4: sorting is not supported on an image vector; use {!visual f=vec4} or sqdist(vec4,",
-        "q", "*:*", "sort", "vec4 asc");
+        "q",
+        "*:*",
+        "sort",
+        "vec4 asc");
     assertQueryError("vec4: a term query is not supported", "q", "vec4:abc");
     assertQueryError("vec4: a range query is not supported", "q", "vec4:[a TO b]");
     assertQueryError("vec4: use as a function is not supported", "q", "*:*", "fl", "field(vec4)");

@@ -28,7 +28,8 @@ public class ContractTest extends AbstractVisualTestCase {
   @SuppressWarnings("unchecked")
   public void testSharedWireFormatExamples() throws Exception {
     Map<String, Object> file;
-    try (InputStream in = getClass().getResourceAsStream("/configset/vector-format-examples.json")) {
+    try (InputStream in =
+        getClass().getResourceAsStream("/configset/vector-format-examples.json")) {
       assertNotNull("vector-format-examples.json on the test classpath", in);
       file = (Map<String, Object>) Utils.fromJSON(in);
     }
@@ -72,9 +73,13 @@ public class ContractTest extends AbstractVisualTestCase {
     query[0] += 0.25f;
     updateJ(
         "[{\"id\": \"near\", \"title\": \"red shoe\", \"pca_version\": \"v1\","
-            + " \"image_vector\": " + TestVectors.json(near) + "},"
+            + " \"image_vector\": "
+            + TestVectors.json(near)
+            + "},"
             + " {\"id\": \"far\", \"title\": \"red bag\", \"pca_version\": \"v1\","
-            + " \"image_vector\": \"" + VectorFormat.toBase64(far) + "\"},"
+            + " \"image_vector\": \""
+            + VectorFormat.toBase64(far)
+            + "\"},"
             + " {\"id\": \"model\", \"kind\": \"model\", \"pca_version\": \"v1\"}]",
         params("commit", "true"));
 

@@ -27,9 +27,13 @@ public class IndexingTest extends AbstractVisualTestCase {
   public void testEveryInputFormIndexesTheSameVector() throws Exception {
     updateJ(
         "[{\"id\": \"json\", \"vec4\": [0.5, -1.25, 3, 0.125]},"
-            + " {\"id\": \"base64\", \"vec4\": \"" + BASE64 + "\"},"
+            + " {\"id\": \"base64\", \"vec4\": \""
+            + BASE64
+            + "\"},"
             + " {\"id\": \"text\", \"vec4\": \"[0.5, -1.25, 3, 0.125]\"},"
-            + " {\"id\": \"unpadded\", \"vec4\": \"" + BASE64.replace("=", "") + "\"}]",
+            + " {\"id\": \"unpadded\", \"vec4\": \""
+            + BASE64.replace("=", "")
+            + "\"}]",
         null);
     assertU(adoc("id", "xml", "vec4", "0.5", "vec4", "-1.25", "vec4", "3", "vec4", "0.125"));
     assertU(adoc("id", "none", "category", "no vector at all"));
@@ -88,10 +92,14 @@ public class IndexingTest extends AbstractVisualTestCase {
   private void assertDistance(float expected, float[] query, String category) throws Exception {
     Map<String, Object> response =
         select(
-            "q", "{!visual f=vec16 v=$qv}",
-            "fq", "category:" + category,
-            "qv", TestVectors.json(query),
-            "fl", "id,score,d:sqdist(vec16,$qv)");
+            "q",
+            "{!visual f=vec16 v=$qv}",
+            "fq",
+            "category:" + category,
+            "qv",
+            TestVectors.json(query),
+            "fl",
+            "id,score,d:sqdist(vec16,$qv)");
     assertEquals(1, numFound(response));
     assertFloat("distance", expected, docs(response).get(0), "d");
     assertFloat("score", TestVectors.score(expected), docs(response).get(0), "score");

@@ -50,9 +50,9 @@ final class TestVectors {
   }
 
   /**
-   * A rigorous bound on the float kernel's error: a float difference, square and running sum
-   * each round by at most 2^-24 relative, and the error of a running sum of n non-negative terms
-   * is at most (n + 2) * 2^-24 times the sum.
+   * A rigorous bound on the float kernel's error: a float difference, square and running sum each
+   * round by at most 2^-24 relative, and the error of a running sum of n non-negative terms is at
+   * most (n + 2) * 2^-24 times the sum.
    */
   static double tolerance(int dimension, double distance) {
     return (dimension + 2) * Math.ulp(1f) / 2 * distance;

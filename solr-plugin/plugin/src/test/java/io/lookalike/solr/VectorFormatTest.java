@@ -10,6 +10,7 @@ import org.junit.Test;
 public class VectorFormatTest extends SolrTestCase {
 
   private static final float[] VECTOR = {1.0f, -2.0f, 0.5f, 0.0f};
+
   /** Little-endian float32 of VECTOR, from the shared examples (docs/vector-format.md). */
   private static final String BASE64 = "AACAPwAAAMAAAAA/AAAAAA==";
 

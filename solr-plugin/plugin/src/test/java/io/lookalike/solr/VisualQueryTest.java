@@ -44,8 +44,10 @@ public class VisualQueryTest extends LuceneTestCase {
   private IndexReader reader;
   private IndexSearcher searcher;
   private int dimension;
+
   /** The vector of each document by doc id, null for documents without one. */
   private float[][] vectors;
+
   /** Whether each document by doc id is in category "a". */
   private boolean[] catA;
 
@@ -144,7 +146,8 @@ public class VisualQueryTest extends LuceneTestCase {
     assertFalse(matches(new VisualQuery(FIELD, target, Math.nextDown(distance)), doc));
     // the same boundary when only matching, as a filter
     Query filter = new ConstantScoreQuery(new VisualQuery(FIELD, target, distance));
-    assertEquals(bruteForce(target, distance, reader.maxDoc(), false).size(), searcher.count(filter));
+    assertEquals(
+        bruteForce(target, distance, reader.maxDoc(), false).size(), searcher.count(filter));
   }
 
   @Test
@@ -199,7 +202,8 @@ public class VisualQueryTest extends LuceneTestCase {
     QueryUtils.checkUnequal(query, new VisualQuery("image_vector", target, 13f));
     QueryUtils.checkUnequal(
         query, new VisualQuery("image_vector", new float[] {0.1f, 0.2f, 0.3f, 0.5f}, 12f));
-    QueryUtils.checkUnequal(query, new VisualQuery("image_vector", target, Float.POSITIVE_INFINITY));
+    QueryUtils.checkUnequal(
+        query, new VisualQuery("image_vector", target, Float.POSITIVE_INFINITY));
     QueryUtils.checkEqual(
         new VisualQuery("image_vector", target, 0f), new VisualQuery("image_vector", target, -0f));
     assertEquals(
@@ -222,8 +226,10 @@ public class VisualQueryTest extends LuceneTestCase {
       try (IndexReader small = writer.getReader()) {
         IndexSearcher s = newSearcher(small);
         Query query = new VisualQuery(FIELD, new float[4], Float.POSITIVE_INFINITY);
-        IllegalStateException e = expectThrows(IllegalStateException.class, () -> s.search(query, 1));
-        assertTrue(e.getMessage(), e.getMessage().contains("holds 12 bytes but dimension 4 needs 16"));
+        IllegalStateException e =
+            expectThrows(IllegalStateException.class, () -> s.search(query, 1));
+        assertTrue(
+            e.getMessage(), e.getMessage().contains("holds 12 bytes but dimension 4 needs 16"));
       }
     }
   }

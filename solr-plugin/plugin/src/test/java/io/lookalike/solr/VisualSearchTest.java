@@ -10,6 +10,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
+import org.apache.lucene.search.Query;
+import org.apache.solr.request.SolrQueryRequest;
+import org.apache.solr.search.QParser;
 import org.junit.BeforeClass;
 import org.junit.Test;
 
@@ -33,11 +36,13 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     StringBuilder json = new StringBuilder("[");
     for (int i = 0; i < DOCS; i++) {
       String id = String.format(Locale.ROOT, "doc%03d", i);
-      CATEGORY.put(id, CATEGORIES[random().nextInt(CATEGORIES.length)]);
-      WORD.put(id, WORDS[random().nextInt(WORDS.length)]);
+      String category = CATEGORIES[random().nextInt(CATEGORIES.length)];
+      String word = WORDS[random().nextInt(WORDS.length)];
+      CATEGORY.put(id, category);
+      WORD.put(id, word);
+      String fields = "{\"id\": \"%s\", \"category\": \"%s\", \"text\": \"%s %s\"";
       json.append(i == 0 ? "" : ",\n")
-          .append(String.format(Locale.ROOT, "{\"id\": \"%s\", \"category\": \"%s\"", id, CATEGORY.get(id)))
-          .append(String.format(Locale.ROOT, ", \"text\": \"%s %s\"", CATEGORY.get(id), WORD.get(id)));
+          .append(String.format(Locale.ROOT, fields, id, category, category, word));
       for (int dimension : DIMENSIONS) {
         if (i % 11 == 0 || (dimension == 2048 && i % 2 == 1)) {
           continue; // some documents have no vector
@@ -69,10 +74,14 @@ public class VisualSearchTest extends AbstractVisualTestCase {
         String qv = random().nextBoolean() ? TestVectors.json(query) : VectorFormat.toBase64(query);
         Map<String, Object> response =
             select(
-                "q", "{!visual f=" + field + " v=$qv}",
-                "qv", qv,
-                "fl", "id,score,d:sqdist(" + field + ",$qv)",
-                "rows", "10");
+                "q",
+                "{!visual f=" + field + " v=$qv}",
+                "qv",
+                qv,
+                "fl",
+                "id,score,d:sqdist(" + field + ",$qv)",
+                "rows",
+                "10");
         assertEquals(vectors.size(), numFound(response));
         assertEquals(TestVectors.nearest(vectors, query, id -> true, 10), ids(response));
         for (Map<String, Object> doc : docs(response)) {
@@ -93,6 +102,24 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     Map<String, Object> response =
         select("q", "{!visual f=vec16}" + TestVectors.json(query), "rows", "5");
     assertEquals(TestVectors.nearest(VECTORS.get("vec16"), query, id -> true, 5), ids(response));
+  }
+
+  @Test
+  public void testTheSameVectorInAnyFormIsTheSameCachedQuery() throws Exception {
+    float[] vector = TestVectors.random(random(), 16);
+    String[] forms = {
+      VectorFormat.toBase64(vector),
+      VectorFormat.toBase64(vector).replace("=", ""),
+      TestVectors.json(vector)
+    };
+    Query expected = new VisualQuery("vec16", vector, 2.5f);
+    for (String form : forms) {
+      try (SolrQueryRequest request = req("qv", form)) {
+        Query parsed = QParser.getParser("{!visual f=vec16 maxDist=2.5 v=$qv}", request).getQuery();
+        assertEquals(form, expected, parsed);
+        assertEquals(form, expected.hashCode(), parsed.hashCode());
+      }
+    }
   }
 
   @Test
@@ -141,18 +168,30 @@ public class VisualSearchTest extends AbstractVisualTestCase {
   public void testHybridScoreIsTheSumOfKeywordAndVisualScores() throws Exception {
     float[] query = TestVectors.random(random(), 4);
     String[] common = {
-      "text", "text:shirt", "vis", "{!visual f=vec4 v=$qv}", "qv", TestVectors.json(query),
-      "rows", "1000", "fl", "id,score"
+      "text",
+      "text:shirt",
+      "vis",
+      "{!visual f=vec4 v=$qv}",
+      "qv",
+      TestVectors.json(query),
+      "rows",
+      "1000",
+      "fl",
+      "id,score"
     };
-    Map<String, Double> keyword = scores(select(concat(common, new String[] {"q", "{!lucene v=$text}"})));
-    Map<String, Double> visual = scores(select(concat(common, new String[] {"q", "{!lucene v=$vis}"})));
-    Map<String, Object> hybrid = select(concat(common, new String[] {"q", "{!bool should=$text should=$vis}"}));
+    Map<String, Double> keyword =
+        scores(select(concat(common, new String[] {"q", "{!lucene v=$text}"})));
+    Map<String, Double> visual =
+        scores(select(concat(common, new String[] {"q", "{!lucene v=$vis}"})));
+    Map<String, Object> hybrid =
+        select(concat(common, new String[] {"q", "{!bool should=$text should=$vis}"}));
 
     Set<String> union = new HashSet<>(keyword.keySet());
     union.addAll(visual.keySet());
     assertEquals(union.size(), numFound(hybrid));
     for (Map.Entry<String, Double> hit : scores(hybrid).entrySet()) {
-      double expected = keyword.getOrDefault(hit.getKey(), 0d) + visual.getOrDefault(hit.getKey(), 0d);
+      double expected =
+          keyword.getOrDefault(hit.getKey(), 0d) + visual.getOrDefault(hit.getKey(), 0d);
       assertEquals(hit.getKey(), expected, hit.getValue(), 1e-6 * expected);
     }
   }
@@ -177,11 +216,12 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     Map<?, ?> facets = (Map<?, ?>) ((Map<?, ?>) response.get("facet_counts")).get("facet_fields");
     Map<String, Long> actual = new HashMap<>();
     ((Map<?, ?>) facets.get("category"))
-        .forEach((name, count) -> {
-          if (((Number) count).longValue() > 0) {
-            actual.put((String) name, ((Number) count).longValue());
-          }
-        });
+        .forEach(
+            (name, count) -> {
+              if (((Number) count).longValue() > 0) {
+                actual.put((String) name, ((Number) count).longValue());
+              }
+            });
     assertEquals(expected, actual);
   }
 

@@ -1,0 +1,120 @@
+package io.lookalike.solr;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.apache.solr.client.solrj.request.CollectionAdminRequest;
+import org.apache.solr.client.solrj.request.UpdateRequest;
+import org.apache.solr.client.solrj.response.QueryResponse;
+import org.apache.solr.cloud.SolrCloudTestCase;
+import org.apache.solr.common.SolrDocument;
+import org.apache.solr.common.SolrInputDocument;
+import org.apache.solr.common.params.ModifiableSolrParams;
+import org.junit.BeforeClass;
+import org.junit.Test;
+
+/**
+ * SolrCloud with the shipped configset: two shards on two nodes give the same top-k, in the same
+ * order and with the same scores, as a brute-force search over all documents.
+ */
+public class DistributedVisualSearchTest extends SolrCloudTestCase {
+
+  private static final String COLLECTION = "products";
+  private static final int DOCS = 300;
+  private static final int DIMENSION = 1024;
+  private static final String[] CATEGORIES = {"red", "green", "blue"};
+
+  private static final Map<String, float[]> VECTORS = new LinkedHashMap<>();
+  private static final Map<String, String> CATEGORY = new HashMap<>();
+
+  @BeforeClass
+  public static void startClusterAndIndex() throws Exception {
+    configureCluster(2).addConfig("lookalike", getFile("configset/conf").toPath()).configure();
+    CollectionAdminRequest.createCollection(COLLECTION, "lookalike", 2, 1)
+        .process(cluster.getSolrClient());
+    cluster.waitForActiveCollection(COLLECTION, 2, 2);
+
+    UpdateRequest update = new UpdateRequest();
+    for (int i = 0; i < DOCS; i++) {
+      String id = String.format(Locale.ROOT, "sku%03d", i);
+      SolrInputDocument doc = new SolrInputDocument("id", id);
+      CATEGORY.put(id, CATEGORIES[i % CATEGORIES.length]);
+      doc.addField("category", CATEGORY.get(id));
+      if (i % 10 != 0) {
+        float[] vector = TestVectors.random(random(), DIMENSION);
+        VECTORS.put(id, vector);
+        // as a javabin list of numbers or as base64: both are packed before being routed
+        doc.addField(
+            "image_vector",
+            random().nextBoolean() ? asList(vector) : VectorFormat.toBase64(vector));
+      }
+      update.add(doc);
+    }
+    update.commit(cluster.getSolrClient(), COLLECTION);
+  }
+
+  @Test
+  public void testBothShardsHoldDocuments() throws Exception {
+    for (String shard : new String[] {"shard1", "shard2"}) {
+      long count =
+          cluster
+              .getSolrClient()
+              .query(COLLECTION, params("q", "*:*", "shards", shard))
+              .getResults()
+              .getNumFound();
+      assertTrue(shard + " holds " + count, count > 0 && count < DOCS);
+    }
+  }
+
+  @Test
+  public void testMergedTopKEqualsBruteForce() throws Exception {
+    for (int iteration = 0; iteration < 3; iteration++) {
+      float[] query = TestVectors.random(random(), DIMENSION);
+      assertTopK(query, null, id -> true, false);
+      assertTopK(query, "category:red", id -> CATEGORY.get(id).equals("red"), false);
+      assertTopK(query, "category:blue", id -> CATEGORY.get(id).equals("blue"), true);
+    }
+  }
+
+  private static void assertTopK(
+      float[] query, String fq, Predicate<String> accept, boolean pruning) throws Exception {
+    ModifiableSolrParams params =
+        params(
+            "q", "{!visual f=image_vector v=$qv}",
+            "qv", VectorFormat.toBase64(query),
+            "fl", "id,score,d:sqdist(image_vector,$qv)",
+            "rows", "10");
+    if (fq != null) {
+      params.add("fq", fq);
+    }
+    if (pruning) {
+      params.add("minExactCount", "10");
+    }
+    QueryResponse response = cluster.getSolrClient().query(COLLECTION, params);
+    List<String> ids = new ArrayList<>();
+    for (SolrDocument doc : response.getResults()) {
+      String id = (String) doc.getFieldValue("id");
+      ids.add(id);
+      float distance = TestVectors.sqdistFloat(query, VECTORS.get(id));
+      assertEquals(id, distance, (Float) doc.getFieldValue("d"), 0f);
+      assertEquals(id, TestVectors.score(distance), (Float) doc.getFieldValue("score"), 0f);
+    }
+    assertEquals(params.toString(), TestVectors.nearest(VECTORS, query, accept, 10), ids);
+    if (pruning == false) {
+      long expected = VECTORS.keySet().stream().filter(accept).count();
+      assertEquals(expected, response.getResults().getNumFound());
+    }
+  }
+
+  private static List<Float> asList(float[] vector) {
+    List<Float> list = new ArrayList<>(vector.length);
+    for (float component : vector) {
+      list.add(component);
+    }
+    return list;
+  }
+}
