@@ -1,7 +1,7 @@
 # Lookalike: `make demo` runs the product end to end; `make test` runs every test.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-MVN    ?= mvn -B -q
+MVN    ?= mvn -B -ntp
 SIZE   ?= small
 
 .PHONY: demo test test-java test-python plugin system clean bench

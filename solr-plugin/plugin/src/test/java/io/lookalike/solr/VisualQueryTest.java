@@ -7,12 +7,12 @@ import java.util.List;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
-import org.apache.lucene.document.SortedDocValuesField;
+import org.apache.lucene.document.NumericDocValuesField;
 import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.index.SortedDocValues;
+import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause.Occur;
 import org.apache.lucene.search.BooleanQuery;
@@ -55,33 +55,32 @@ public class VisualQueryTest extends LuceneTestCase {
   public void buildIndex() throws IOException {
     dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(100); // crosses blocks of 32
     directory = newDirectory();
+    float[][] written = new float[atLeast(200)][];
     try (RandomIndexWriter writer = new RandomIndexWriter(random(), directory)) {
-      int count = atLeast(200);
-      for (int i = 0; i < count; i++) {
+      for (int i = 0; i < written.length; i++) {
         Document doc = new Document();
-        String cat = i % 3 == 0 ? "a" : "b";
-        doc.add(new StringField("cat", cat, Field.Store.NO));
-        doc.add(new SortedDocValuesField("cat", new BytesRef(cat)));
+        doc.add(new NumericDocValuesField("i", i));
+        doc.add(new StringField("cat", i % 3 == 0 ? "a" : "b", Field.Store.NO));
         if (i % 10 != 0) {
-          doc.add(vectorField(TestVectors.random(random(), dimension)));
+          written[i] = TestVectors.random(random(), dimension);
+          doc.add(vectorField(written[i]));
         }
         writer.addDocument(doc);
       }
-      writer.forceMerge(1 + random().nextInt(3)); // several segments, no deletes
+      writer.forceMerge(
+          1 + random().nextInt(3)); // one to three segments; merges may reorder documents
       reader = writer.getReader();
     }
     searcher = newSearcher(reader);
     vectors = new float[reader.maxDoc()][];
     catA = new boolean[reader.maxDoc()];
     for (LeafReaderContext leaf : reader.leaves()) {
-      ImageVectorValues values = ImageVectorValues.get(leaf.reader(), FIELD, dimension);
-      SortedDocValues cats = DocValues.getSorted(leaf.reader(), "cat");
+      NumericDocValues numbers = DocValues.getNumeric(leaf.reader(), "i");
       for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
-        if (values != null && values.advanceExact(doc)) {
-          vectors[leaf.docBase + doc] = values.vector();
-        }
-        catA[leaf.docBase + doc] =
-            cats.advanceExact(doc) && cats.lookupOrd(cats.ordValue()).utf8ToString().equals("a");
+        assertTrue(numbers.advanceExact(doc));
+        int i = (int) numbers.longValue();
+        vectors[leaf.docBase + doc] = written[i];
+        catA[leaf.docBase + doc] = i % 3 == 0;
       }
     }
   }
@@ -163,8 +162,8 @@ public class VisualQueryTest extends LuceneTestCase {
     assertEquals(TestVectors.score(distance), match.getValue().floatValue(), 0f);
     assertTrue(match.getDescription(), match.getDescription().startsWith("sqdist=" + distance));
 
-    Query tooClose = new VisualQuery(FIELD, target, Math.nextDown(distance));
-    Explanation tooFar = searcher.explain(tooClose, withVector);
+    Query justBelow = new VisualQuery(FIELD, target, Math.nextDown(distance));
+    Explanation tooFar = searcher.explain(justBelow, withVector);
     assertFalse(tooFar.isMatch());
     assertTrue(tooFar.getDescription(), tooFar.getDescription().startsWith("sqdist " + distance));
 

@@ -241,6 +241,11 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     assertEquals(
         TestVectors.nearest(vectors, query, id -> true, vectors.size()),
         ids.subList(0, vectors.size()));
+    // read in sorted order, not doc id order: the function has to go back in the doc values
+    for (Map<String, Object> doc : docs.subList(0, vectors.size())) {
+      float[] vector = vectors.get((String) doc.get("id"));
+      assertFloat("sqdist of " + doc, TestVectors.sqdistFloat(query, vector), doc, "d");
+    }
     for (Map<String, Object> doc : docs.subList(vectors.size(), DOCS)) {
       assertFalse(vectors.containsKey((String) doc.get("id")));
       assertNull("no distance without a vector", doc.get("d"));
