@@ -1,6 +1,8 @@
 package io.lookalike.solr;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.PostingsEnum;
 import org.apache.lucene.index.Terms;
@@ -14,11 +16,11 @@ import org.apache.lucene.util.CharsRefBuilder;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.common.params.SolrParams;
+import org.apache.solr.common.util.StrUtils;
 import org.apache.solr.request.SolrQueryRequest;
 import org.apache.solr.schema.SchemaField;
 import org.apache.solr.search.QParser;
 import org.apache.solr.search.QueryParsing;
-import org.apache.solr.search.SolrIndexSearcher;
 
 /**
  * Parses {@code {!visual}} into a {@link VisualQuery}. The syntax follows Solr's {@code {!knn}}:
@@ -27,15 +29,20 @@ import org.apache.solr.search.SolrIndexSearcher;
  * {!visual f=image_vector}[0.12, -0.5, ...]        the vector as a JSON array
  * {!visual f=image_vector v=$qv}                   the vector (array or base64) in parameter qv
  * {!visual f=image_vector id=SKU123}               the vector of an indexed document
+ * {!visual f=image_vector like=A,B,C unlike=D}     closer to A, B and C, away from D
  * {!visual f=image_vector maxDist=12.5 model=3fa2}[...]
  * </pre>
  *
  * <ul>
  *   <li>{@code f}: the {@link ImageVectorField} to search (required);
- *   <li>{@code v} (or the text after the local params): the query vector, exactly one of it and
- *       {@code id}; it must have the field's dimension;
- *   <li>{@code id}: use the vector of the live document with this unique key, read from this core's
- *       searcher;
+ *   <li>{@code v} (or the text after the local params): the query vector; it must have the field's
+ *       dimension. Exactly one of {@code v}, {@code id} and {@code like} is given;
+ *   <li>{@code id}: use the vector of the live document with this unique key (see {@link
+ *       DocumentVectors}, which also finds it on other shards in SolrCloud);
+ *   <li>{@code like}: comma-separated ids of liked documents: their centroid is the query;
+ *   <li>{@code unlike}: comma-separated ids of disliked documents: the query moves away from their
+ *       centroid by {@code unlikeWeight} (default 0.5) times the distance between the two centroids
+ *       (see {@link QueryVectors});
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
  *   <li>{@code model}: the id of the model that made the query vector; the query is refused if this
  *       index holds live documents of another model, whose distances would be meaningless.
@@ -46,8 +53,15 @@ import org.apache.solr.search.SolrIndexSearcher;
 public class VisualQParser extends QParser {
 
   static final String ID = "id";
+  static final String LIKE = "like";
+  static final String UNLIKE = "unlike";
+  static final String UNLIKE_WEIGHT = "unlikeWeight";
   static final String MAX_DIST = "maxDist";
   static final String MODEL = "model";
+  static final float DEFAULT_UNLIKE_WEIGHT = 0.5f;
+
+  /** Examples per query: enough for any shopper session, few enough to look up per request. */
+  static final int MAX_EXAMPLES = 100;
 
   private final String versionField;
 
@@ -66,9 +80,10 @@ public class VisualQParser extends QParser {
     SolrParams local = localParams == null ? SolrParams.of() : localParams;
     String field = local.get(QueryParsing.F);
     ImageVectorField type = ImageVectorField.checkedType(req.getSchema(), field, QueryParsing.F);
-    float maxDist = parseMaxDist(local.get(MAX_DIST));
+    float maxDist =
+        nonNegative(local.get(MAX_DIST), MAX_DIST, "squared distance", Float.POSITIVE_INFINITY);
     try {
-      float[] target = target(field, type.getDimension(), local.get(ID));
+      float[] target = target(local, new DocumentVectors(req, field, type.getDimension()));
       String model = local.get(MODEL);
       if (model != null) {
         checkModel(model);
@@ -79,56 +94,64 @@ public class VisualQParser extends QParser {
     }
   }
 
-  private float[] target(String field, int dimension, String id) throws IOException {
+  private float[] target(SolrParams local, DocumentVectors documents) throws IOException {
+    String id = local.get(ID);
+    String like = local.get(LIKE);
     boolean hasVector = qstr != null && qstr.isBlank() == false;
-    boolean hasId = id != null && id.isBlank() == false;
-    if (hasVector == hasId) {
+    int sources = (hasVector ? 1 : 0) + (id != null ? 1 : 0) + (like != null ? 1 : 0);
+    if (sources != 1) {
       throw badRequest(
-          QueryParsing.V + ", " + ID,
-          "give either a query vector (v, or the text after the local params) or the id of a"
-              + " document whose vector to use, "
-              + (hasId ? "not both" : "got neither"));
+          QueryParsing.V + ", " + ID + ", " + LIKE,
+          "give exactly one of a query vector (v, or the text after the local params), the id of"
+              + " a document whose vector to use, or like=ids of liked documents; got "
+              + (sources == 0 ? "none" : sources));
     }
-    return hasId
-        ? vectorOf(id, field, dimension)
-        : VectorFormat.parse(qstr, QueryParsing.V, dimension);
+    float[] positive;
+    if (hasVector) {
+      positive = VectorFormat.parse(qstr, QueryParsing.V, documents.dimension());
+    } else if (id != null) {
+      positive = documents.get(List.of(id.strip()), ID).get(0);
+    } else {
+      positive = QueryVectors.mean(documents.get(ids(like, LIKE), LIKE));
+    }
+    String unlike = local.get(UNLIKE);
+    if (unlike == null) {
+      return positive;
+    }
+    float weight =
+        nonNegative(local.get(UNLIKE_WEIGHT), UNLIKE_WEIGHT, "weight", DEFAULT_UNLIKE_WEIGHT);
+    float[] negative = QueryVectors.mean(documents.get(ids(unlike, UNLIKE), UNLIKE));
+    return QueryVectors.awayFrom(positive, negative, weight);
   }
 
-  private static float parseMaxDist(String value) {
+  /** Comma-separated ids (a backslash escapes a comma inside an id). */
+  private static List<String> ids(String value, String param) {
+    List<String> ids = new ArrayList<>();
+    for (String id : StrUtils.splitSmart(value, ',')) {
+      if (id.isBlank() == false) {
+        ids.add(id.strip());
+      }
+    }
+    if (ids.isEmpty() || ids.size() > MAX_EXAMPLES) {
+      throw badRequest(
+          param, "expected 1 to " + MAX_EXAMPLES + " comma-separated ids, got " + ids.size());
+    }
+    return ids;
+  }
+
+  private static float nonNegative(String value, String param, String what, float defaultValue) {
     if (value == null) {
-      return Float.POSITIVE_INFINITY;
+      return defaultValue;
     }
     try {
-      float maxDist = Float.parseFloat(value.strip());
-      if (maxDist >= 0 && Float.isFinite(maxDist)) {
-        return maxDist;
+      float number = Float.parseFloat(value.strip());
+      if (number >= 0 && Float.isFinite(number)) {
+        return number;
       }
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw badRequest(MAX_DIST, "expected a finite squared distance >= 0, got '" + value + "'");
-  }
-
-  /** The vector of the live document whose unique key is {@code id}, in this core's searcher. */
-  private float[] vectorOf(String id, String field, int dimension) throws IOException {
-    SchemaField uniqueKey = req.getSchema().getUniqueKeyField();
-    if (uniqueKey == null) {
-      throw badRequest(ID, "the schema has no uniqueKey to look documents up by");
-    }
-    BytesRefBuilder indexedId = new BytesRefBuilder();
-    uniqueKey.getType().readableToIndexed(id, indexedId);
-    SolrIndexSearcher searcher = req.getSearcher();
-    long found = searcher.lookupId(indexedId.get()); // skips deleted documents
-    if (found == -1) {
-      throw badRequest(
-          ID, "no document '" + id + "' in this index (not added, deleted or not yet committed)");
-    }
-    LeafReaderContext leaf = searcher.getTopReaderContext().leaves().get((int) (found >> 32));
-    ImageVectorValues values = ImageVectorValues.get(leaf.reader(), field, dimension);
-    if (values == null || values.advanceExact((int) found) == false) {
-      throw badRequest(ID, "document '" + id + "' has no vector in field " + field);
-    }
-    return values.vector();
+    throw badRequest(param, "expected a finite " + what + " >= 0, got '" + value + "'");
   }
 
   /**

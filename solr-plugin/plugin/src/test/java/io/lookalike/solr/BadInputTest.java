@@ -58,9 +58,11 @@ public class BadInputTest extends AbstractVisualTestCase {
         "f: field 'category' is of type string, not an ImageVectorField",
         "q",
         "{!visual f=category}[1, 2, 3, 4]");
-    assertQueryError("v, id: ", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
-    assertQueryError("not both", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
-    assertQueryError("got neither", "q", "{!visual f=vec4 v=$absent}");
+    assertQueryError("v, id, like: ", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
+    assertQueryError("got 2", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
+    assertQueryError("got 2", "q", "{!visual f=vec4 id=a1 like=a1}");
+    assertQueryError("got none", "q", "{!visual f=vec4 v=$absent}");
+    assertQueryError("got none", "q", "{!visual f=vec4 unlike=a1}");
     for (String maxDist : new String[] {"abc", "-1", "NaN", "Infinity", ""}) {
       assertQueryError(
           "maxDist: expected a finite squared distance >= 0, got '" + maxDist + "'",
@@ -75,6 +77,27 @@ public class BadInputTest extends AbstractVisualTestCase {
     assertQueryError("id: no document 'old'", "q", "{!visual f=vec4 id=old}");
     assertQueryError(
         "id: document 'a2' has no vector in field vec4", "q", "{!visual f=vec4 id=a2}");
+  }
+
+  @Test
+  public void testLikeAndUnlikeNeedKnownDocumentsAndAWeight() {
+    assertQueryError("like: no document 'nope'", "q", "{!visual f=vec4 like=a1,nope}");
+    assertQueryError("unlike: no document 'old'", "q", "{!visual f=vec4 like=a1 unlike=old}");
+    assertQueryError(
+        "like: document 'a2' has no vector in field vec4", "q", "{!visual f=vec4 like=a2}");
+    assertQueryError(
+        "like: expected 1 to 100 comma-separated ids, got 0", "q", "{!visual f=vec4 like=','}");
+    String many = String.join(",", java.util.Collections.nCopies(101, "a1"));
+    assertQueryError(
+        "like: expected 1 to 100 comma-separated ids, got 101",
+        "q",
+        "{!visual f=vec4 like=" + many + "}");
+    for (String weight : new String[] {"-0.5", "x", "Infinity"}) {
+      assertQueryError(
+          "unlikeWeight: expected a finite weight >= 0, got '" + weight + "'",
+          "q",
+          "{!visual f=vec4 like=a1 unlike=a1 unlikeWeight=" + weight + "}");
+    }
   }
 
   @Test

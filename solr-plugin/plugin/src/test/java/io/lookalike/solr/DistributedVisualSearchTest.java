@@ -80,6 +80,40 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
     }
   }
 
+  /**
+   * A product lives on one shard, but every shard parses {@code id=} and {@code like=}: the shards
+   * without it fetch its vector from the collection, and all rank against the same point.
+   */
+  @Test
+  public void testQueriesByIdAndExamplesFindDocumentsOnOtherShards() throws Exception {
+    List<String> ids = new ArrayList<>(VECTORS.keySet());
+    for (String anchor : ids.subList(0, 4)) {
+      QueryResponse response =
+          cluster
+              .getSolrClient()
+              .query(
+                  COLLECTION,
+                  params("q", "{!visual f=image_vector id=" + anchor + "}", "fl", "id"));
+      List<String> found = new ArrayList<>();
+      response.getResults().forEach(doc -> found.add((String) doc.getFieldValue("id")));
+      assertEquals(TestVectors.nearest(VECTORS, VECTORS.get(anchor), id -> true, 10), found);
+    }
+    String liked = String.join(",", ids.subList(5, 8));
+    QueryResponse response =
+        cluster
+            .getSolrClient()
+            .query(
+                COLLECTION,
+                params(
+                    "q", "{!visual f=image_vector like=" + liked + "}", "fl", "id", "rows", "5"));
+    float[] centroid =
+        QueryVectors.mean(
+            List.of(VECTORS.get(ids.get(5)), VECTORS.get(ids.get(6)), VECTORS.get(ids.get(7))));
+    List<String> found = new ArrayList<>();
+    response.getResults().forEach(doc -> found.add((String) doc.getFieldValue("id")));
+    assertEquals(TestVectors.nearest(VECTORS, centroid, id -> true, 5), found);
+  }
+
   private static void assertTopK(
       float[] query, String fq, Predicate<String> accept, boolean pruning) throws Exception {
     ModifiableSolrParams params =

@@ -94,4 +94,26 @@ final class TestVectors {
     }
     return top;
   }
+
+  /** The centroid of some documents' vectors, in double precision. */
+  static double[] mean(List<String> ids, Map<String, float[]> vectors) {
+    double[] mean = new double[vectors.get(ids.get(0)).length];
+    for (String id : ids) {
+      float[] vector = vectors.get(id);
+      for (int i = 0; i < mean.length; i++) {
+        mean[i] += vector[i] / (double) ids.size();
+      }
+    }
+    return mean;
+  }
+
+  /** The squared distance to a double-precision point. */
+  static double sqdist(float[] a, double[] b) {
+    double sum = 0;
+    for (int i = 0; i < a.length; i++) {
+      double diff = a[i] - b[i];
+      sum += diff * diff;
+    }
+    return sum;
+  }
 }

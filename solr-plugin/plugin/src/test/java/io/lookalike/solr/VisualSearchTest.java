@@ -264,6 +264,46 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     assertFloat("the document itself", 1f, docs(response).get(0), "score");
   }
 
+  @Test
+  public void testLikeAndUnlikeRankCloserToTheLikedAndAwayFromTheDisliked() throws Exception {
+    Map<String, float[]> vectors = VECTORS.get("vec64");
+    List<String> ids = new ArrayList<>(vectors.keySet());
+    List<String> liked = ids.subList(0, 3);
+    List<String> disliked = ids.subList(3, 5);
+    double weight = 0.25;
+    double lambda = weight / (1 + weight);
+    // Independently of the plugin's query point: |x - liked centroid|^2 - lambda |x - disliked|^2
+    double[] likedMean = TestVectors.mean(liked, vectors);
+    double[] dislikedMean = TestVectors.mean(disliked, vectors);
+    List<String> expected = new ArrayList<>(ids);
+    expected.sort(
+        java.util.Comparator.comparingDouble(
+            id ->
+                TestVectors.sqdist(vectors.get(id), likedMean)
+                    - lambda * TestVectors.sqdist(vectors.get(id), dislikedMean)));
+    Map<String, Object> response =
+        select(
+            "q",
+            "{!visual f=vec64 like="
+                + String.join(",", liked)
+                + " unlike="
+                + String.join(",", disliked)
+                + " unlikeWeight="
+                + weight
+                + "}",
+            "rows",
+            "10",
+            "fl",
+            "id");
+    assertEquals(expected.subList(0, 10), ids(response));
+
+    Map<String, Object> likeOnly =
+        select("q", "{!visual f=vec64 like=" + String.join(",", liked) + "}", "rows", "10");
+    expected.sort(
+        java.util.Comparator.comparingDouble(id -> TestVectors.sqdist(vectors.get(id), likedMean)));
+    assertEquals(expected.subList(0, 10), ids(likeOnly));
+  }
+
   private static Set<String> within(
       Map<String, float[]> vectors, float[] query, float maxDist, Predicate<String> accept) {
     Set<String> ids = new HashSet<>();
