@@ -70,13 +70,9 @@ def read_catalog(path: Path, schema: SchemaInfo, shard: Shard = Shard()) -> Iter
     for line, record in records:
         if mapping is None:
             mapping = column_mapping(list(record), schema)
-        row = _row(line, record, mapping, path.parent, schema)
+        row = parse_record(line, record, schema, path.parent, mapping)
         if row.id and shard.owns(row.id):
             yield row
-
-
-def count_rows(path: Path) -> int:
-    return sum(1 for _ in _records(Path(path)))
 
 
 def column_mapping(columns: list[str], schema: SchemaInfo) -> dict[str, str]:
@@ -133,7 +129,12 @@ def _json_record(text: str, path: Path, number: int) -> dict[str, object]:
     return record
 
 
-def _row(line: int, record: dict, mapping: dict[str, str], base: Path, schema: SchemaInfo) -> CatalogRow:
+def parse_record(
+    line: int, record: dict, schema: SchemaInfo, base: Path, mapping: dict[str, str] | None = None
+) -> CatalogRow:
+    """One catalog record (CSV row or JSON object) as a row of Solr fields; the row's ``error``
+    says why it cannot be indexed. ``mapping`` caches column -> field decisions."""
+    mapping = mapping or {}
     product_id = str(record.get("id", "")).strip()
     image = str(record.get("image", "")).strip()
     row = CatalogRow(line=line, id=product_id, image=_resolve_image(image, base) if image else "")
@@ -149,7 +150,7 @@ def _row(line: int, record: dict, mapping: dict[str, str], base: Path, schema: S
         except ValueError as error:  # CatalogError included: a refused key on one JSON line
             row.error = f"line {line}: {column}: {error}"
             return row
-    row.fields[contract.IMAGE_URL_FIELD] = image
+    row.fields[contract.IMAGE_URL_FIELD] = row.image  # resolved: a URL or an absolute path
     return row
 
 

@@ -79,6 +79,48 @@ def _parser() -> argparse.ArgumentParser:
     _weights(search)
     search.set_defaults(run=_search)
 
+    serve = commands.add_parser("serve", help="the HTTP sidecar and web page (waitress)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", dest="http_port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
+    serve.add_argument("--max-upload-mb", type=int, default=10, help="upload size limit (default 10)")
+    serve.add_argument("--allow-private-urls", action="store_true",
+                       help="let image URLs point inside the network (refused by default)")
+    _weights(serve)
+    serve.set_defaults(run=_serve)
+
+    tag = commands.add_parser("tag", help="tag the lookalikes of example products with an attribute")
+    tag.add_argument("attribute", type=_attribute, help="NAME=VALUE, e.g. style=hawaiian")
+    tag.add_argument("--example", action="append", default=[], help="an example product id (repeatable)")
+    tag.add_argument("--example-image", action="append", default=[], help="an example image (repeatable)")
+    tag.add_argument("-k", type=int, default=20, help="lookalikes to review (default 20)")
+    tag.add_argument("--max-dist", type=float, help="only lookalikes within this squared distance")
+    tag.add_argument("--fq", action="append", default=[], help="a Solr filter, e.g. category:shirt")
+    tag.add_argument("--yes", action="store_true", help="write without asking")
+    _weights(tag)
+    tag.set_defaults(run=_tag)
+
+    cluster = commands.add_parser("cluster", help="cluster the catalog; or name a cluster")
+    cluster.add_argument("-k", type=int, default=8, help="clusters (default 8)")
+    cluster.add_argument("--name", nargs=2, metavar=("CLUSTER", "NAME=VALUE"),
+                         help="write an attribute into every member of a cluster instead")
+    cluster.set_defaults(run=_cluster)
+
+    recommend = commands.add_parser("recommend", help="products like these, unlike those")
+    recommend.add_argument("--like", action="append", required=True, help="a liked product id (repeatable)")
+    recommend.add_argument("--unlike", action="append", default=[], help="a disliked product id (repeatable)")
+    recommend.add_argument("--text", help="keywords")
+    recommend.add_argument("--fq", action="append", default=[], help="a Solr filter query (repeatable)")
+    recommend.add_argument("-k", type=int, default=10)
+    recommend.add_argument("--filter", type=float, metavar="MAX_DIST",
+                           help="filter the keyword results to within this squared distance instead of ranking")
+    recommend.set_defaults(run=_recommend)
+
+    navigate = commands.add_parser("navigate", help="a gallery of diverse products, then steps")
+    navigate.add_argument("steps", nargs="*", help="product ids chosen one after another")
+    navigate.add_argument("-k", type=int, default=8, help="gallery size (default 8)")
+    navigate.set_defaults(run=_navigate)
+
     demo = commands.add_parser("demo", help="start Solr, index a generated catalog, run a query")
     _weights(demo)
     demo.add_argument("--port", type=int, help=f"local Solr port (default {Settings.solr_port})")
@@ -148,6 +190,89 @@ def format_hits(hits: list) -> str:
             f"{str(hit.fields.get('color', '')):<8} {hit.fields.get('title', '')}"
         )
     return "\n".join(lines)
+
+
+def _attribute(text: str):
+    from embedder.tagging import Attribute
+
+    try:
+        return Attribute.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import waitress
+
+    from embedder.model import FeatureExtractor
+    from embedder.service import ServiceConfig, create_app
+
+    config = ServiceConfig(max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+                           allow_private_urls=args.allow_private_urls)  # fmt: skip
+    app = create_app(settings, config, extractor=FeatureExtractor.load(settings.weights))
+    logging.getLogger(__name__).info("serving on http://%s:%d (Solr %s)", args.host, args.http_port,
+                                     settings.collection_url)  # fmt: skip
+    waitress.serve(app, host=args.host, port=args.http_port, threads=args.threads)
+    return 0
+
+
+def _tag(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import tagging
+    from embedder.client import LookalikeClient
+
+    client = LookalikeClient.connect(settings)
+    candidates = tagging.preview(client, args.example, args.example_image, k=args.k,
+                                 max_dist=args.max_dist, fq=args.fq)  # fmt: skip
+    print(format_hits(candidates))
+    if not candidates:
+        return 0
+    question = f"Write {args.attribute.name}={args.attribute.value} into these {len(candidates)} products? [y/N] "
+    if not args.yes and not (sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes")):
+        print("nothing written (pass --yes to write without asking)")
+        return 0
+    tagged = tagging.apply(client.index, args.attribute, [h.id for h in candidates])
+    print(f"tagged {tagged} products with {args.attribute.field}={args.attribute.value}")
+    return 0
+
+
+def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import clustering
+    from embedder.solr import SolrIndex
+
+    index = SolrIndex(settings.collection_url)
+    if args.name:
+        tagged = clustering.assign_attribute(index, int(args.name[0]), _attribute(args.name[1]))
+        print(f"tagged the {tagged} products of cluster {args.name[0]} with {args.name[1]}")
+        return 0
+    result = clustering.cluster_catalog(index, k=args.k)
+    print(f"{'cluster':>7} {'size':>6}  representative (nearest to the centroid)")
+    for c in result.clusters:
+        print(f"{c.id:>7} {c.size:>6}  {c.representative}")
+    return 0
+
+
+def _recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.client import LookalikeClient
+
+    page = LookalikeClient.connect(settings).recommend(
+        args.like, args.unlike, text=args.text, fq=args.fq, k=args.k,
+        max_dist=args.filter, visual_filter=args.filter is not None,
+    )  # fmt: skip
+    print(format_hits(page.hits))
+    return 0
+
+
+def _navigate(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.client import LookalikeClient
+    from embedder.navigation import Navigator
+
+    navigator = Navigator(LookalikeClient.connect(settings))
+    session, gallery = navigator.start(size=args.k)
+    print("start:\n" + format_hits(gallery))
+    for choice in args.steps:
+        session, gallery = navigator.step(session.id, choice, k=args.k)
+        print(f"\nafter choosing {choice}:\n" + format_hits(gallery))
+    return 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -29,7 +30,11 @@ LAUNCHER_JAR = PLUGIN_PROJECT / "launcher" / "target" / "lookalike-solr-launcher
 LAUNCHER_CLASSPATH = PLUGIN_PROJECT / "launcher" / "target" / "classpath.txt"
 CONFIGSET = REPO_ROOT / "solr-config"
 LAUNCHER_MAIN = "io.lookalike.solr.launcher.LocalSolr"
-JAVA_OPTIONS = os.environ.get("LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g")
+# The plugin's distance kernel uses the JDK's SIMD API when its module is present (a scalar
+# fallback otherwise): see SquaredDistance.java.
+JAVA_OPTIONS = os.environ.get(
+    "LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g --add-modules jdk.incubator.vector"
+)
 
 
 class LocalSolrError(RuntimeError):
@@ -66,6 +71,7 @@ class LocalSolr:
     home: Path
     port: int = 8983
     collection: str = "products"
+    java_options: str = JAVA_OPTIONS
 
     @property
     def url(self) -> str:
@@ -87,7 +93,7 @@ class LocalSolr:
         self.home.mkdir(parents=True, exist_ok=True)
         classpath = f"{LAUNCHER_JAR}:{LAUNCHER_CLASSPATH.read_text().strip()}"
         command = [
-            "java", *JAVA_OPTIONS.split(), "-cp", classpath, LAUNCHER_MAIN,
+            "java", *self.java_options.split(), "-cp", classpath, LAUNCHER_MAIN,
             "--home", str(self.home / "solr"), "--port", str(self.port),
             "--collection", self.collection, "--plugin-jar", str(PLUGIN_JAR),
             "--configset", str(CONFIGSET),
@@ -99,6 +105,25 @@ class LocalSolr:
         self.state_file.write_text(json.dumps({"pid": process.pid, "port": self.port}))
         self._wait_until_up(process, timeout)
         return f"{self.url}/{self.collection}"
+
+    def create_core(self, name: str, configset: Path) -> str:
+        """Adds a core made from ``configset`` (a directory holding ``conf/``) to the running
+        Solr unless it exists; returns its URL. The configset is copied into the Solr home, so
+        core discovery finds the core again after a restart."""
+        url = f"{self.url}/{name}"
+        cores = requests.get(
+            f"{self.url}/admin/cores", params={"action": "STATUS", "wt": "json"}, timeout=30
+        ).json()["status"]
+        if name in cores and cores[name]:
+            return url
+        target = self.home / "solr" / "configsets" / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(configset, target)
+        params = {"action": "CREATE", "name": name, "configSet": name, "wt": "json"}
+        response = requests.get(f"{self.url}/admin/cores", params=params, timeout=120)
+        if response.status_code != 200:
+            raise LocalSolrError(f"creating core {name} failed: {response.text[-2000:]}")
+        return url
 
     def _wait_until_up(self, process: subprocess.Popen, timeout: float) -> None:
         deadline = time.monotonic() + timeout

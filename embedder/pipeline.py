@@ -7,6 +7,7 @@ failure with its reason in a JSON Lines report.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 from tqdm import tqdm
@@ -37,6 +39,7 @@ class IndexOptions:
     shard: Shard = Shard()
     report_path: Path = Path("lookalike-index-report.jsonl")
     progress: bool = True
+    allow_private_urls: bool = True  # a merchant's catalog may use internal image hosts
 
 
 @dataclass
@@ -80,7 +83,7 @@ class Indexer:
             total=total, unit="img", desc="indexing", disable=not self.options.progress
         ) as progress:
             for batch in _batched(rows, self.options.batch_size):
-                self._index_batch(batch, reducer, cached, summary, report)
+                self._index_batch(batch, reducer, cached, summary, report, skip_indexed=True)
                 progress.update(len(batch))
         self.index.commit()
         summary.seconds = time.monotonic() - started
@@ -93,7 +96,8 @@ class Indexer:
         reducer: PCAReducer,
         cached: dict[str, np.ndarray],
         summary: IndexSummary,
-        report,
+        report: TextIO,
+        skip_indexed: bool,
     ) -> None:
         def fail(row: CatalogRow, reason: str, status: str = "failed") -> None:
             report.write(json.dumps({"id": row.id, "line": row.line, "status": status, "reason": reason}) + "\n")
@@ -105,7 +109,7 @@ class Indexer:
                 summary.failed += 1
             else:
                 good.append(row)
-        done = self.index.ids_indexed_with([r.id for r in good], reducer.version)
+        done = self.index.ids_indexed_with([r.id for r in good], reducer.version) if skip_indexed else set()
         for row in (r for r in good if r.id in done):
             fail(row, f"already indexed with PCA model {reducer.version}", status="skipped")
         summary.skipped += sum(1 for r in good if r.id in done)
@@ -126,6 +130,20 @@ class Indexer:
         summary.indexed += len(docs)
         summary.failed += len(todo) - len(docs)
 
+    def index_rows(self, rows: list[CatalogRow]) -> tuple[list[str], dict[str, str]]:
+        """Indexes (or updates) a few products now, with the collection's stored model, through
+        the same path as the batch job; returns the ids indexed and the reasons of failures."""
+        model = self.index.load_model()
+        if model is None:
+            raise LookupError(f"{self.index.url} has no PCA model yet: index a catalog first")
+        check_model(model, self.index.schema_info(), self.extractor.name)
+        report = io.StringIO()
+        summary = IndexSummary()
+        self._index_batch(rows, model.reducer, {}, summary, report, skip_indexed=False)
+        self.index.commit()
+        failures = {r["id"]: r["reason"] for r in map(json.loads, report.getvalue().splitlines())}
+        return [r.id for r in rows if r.id not in failures], failures
+
     def _embed(
         self, rows: list[CatalogRow], cached: dict[str, np.ndarray]
     ) -> tuple[list[np.ndarray | None], dict[str, str]]:
@@ -138,7 +156,7 @@ class Indexer:
             if vectors[i] is not None:
                 continue
             try:
-                images.append(_image_source(row.image))
+                images.append(_image_source(row.image, self.options.allow_private_urls))
                 pending.append(i)
             except FetchError as error:
                 errors[row.id] = str(error)
@@ -188,10 +206,9 @@ class Indexer:
         return stored, fitted
 
 
-def _image_source(image: str) -> object:
+def _image_source(image: str, allow_private: bool) -> object:
     if image.startswith(("http://", "https://")):
-        # The catalog is the merchant's own, so its image hosts may be internal.
-        return fetch_image(image, allow_private=True)
+        return fetch_image(image, allow_private=allow_private)
     return image
 
 

@@ -49,3 +49,27 @@ def shared_dataset(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared/ is only beside the developers' and CI's checkouts)")
     return path
+
+
+@pytest.fixture(scope="module")
+def demo_index(local_solr: LocalSolr, extractor, tmp_path_factory: pytest.TempPathFactory) -> SolrIndex:
+    """The collection holding just the generated demo catalog (60 products), indexed once per
+    module; tests using it must not use the emptying ``index`` fixture."""
+    from embedder.pipeline import IndexOptions, Indexer
+    from embedder.samples import generate_catalog
+
+    solr_index = SolrIndex(f"{local_solr.url}/{local_solr.collection}")
+    solr_index.delete_all()
+    directory = tmp_path_factory.mktemp("demo")
+    options = IndexOptions(batch_size=32, progress=False, report_path=directory / "report.jsonl")
+    Indexer(solr_index, extractor, options).run(generate_catalog(directory / "catalog"))
+    solr_index.catalog_dir = directory / "catalog"  # for tests that need the image files
+    return solr_index
+
+
+def all_vectors(index: SolrIndex) -> dict:
+    """Every product's vector, read back from Solr, as float64 for brute-force references."""
+    from embedder import contract
+
+    docs = index.stream(f"id,{contract.VECTOR_FIELD}", fq=[f"{contract.VECTOR_FIELD}:*"])
+    return {d["id"]: contract.decode_vector(d[contract.VECTOR_FIELD]).astype("float64") for d in docs}

@@ -44,7 +44,7 @@ def test_csv_rows_become_fields_with_paths_resolved(tmp_path):
     assert first.id == "A1" and first.error is None
     assert first.image == str(tmp_path / "img" / "a.jpg")
     assert first.fields == {"title": "Red shirt", "price": 19.5, "attributes": ["cotton", "summer"],
-                            "attr_season": ["spring"], "image_url": "img/a.jpg"}  # fmt: skip
+                            "attr_season": ["spring"], "image_url": str(tmp_path / "img" / "a.jpg")}  # fmt: skip
     assert "price" in rows[1].error and "'cheap'" in rows[1].error
     assert len(rows) == 2  # a row without an id belongs to no shard and is not yielded
 

@@ -6,7 +6,7 @@ import pysolr
 import pytest
 
 from embedder import contract
-from embedder.client import LookalikeClient, build_params
+from embedder.client import LookalikeClient, Query
 from embedder.solr import SolrIndex
 
 DIM = contract.DEFAULT_DIMENSION
@@ -14,7 +14,7 @@ CATEGORIES = ("shirt", "shoe", "bag")
 
 
 def test_visual_query_params():
-    params = build_params("AAAA", k=7, max_dist=2.5, model="v1", fq=["color:red"])
+    params = Query(vector="AAAA", k=7, max_dist=2.5, model="v1", fq=["color:red"]).to_params()
     assert params["q"] == "{!visual f=image_vector v=$qv maxDist=2.5 model=v1}"
     assert params["qv"] == "AAAA" and params["rows"] == 7 and params["minExactCount"] == 7
     assert params["fq"] == ["color:red"]
@@ -22,23 +22,36 @@ def test_visual_query_params():
 
 
 def test_keywords_filter_a_visual_query_or_add_to_its_score():
-    filtered = build_params("AAAA", text="red shirt")
+    filtered = Query(vector="AAAA", text="red shirt").to_params()
     assert filtered["q"].startswith("{!visual") and filtered["kw"] == "red shirt"
     assert filtered["fq"] == ["{!edismax qf=$qf mm=100% v=$kw}"]
-    hybrid = build_params("AAAA", text="red shirt", hybrid=True, max_dist=1.0)
+    hybrid = Query(vector="AAAA", text="red shirt", hybrid=True, max_dist=1.0).to_params()
     assert hybrid["q"] == "{!bool should=$vis should=$kwq}"
     assert hybrid["fq"] == [hybrid["vis"]]
 
 
-def test_keywords_alone_are_a_keyword_search():
-    params = build_params(None, text="shirt")
+def test_examples_exclusions_and_facets():
+    params = Query(like=["A", "B"], unlike=["C"], exclude=["A", "x,y"], facets=["color"]).to_params()
+    assert params["q"] == "{!visual f=image_vector like=$like unlike=$unlike}"
+    assert (params["like"], params["unlike"]) == ("A,B", "C")
+    assert params["excluded"] == "A,x\\,y" and "{!bool filter=*:* must_not=$excludedq}" in params["fq"]
+    assert params["facet.field"] == ["color"]
+
+
+def test_keywords_alone_are_a_keyword_search_and_nothing_is_everything():
+    params = Query(text="shirt").to_params()
     assert params["q"] == "{!edismax qf=$qf mm=100% v=$kw}" and "qv" not in params
+    assert Query().to_params()["q"] == "*:*"
 
 
-@pytest.mark.parametrize("kwargs", [{"k": 0}, {"max_dist": -1.0}, {"max_dist": float("nan")}, {}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"k": 0}, {"k": 5000}, {"max_dist": -1.0}, {"max_dist": float("nan")}, {"unlike": ["A"]},
+     {"vector": "AAAA", "like": ["A"]}, {"like": ["A"], "unlike_weight": float("inf")}],
+)  # fmt: skip
 def test_bad_queries_are_refused_before_reaching_solr(kwargs):
     with pytest.raises(ValueError):
-        build_params(None, **kwargs)
+        Query(**kwargs)
 
 
 @pytest.fixture

@@ -1,0 +1,106 @@
+"""Image navigation: a shopper starts from a gallery of diverse products and steps, image by
+image, towards the one they want.
+
+The starting gallery is one representative per cluster when the catalog has been clustered
+(largest clusters first), otherwise farthest-point picks over a sample of the catalog. A step
+shows the nearest neighbours of the chosen product, nudged away from the products the shopper
+rejected (``{!visual like=... unlike=...}``), and never shows a product twice in a session.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embedder import contract
+from embedder.client import Hit, LookalikeClient, Query
+from embedder.clustering import HAS_VECTOR, load_clustering
+
+REJECTED_KEPT = 20  # the most recent rejections that steer a step
+
+
+@dataclass
+class Session:
+    id: str
+    fq: list[str]
+    seen: set[str] = field(default_factory=set)
+    rejected: list[str] = field(default_factory=list)
+    current: str | None = None
+
+
+class Navigator:
+    """Navigation sessions, kept in memory (the least recently used are dropped)."""
+
+    def __init__(self, client: LookalikeClient, max_sessions: int = 10_000, sample: int = 2000) -> None:
+        self.client = client
+        self.max_sessions = max_sessions
+        self.sample = sample
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, size: int = 12, fq: Sequence[str] = ()) -> tuple[Session, list[Hit]]:
+        if not 1 <= size <= 100:
+            raise ValueError(f"size must be between 1 and 100, got {size}")
+        session = Session(secrets.token_urlsafe(12), list(fq))
+        ids = self._representatives(size) if not fq else []
+        ids = ids or self._farthest_points(size, fq)
+        gallery = self._hits(ids)
+        session.seen.update(h.id for h in gallery)
+        self._keep(session)
+        return session, gallery
+
+    def step(self, session_id: str, choose: str, reject: Sequence[str] = (), k: int = 12) -> tuple[Session, list[Hit]]:
+        session = self.session(session_id)
+        session.rejected = [*session.rejected, *reject][-REJECTED_KEPT:]
+        session.current = choose
+        session.seen.update([choose, *reject])
+        query = Query(like=[choose], unlike=session.rejected, exclude=sorted(session.seen), fq=session.fq, k=k)
+        gallery = self.client.run(query).hits
+        session.seen.update(h.id for h in gallery)
+        return session, gallery
+
+    def session(self, session_id: str) -> Session:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                raise KeyError(f"no navigation session {session_id!r} (expired or never started)")
+            self._sessions.move_to_end(session_id)
+            return session
+
+    def _keep(self, session: Session) -> None:
+        with self._lock:
+            self._sessions[session.id] = session
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+
+    def _representatives(self, size: int) -> list[str]:
+        clustering = load_clustering(self.client.index)
+        if clustering is None:
+            return []
+        largest = sorted(clustering.clusters, key=lambda c: (-c.size, c.id))
+        return [c.representative for c in largest[:size]]
+
+    def _farthest_points(self, size: int, fq: Sequence[str]) -> list[str]:
+        """Greedy farthest-point picks over a sample, starting nearest the sample's mean."""
+        docs = self.client.index.solr.search(
+            "*:*", fq=[HAS_VECTOR, *fq], fl=f"id,{contract.VECTOR_FIELD}", rows=self.sample, sort="id asc"
+        ).docs
+        if not docs:
+            return []
+        ids = [d["id"] for d in docs]
+        vectors = np.stack([contract.decode_vector(d[contract.VECTOR_FIELD]) for d in docs]).astype(np.float64)
+        nearest = ((vectors - vectors.mean(axis=0)) ** 2).sum(axis=1)
+        picks = [int(nearest.argmin())]
+        distance = ((vectors - vectors[picks[0]]) ** 2).sum(axis=1)
+        while len(picks) < min(size, len(ids)):
+            picks.append(int(distance.argmax()))
+            distance = np.minimum(distance, ((vectors - vectors[picks[-1]]) ** 2).sum(axis=1))
+        return [ids[i] for i in picks]
+
+    def _hits(self, ids: list[str]) -> list[Hit]:
+        docs = self.client.index.get(ids, fl="*")
+        return [Hit.of_document(i, docs[i]) for i in ids if i in docs]

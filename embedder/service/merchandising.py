@@ -1,0 +1,108 @@
+"""Merchandiser and shopper routes: tagging from examples, clusters, navigation, recommendation."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import Blueprint, jsonify
+
+from embedder import clustering, tagging
+from embedder.client import Hit
+from embedder.service.api import hit_json, services
+from embedder.service.inputs import Payload
+
+blueprint = Blueprint("merchandising", __name__)
+
+
+def _attribute(payload: Payload) -> tagging.Attribute:
+    name, value = payload.text("attribute", 64), payload.text("value", 200)
+    if name is None or value is None:
+        raise ValueError("attribute and value are required, e.g. attribute=style, value=hawaiian")
+    return tagging.Attribute(name, value)
+
+
+@blueprint.post("/tag/preview")
+def tag_preview():
+    payload = Payload()
+    attribute = _attribute(payload)
+    s = services()
+    image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
+    with s.model_lock:
+        candidates = tagging.preview(
+            s.client, payload.strings("example_ids"), [image] if image else [],
+            k=payload.integer("k", 20, 1, 1000), max_dist=payload.number("max_dist"), fq=payload.strings("fq"),
+        )  # fmt: skip
+    return jsonify({"field": attribute.field, "candidates": [hit_json(h) for h in candidates]})
+
+
+@blueprint.post("/tag/apply")
+def tag_apply():
+    payload = Payload()
+    attribute = _attribute(payload)
+    ids = payload.strings("ids", max_items=tagging.MAX_TAGGED)
+    return jsonify({"field": attribute.field, "tagged": tagging.apply(services().index, attribute, ids)})
+
+
+def _clusters_json(result: clustering.Clustering) -> dict:
+    docs = services().index.get([c.representative for c in result.clusters], fl="*")
+    return {"created_at": result.created_at, "pca_version": result.pca_version, "clusters": [
+        {**asdict(c), "representative": hit_json(Hit.of_document(c.representative, docs.get(c.representative, {})))}
+        for c in result.clusters
+    ]}  # fmt: skip
+
+
+@blueprint.post("/clusters")
+def make_clusters():
+    payload = Payload()
+    result = clustering.cluster_catalog(services().index, k=payload.integer("k", 8, 2, 1000), progress=False)
+    return jsonify(_clusters_json(result))
+
+
+@blueprint.get("/clusters")
+def get_clusters():
+    result = clustering.load_clustering(services().index)
+    if result is None:
+        raise KeyError("the catalog has not been clustered yet: POST /clusters")
+    return jsonify(_clusters_json(result))
+
+
+@blueprint.post("/clusters/<int:cluster_id>/attribute")
+def cluster_attribute(cluster_id: int):
+    attribute = _attribute(Payload())
+    tagged = clustering.assign_attribute(services().index, cluster_id, attribute)
+    return jsonify({"field": attribute.field, "tagged": tagged})
+
+
+@blueprint.post("/navigate/start")
+def navigate_start():
+    payload = Payload()
+    session, gallery = services().navigator.start(payload.integer("size", 12, 1, 100), payload.strings("fq"))
+    return jsonify({"session": session.id, "gallery": [hit_json(h) for h in gallery]})
+
+
+@blueprint.post("/navigate/step")
+def navigate_step():
+    payload = Payload()
+    session_id, choose = payload.text("session", 100), payload.text("choose", 200)
+    if session_id is None or choose is None:
+        raise ValueError("session and choose are required")
+    session, gallery = services().navigator.step(
+        session_id, choose, payload.strings("reject"), payload.integer("k", 12, 1, 100)
+    )
+    return jsonify({"session": session.id, "current": session.current, "gallery": [hit_json(h) for h in gallery]})
+
+
+@blueprint.post("/recommend")
+def recommend():
+    payload = Payload()
+    like = payload.strings("like")
+    if not like:
+        raise ValueError("like: give 1 or more liked product ids")
+    mode = payload.text("mode", 10) or "rank"
+    if mode not in ("rank", "filter"):
+        raise ValueError(f"mode: rank or filter, got {mode!r}")
+    page = services().client.recommend(
+        like, payload.strings("unlike"), text=payload.text("text"), fq=payload.strings("fq"),
+        k=payload.integer("k", 12, 1, 1000), max_dist=payload.number("max_dist"),
+        visual_filter=mode == "filter", facets=payload.strings("facets"),
+    )  # fmt: skip
+    return jsonify({"results": [hit_json(h) for h in page.hits], "facets": page.facets, "total": page.total})

@@ -1,0 +1,89 @@
+"""Filling attribute gaps from a few examples: tag all lookalikes of three "Hawaiian" shirts.
+
+Two steps, so a merchandiser reviews before anything is written: ``preview`` lists the
+lookalikes of the examples (closest to their centroid, within an optional filter, top-k or a
+distance threshold), and ``apply`` writes the attribute into exactly the reviewed products with
+atomic updates, which keep every other field, the image vector included.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedder import contract
+from embedder.client import Hit, LookalikeClient, Query
+from embedder.solr import SolrIndex
+
+_ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_TAGGED = 10_000  # products per apply call
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An attribute and its value, stored in the multi-valued facetable field ``attr_<name>``."""
+
+    name: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if not _ATTRIBUTE.match(self.name):
+            raise ValueError(f"attribute name {self.name!r}: use lowercase letters, digits and _")
+        if not self.value.strip() or len(self.value) > 200:
+            raise ValueError(f"attribute value {self.value!r}: 1 to 200 characters")
+
+    @property
+    def field(self) -> str:
+        return f"attr_{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Attribute":
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise ValueError(f"expected NAME=VALUE, e.g. style=hawaiian, got {text!r}")
+        return cls(name.strip(), value.strip())
+
+
+def preview(
+    client: LookalikeClient,
+    example_ids: Sequence[str] = (),
+    example_images: Sequence[str | Path | bytes] = (),
+    *,
+    k: int = 20,
+    max_dist: float | None = None,
+    fq: Sequence[str] = (),
+) -> list[Hit]:
+    """The example products, then the ``k`` lookalikes of the examples (products and/or
+    images) nearest to their centroid: what a merchandiser reviews before tagging."""
+    if not example_ids and not example_images:
+        raise ValueError("give 1 or more example product ids or images")
+    options = dict(k=k, max_dist=max_dist, fq=fq, exclude=list(example_ids))
+    if example_images:
+        vectors = [client.embed(image) for image in example_images]
+        vectors += [client.index.vector_of(i) for i in example_ids]
+        centroid = contract.encode_vector(np.mean(vectors, axis=0))
+        query = Query(vector=centroid, model=client.model.version, **options)
+    else:
+        query = Query(like=list(example_ids), **options)
+    lookalikes = client.run(query).hits
+    examples = client.index.get(list(example_ids), fl="*")
+    return [Hit.of_document(i, examples[i]) for i in example_ids if i in examples] + lookalikes
+
+
+def apply(index: SolrIndex, attribute: Attribute, ids: Iterable[str]) -> int:
+    """Adds the attribute value to each product (atomic ``add-distinct``: other values and
+    fields, the vector included, are kept). Unknown ids are refused, not created."""
+    ids = list(dict.fromkeys(ids))
+    if not ids or len(ids) > MAX_TAGGED:
+        raise ValueError(f"tag 1 to {MAX_TAGGED} products, got {len(ids)}")
+    missing = sorted(set(ids) - set(index.get(ids, fl="id")))
+    if missing:
+        raise KeyError(f"no products with ids {missing[:10]}")
+    # _version_ 1: the product must exist (an atomic update would otherwise create it).
+    updates = [{"id": i, "_version_": 1, attribute.field: {"add-distinct": attribute.value}} for i in ids]
+    index.add(updates)
+    index.commit()
+    return len(ids)

@@ -1,0 +1,125 @@
+"""Merchandiser and shopper features against the real local Solr: tagging from examples,
+clusters, navigation, preferences. Brute-force references are computed from the stored vectors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embedder import clustering, contract, tagging
+from embedder.client import LookalikeClient, Query
+from embedder.navigation import Navigator
+from tests.conftest import all_vectors
+
+
+@pytest.fixture(scope="module")
+def client(demo_index, extractor):
+    return LookalikeClient(demo_index, extractor=extractor)
+
+
+def tagged_ids(index, attribute: tagging.Attribute) -> set[str]:
+    fq = f'{attribute.field}:"{attribute.value}"'
+    return {d["id"] for d in index.stream("id", fq=[fq])}
+
+
+def test_tagging_changes_exactly_the_reviewed_products_and_keeps_their_vectors(client, demo_index):
+    attribute = tagging.Attribute("style", "hawaiian")
+    before = all_vectors(demo_index)
+    examples = ["SKU0002", "SKU0017", "SKU0047"]
+    reviewed = tagging.preview(client, examples, k=7, fq=["-category:shoe"])
+    assert [h.id for h in reviewed[:3]] == examples and len(reviewed) == 10
+    assert all(h.fields["category"] != "shoe" for h in reviewed)
+    centroid = np.mean([before[i] for i in examples], axis=0)
+    categories = {i: d["category"] for i, d in demo_index.get(list(before), fl="id,category").items()}
+    candidates = [i for i in before if i not in examples and categories[i] != "shoe"]
+    expected = sorted(candidates, key=lambda i: ((before[i] - centroid) ** 2).sum())[:7]
+    assert [h.id for h in reviewed[3:]] == expected
+
+    approved = [h.id for h in reviewed[:-2]]  # the merchandiser unchecks the last two
+    assert tagging.apply(demo_index, attribute, approved) == len(approved)
+    assert tagged_ids(demo_index, attribute) == set(approved)
+    after = all_vectors(demo_index)
+    assert after.keys() == before.keys()
+    assert all(np.array_equal(after[i], before[i]) for i in before)
+
+
+def test_tagging_refuses_unknown_products_and_writes_nothing(demo_index):
+    attribute = tagging.Attribute("style", "unknown-test")
+    with pytest.raises(KeyError, match="NOPE"):
+        tagging.apply(demo_index, attribute, ["SKU0001", "NOPE"])
+    assert tagged_ids(demo_index, attribute) == set()
+    assert demo_index.get(["NOPE"]) == {}
+
+
+@pytest.mark.parametrize("text", ["Style=x", "style", "style=", "1style=x"])
+def test_attribute_names_are_checked(text):
+    with pytest.raises(ValueError):
+        tagging.Attribute.parse(text)
+
+
+def test_clusters_cover_every_product_and_representatives_are_nearest_to_centroids(demo_index):
+    result = clustering.cluster_catalog(demo_index, k=5, progress=False)
+    vectors = all_vectors(demo_index)
+    labels = {d["id"]: d[contract.CLUSTER_FIELD] for d in demo_index.stream(f"id,{contract.CLUSTER_FIELD}")}
+    assert labels.keys() == vectors.keys()  # complete: every product got a cluster
+    centroids = result.centroids.astype(np.float64)
+    for product_id, vector in vectors.items():
+        distances = ((centroids - vector) ** 2).sum(axis=1)
+        assert distances[labels[product_id]] == pytest.approx(distances.min(), rel=1e-5)
+    assert sum(c.size for c in result.clusters) == len(vectors)
+    for cluster in result.clusters:
+        members = [i for i, label in labels.items() if label == cluster.id]
+        assert len(members) == cluster.size
+        nearest = min(members, key=lambda i: (((vectors[i] - centroids[cluster.id]) ** 2).sum(), i))
+        assert cluster.representative == nearest
+    stored = clustering.load_clustering(demo_index)
+    assert stored.clusters == result.clusters and np.array_equal(stored.centroids, result.centroids)
+
+    attribute = tagging.Attribute("season", "summer")
+    chosen = result.clusters[0]
+    assert clustering.assign_attribute(demo_index, chosen.id, attribute) == chosen.size
+    assert tagged_ids(demo_index, attribute) == {i for i, label in labels.items() if label == chosen.id}
+    with pytest.raises(KeyError):
+        clustering.assign_attribute(demo_index, 999, attribute)
+    # the collection's own documents never show up in searches
+    assert demo_index.solr.search("*:*", rows=0).hits == 60
+
+
+def test_navigation_never_repeats_a_product_and_steps_towards_the_choice(client, demo_index):
+    navigator = Navigator(client)
+    session, gallery = navigator.start(size=6, fq=["-category:bag"])
+    shown = [h.id for h in gallery]
+    assert len(set(shown)) == 6 and all(h.fields["category"] != "bag" for h in gallery)
+    for _ in range(5):
+        choice, rejected = gallery[0].id, gallery[-1].id
+        session, gallery = navigator.step(session.id, choice, reject=[rejected], k=6)
+        assert gallery and all(h.fields["category"] != "bag" for h in gallery)
+        shown += [h.id for h in gallery]
+        assert len(shown) == len(set(shown)), "a product was shown twice"
+    with pytest.raises(KeyError):
+        navigator.step("no-such-session", "SKU0001")
+
+
+def test_a_preference_filter_equals_the_brute_force_set(client, demo_index):
+    vectors = all_vectors(demo_index)
+    like, unlike = ["SKU0002", "SKU0005"], ["SKU0003"]
+    p = np.mean([vectors[i] for i in like], axis=0)
+    n = np.mean([vectors[i] for i in unlike], axis=0)
+    target = p + 0.5 * (p - n)  # docs/query-syntax.md: t = p + w (p - n), w = 0.5
+    distances = {i: float(((v - target) ** 2).sum()) for i, v in vectors.items()}
+    cotton = {d["id"] for d in demo_index.stream("id", fq=["title:cotton"])}
+    ordered = sorted(distances.values())
+    max_dist = (ordered[20] + ordered[21]) / 2
+    page = client.recommend(like, unlike, text="cotton", k=100, max_dist=max_dist, visual_filter=True)
+    expected = {i for i, d in distances.items() if d <= max_dist and i in cotton} - set(like) - set(unlike)
+    assert {h.id for h in page.hits} == expected and expected
+
+    ranked = client.recommend(like, unlike, k=8, facets=["color"])
+    candidates = sorted((i for i in vectors if i not in like + unlike), key=distances.get)
+    assert [h.id for h in ranked.hits] == candidates[:8]
+    assert [h.distance for h in ranked.hits] == pytest.approx([distances[i] for i in candidates[:8]], rel=1e-4)
+    assert sum(ranked.facets["color"].values()) == ranked.total == 57
+
+
+def test_visual_filter_needs_a_threshold():
+    with pytest.raises(ValueError, match="max_dist"):
+        Query(like=["A"], visual_filter=True)
