@@ -73,3 +73,23 @@ def all_vectors(index: SolrIndex) -> dict:
 
     docs = index.stream(f"id,{contract.VECTOR_FIELD}", fq=[f"{contract.VECTOR_FIELD}:*"])
     return {d["id"]: contract.decode_vector(d[contract.VECTOR_FIELD]).astype("float64") for d in docs}
+
+
+@pytest.fixture(scope="module")
+def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, tmp_path_factory) -> str:
+    """The real sidecar (waitress, as in production) on a free port, over the demo catalog."""
+    import threading
+
+    from waitress.server import create_server
+
+    from embedder.config import load_settings
+    from embedder.service import ServiceConfig, create_app
+
+    home = tmp_path_factory.mktemp("service-home")
+    settings = load_settings(environ={}, solr_url=local_solr.url, home=home, weights="none")
+    config = ServiceConfig(max_upload_bytes=2 * 1024 * 1024, image_roots=(home, demo_index.catalog_dir))
+    server = create_server(create_app(settings, config, extractor=extractor), host="127.0.0.1", port=free_port(), threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
