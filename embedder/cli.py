@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     solr = commands.add_parser("solr", help="a local Solr server: start, stop, status")
     solr.add_argument("action", choices=("start", "stop", "status"))
     solr.add_argument("--port", type=int, help=f"HTTP port (default {Settings.solr_port})")
+    solr.add_argument("--cloud", action="store_true", help="a local SolrCloud with embedded ZooKeeper")
+    solr.add_argument("--nodes", type=int, default=3, help="SolrCloud nodes (default 3)")
+    solr.add_argument("--shards", type=int, default=2, help="shards of the collection (default 2)")
+    solr.add_argument("--replicas", type=int, default=2, help="replicas of each shard (default 2)")
     solr.set_defaults(run=_solr)
 
     index = commands.add_parser("index", help="index a catalog (CSV or JSON Lines)")
@@ -133,11 +137,15 @@ def _weights(parser: argparse.ArgumentParser) -> None:
 
 
 def _solr(args: argparse.Namespace, settings: Settings) -> int:
-    from embedder.localsolr import LocalSolr
+    from embedder.localsolr import CloudLayout, LocalSolr
 
-    local = LocalSolr(settings.home, settings.solr_port, settings.collection)
+    cloud = CloudLayout(args.nodes, args.shards, args.replicas) if args.cloud else None
+    local = LocalSolr(settings.home, settings.solr_port, settings.collection, cloud=cloud)
     if args.action == "start":
         print(f"Solr is up: {local.start()} (log: {local.log_file})")
+        if cloud:
+            print(f"SolrCloud: {cloud.nodes} nodes, {cloud.shards} shards x {cloud.replicas} replicas; "
+                  f"ZooKeeper at {local.zk_host} (also accepted by --solr)")  # fmt: skip
     elif args.action == "stop":
         print("Solr stopped" if local.stop() else "Solr was not running")
     else:

@@ -1,10 +1,13 @@
 """Settings, read in one place: command-line flags override environment variables,
-which override the documented defaults (see docs/configuration.md)."""
+which override the documented defaults (see docs/configuration.md). The Solr URL may be a
+ZooKeeper address: it is resolved to a live SolrCloud node."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from embedder.zookeeper import any_live_node, is_zookeeper_address
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +51,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
     if "solr_port" in values and "solr_url" not in values:
         values["solr_url"] = f"http://localhost:{values['solr_port']}/solr"
     settings = replace(Settings(), **values)
-    return replace(settings, home=Path(settings.home).expanduser().resolve())
+    solr_url = settings.solr_url
+    if is_zookeeper_address(solr_url):
+        solr_url = any_live_node(solr_url)  # a SolrCloud node routes requests for the collection
+    return replace(settings, solr_url=solr_url, home=Path(settings.home).expanduser().resolve())
 
 
 def _convert(name: str, raw: str) -> object:

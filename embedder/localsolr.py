@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
@@ -65,13 +65,33 @@ def build(force: bool = False) -> None:
 
 
 @dataclass(frozen=True)
+class CloudLayout:
+    """A local SolrCloud: ``nodes`` Solr nodes (ports ``port`` to ``port + nodes - 1``), an
+    embedded ZooKeeper on ``port + 1000``, and the collection's shards and replicas."""
+
+    nodes: int = 3
+    shards: int = 2
+    replicas: int = 2
+
+    def __post_init__(self) -> None:
+        if min(self.nodes, self.shards, self.replicas) < 1 or self.replicas > self.nodes:
+            raise ValueError(f"need nodes, shards, replicas >= 1 and replicas <= nodes, got {self}")
+
+
+@dataclass(frozen=True)
 class LocalSolr:
-    """One local Solr server: a Solr home under ``home``, listening on ``port``."""
+    """One local Solr server: a Solr home under ``home``, listening on ``port``; or with
+    ``cloud`` a local SolrCloud whose first node listens on ``port``."""
 
     home: Path
     port: int = 8983
     collection: str = "products"
     java_options: str = JAVA_OPTIONS
+    cloud: CloudLayout | None = None
+
+    @property
+    def zk_host(self) -> str | None:
+        return f"localhost:{self.port + 1000}/solr" if self.cloud else None
 
     @property
     def url(self) -> str:
@@ -94,15 +114,19 @@ class LocalSolr:
         classpath = f"{LAUNCHER_JAR}:{LAUNCHER_CLASSPATH.read_text().strip()}"
         command = [
             "java", *self.java_options.split(), "-cp", classpath, LAUNCHER_MAIN,
-            "--home", str(self.home / "solr"), "--port", str(self.port),
+            "--home", str(self.home / ("solrcloud" if self.cloud else "solr")), "--port", str(self.port),
             "--collection", self.collection, "--plugin-jar", str(PLUGIN_JAR),
             "--configset", str(CONFIGSET),
         ]  # fmt: skip
+        if self.cloud:
+            command += ["--cloud", "--nodes", str(self.cloud.nodes), "--shards", str(self.cloud.shards),
+                        "--replicas", str(self.cloud.replicas)]  # fmt: skip
         with open(self.log_file, "ab") as log_out:
             process = subprocess.Popen(
                 command, stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self.state_file.write_text(json.dumps({"pid": process.pid, "port": self.port}))
+        cloud = asdict(self.cloud) if self.cloud else None
+        self.state_file.write_text(json.dumps({"pid": process.pid, "port": self.port, "cloud": cloud}))
         self._wait_until_up(process, timeout)
         return f"{self.url}/{self.collection}"
 
@@ -184,6 +208,11 @@ class LocalSolr:
             )
             status["collection"] = self.collection
             status["documents"] = response.json()["response"]["numFound"]
+        cloud = json.loads(self.state_file.read_text()).get("cloud") if pid is not None else None
+        if cloud:  # as started, whatever flags this status call was given
+            status["zk_host"] = f"localhost:{self.port + 1000}/solr"
+            status["nodes"] = [f"http://localhost:{self.port + i}/solr" for i in range(cloud["nodes"])]
+            status["layout"] = cloud
         status["home"] = str(self.home)
         return status
 

@@ -4,35 +4,66 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
-/** Command-line options of {@link LocalSolr}: {@code --home --port --collection --plugin-jar --configset}. */
-record LauncherOptions(Path home, int port, String collection, Path pluginJar, Path configset) {
+/**
+ * Command-line options of {@link LocalSolr}: {@code --home --port --collection --plugin-jar
+ * --configset}, and for a SolrCloud {@code --cloud --nodes --shards --replicas}.
+ */
+record LauncherOptions(
+    Path home,
+    int port,
+    String collection,
+    Path pluginJar,
+    Path configset,
+    boolean cloud,
+    int nodes,
+    int shards,
+    int replicas) {
+
+  private static final Set<String> FLAGS = Set.of("cloud");
 
   static LauncherOptions parse(String[] args) {
     Map<String, String> values = new HashMap<>();
     for (int i = 0; i < args.length; i++) {
-      if (!args[i].startsWith("--") || i + 1 >= args.length) {
+      String name = args[i].startsWith("--") ? args[i].substring(2) : null;
+      if (name != null && FLAGS.contains(name)) {
+        values.put(name, "true");
+      } else if (name == null || i + 1 >= args.length) {
         throw usage("unexpected argument '" + args[i] + "'");
+      } else {
+        values.put(name, args[++i]);
       }
-      values.put(args[i].substring(2), args[++i]);
     }
     Path pluginJar = existing(values, "plugin-jar");
     Path configset = existing(values, "configset");
     if (!Files.exists(configset.resolve("conf").resolve("solrconfig.xml"))) {
       throw usage("--configset " + configset + " has no conf/solrconfig.xml");
     }
-    int port;
-    try {
-      port = Integer.parseInt(values.getOrDefault("port", "8983"));
-    } catch (NumberFormatException e) {
-      throw usage("--port must be a number, got '" + values.get("port") + "'");
+    LauncherOptions options =
+        new LauncherOptions(
+            Path.of(required(values, "home")).toAbsolutePath(),
+            number(values, "port", 8983),
+            values.getOrDefault("collection", "products"),
+            pluginJar,
+            configset,
+            values.containsKey("cloud"),
+            number(values, "nodes", 1),
+            number(values, "shards", 1),
+            number(values, "replicas", 1));
+    if (options.nodes < 1 || options.shards < 1 || options.replicas < 1) {
+      throw usage("--nodes, --shards and --replicas must be at least 1");
     }
-    return new LauncherOptions(
-        Path.of(required(values, "home")).toAbsolutePath(),
-        port,
-        values.getOrDefault("collection", "products"),
-        pluginJar,
-        configset);
+    return options;
+  }
+
+  private static int number(Map<String, String> values, String name, int defaultValue) {
+    String value = values.get(name);
+    try {
+      return value == null ? defaultValue : Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw usage("--" + name + " must be a number, got '" + value + "'");
+    }
   }
 
   private static Path existing(Map<String, String> values, String name) {
@@ -54,7 +85,7 @@ record LauncherOptions(Path home, int port, String collection, Path pluginJar, P
   private static IllegalArgumentException usage(String problem) {
     return new IllegalArgumentException(
         problem
-            + "; usage: LocalSolr --home DIR --plugin-jar JAR --configset DIR"
-            + " [--port 8983] [--collection products]");
+            + "; usage: LocalSolr --home DIR --plugin-jar JAR --configset DIR [--port 8983]"
+            + " [--collection products] [--cloud --nodes 3 --shards 2 --replicas 2]");
   }
 }
