@@ -1,25 +1,30 @@
 // Lookalike's page: search by image + keywords + facets, navigate by lookalikes, tag an attribute
-// from examples, browse clusters. Plain ES module, no dependencies; talks to the sidecar's JSON API.
+// from examples, browse clusters. A plain ES module with no dependencies, over the sidecar's JSON API.
 
 const DEFAULT_FACETS = ["category", "color", "brand"];
 const FACET_LABELS = { category: "Category", color: "Colour", brand: "Brand", cluster_id: "Cluster" };
 
 const state = {
-  query: null, // {kind: "file", file} | {kind: "id", id, title}: the query image
+  query: null, // the query image: {kind: "file", file} or {kind: "id", id}
   filters: new Map(), // facet field -> Set of checked values
-  facetFields: new Set(DEFAULT_FACETS),
-  selected: new Map(), // example id -> result
-  rejected: new Set(), // ids marked "not like this" for the next navigation step
+  facetFields: new Set(DEFAULT_FACETS), // asked of /search; tagged attributes join them
+  selected: new Map(), // example id -> result, for tagging
+  rejected: new Set(), // ids marked "not like this", sent with the next navigation step
   nav: null, // {session, step} while navigating by lookalikes
   review: null, // {attribute, value, field, candidates} awaiting confirmation
+  mode: "search", // what the gallery shows: "search" or "navigate"
   ticket: 0, // only the latest gallery request renders
-  generation: 0,
+  generation: 0, // gallery renders so far (data-generation, for tests)
+  ids: 0, // unique element ids
 };
 
 const $ = (id) => document.getElementById(id);
+const uid = (prefix) => `${prefix}-${++state.ids}`;
+const titleOf = (result) => result?.fields?.title ?? result?.id ?? "";
 
 // ---- helpers --------------------------------------------------------------------------------
 
+/** A DOM element: attrs are attributes, "text" its text, "on<event>" its listeners. */
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -32,24 +37,24 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** Calls the API; resolves to the JSON body, or throws an Error carrying the API's message. */
+/** Calls the API: resolves to the JSON body, or throws an Error with the API's message. */
 async function api(path, { method = "GET", json, form } = {}) {
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: { Accept: "application/json" }, body: form };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    init.body = form;
   }
   const response = await fetch(path, init);
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new Error(body?.error || `${method} ${path} failed: HTTP ${response.status} ${response.statusText}`);
+    const error = new Error(body?.error ?? `${method} ${path}: HTTP ${response.status} ${response.statusText}`);
     error.status = response.status;
     throw error;
   }
   return body;
 }
+
+const post = (path, json) => api(path, { method: "POST", json });
 
 function showMessage(text, kind = "info") {
   const box = $("message");
@@ -59,12 +64,7 @@ function showMessage(text, kind = "info") {
   box.hidden = false;
 }
 
-function clearMessage() {
-  $("message").hidden = true;
-  $("message").textContent = "";
-}
-
-/** Runs an action, showing its error (the API's message) in the message area. */
+/** Runs an action; its error (the API's message) goes to the message area. */
 async function guarded(action) {
   try {
     await action();
@@ -73,36 +73,22 @@ async function guarded(action) {
   }
 }
 
-function quote(value) {
-  return `"${String(value).replace(/[\\"]/g, "\\$&")}"`;
-}
-
-function formatDistance(distance) {
-  return typeof distance === "number" ? `distance ${distance.toPrecision(4)}` : "distance –";
-}
-
-function numberOrNull(input) {
-  return input.value.trim() === "" ? null : Number(input.value);
-}
-
-function facetLabel(field) {
-  return FACET_LABELS[field] ?? field.replace(/^attr_/, "");
-}
+const quote = (value) => `"${String(value).replace(/[\\"]/g, "\\$&")}"`;
+const formatDistance = (d) => (typeof d === "number" ? `distance ${d.toPrecision(4)}` : "");
+const numberOrNull = (input) => (input.value.trim() === "" ? null : Number(input.value));
+const facetLabel = (field) => FACET_LABELS[field] ?? field.replace(/^attr_/, "");
 
 /** Solr filter queries of the checked facet values: OR within a field, AND across fields. */
 function filterQueries() {
-  const fq = [];
-  for (const [field, values] of state.filters) {
+  return [...state.filters].filter(([, values]) => values.size).map(([field, values]) => {
     const quoted = [...values].map(quote);
-    if (quoted.length === 1) fq.push(`${field}:${quoted[0]}`);
-    else if (quoted.length > 1) fq.push(`${field}:(${quoted.join(" OR ")})`);
-  }
-  return fq;
+    return quoted.length === 1 ? `${field}:${quoted[0]}` : `${field}:(${quoted.join(" OR ")})`;
+  });
 }
 
 // ---- the gallery ----------------------------------------------------------------------------
 
-/** Fetches a gallery; renders it unless a later request was made meanwhile. */
+/** Fetches a gallery and renders it, unless a later request was made meanwhile. */
 async function loadGallery(request, heading, mode) {
   const ticket = ++state.ticket;
   const gallery = $("gallery");
@@ -110,14 +96,13 @@ async function loadGallery(request, heading, mode) {
   gallery.setAttribute("aria-busy", "true");
   try {
     const body = await request();
-    if (ticket !== state.ticket) return null;
-    clearMessage();
-    renderGallery(body.results ?? body.gallery ?? [], typeof heading === "function" ? heading(body) : heading, mode);
+    if (ticket !== state.ticket) return;
+    if ($("message").dataset.kind === "error") $("message").hidden = true; // it worked now
+    state.mode = mode;
+    renderGallery(body.results ?? body.gallery ?? [], heading, mode);
     if (body.facets) renderFacets(body.facets);
-    return body;
   } catch (error) {
     if (ticket === state.ticket) showMessage(error.message, "error");
-    return null;
   } finally {
     if (ticket === state.ticket) {
       gallery.dataset.state = "ready";
@@ -140,30 +125,28 @@ function renderGallery(results, heading, mode) {
 
 function makeCard(result) {
   const card = $("card-template").content.firstElementChild.cloneNode(true);
-  const fields = result.fields ?? {};
-  const title = fields.title ?? result.id;
+  const title = titleOf(result);
+  const part = (testid) => card.querySelector(`[data-testid=${testid}]`);
   card.dataset.id = result.id;
-  const open = card.querySelector(".card-open");
-  open.setAttribute("aria-label", `Show lookalikes of ${title} (${result.id})`);
-  open.addEventListener("click", () => navigateTo(result));
+  card.classList.toggle("rejected", state.rejected.has(result.id));
+  part("result-open").setAttribute("aria-label", `Show lookalikes of ${title} (${result.id})`);
+  part("result-open").addEventListener("click", () => guarded(() => navigateTo(result)));
   const image = card.querySelector("img");
-  image.src = result.image ?? `/products/${encodeURIComponent(result.id)}/image`;
-  image.alt = title;
+  Object.assign(image, { src: result.image, alt: title });
   image.addEventListener("error", () => card.classList.add("no-image"), { once: true });
-  card.querySelector(".card-title").textContent = title;
-  card.querySelector("code").textContent = result.id;
-  card.querySelector(".distance").textContent = formatDistance(result.distance);
-  card.querySelector(".card-facets").textContent = describe(fields);
-  const pick = card.querySelector("[data-testid=result-select]");
+  part("result-title").textContent = title;
+  part("result-id").textContent = result.id;
+  part("result-distance").textContent = formatDistance(result.distance);
+  part("result-facets").textContent = describe(result.fields ?? {});
+  const pick = part("result-select");
   pick.checked = state.selected.has(result.id);
   pick.setAttribute("aria-label", `Use ${title} (${result.id}) as an example`);
   pick.addEventListener("change", () => toggleExample(result, pick.checked));
-  const asQuery = card.querySelector("[data-testid=result-query]");
-  asQuery.setAttribute("aria-label", `Search with the image of ${title} (${result.id})`);
-  asQuery.addEventListener("click", () => useAsQuery(result));
-  const reject = card.querySelector("[data-testid=result-reject]");
-  reject.hidden = false;
+  part("result-query").setAttribute("aria-label", `Search with the image of ${title} (${result.id})`);
+  part("result-query").addEventListener("click", () => guarded(() => useAsQuery(result)));
+  const reject = part("result-reject");
   reject.setAttribute("aria-label", `Not like ${title} (${result.id})`);
+  reject.setAttribute("aria-pressed", String(state.rejected.has(result.id)));
   reject.addEventListener("click", () => toggleReject(result.id, card, reject));
   return card;
 }
@@ -179,56 +162,46 @@ function describe(fields) {
 
 // ---- search and facets ----------------------------------------------------------------------
 
-function search() {
+function search(heading) {
   state.nav = null;
-  state.rejected.clear();
   const text = $("text-input").value.trim();
-  const k = numberOrNull($("k-input")) ?? 24;
-  const maxDist = numberOrNull($("max-dist-input"));
-  const hybrid = $("hybrid-input").checked;
-  const fq = filterQueries();
-  const facets = [...state.facetFields];
+  const options = { text, fq: filterQueries(), k: numberOrNull($("k-input")) ?? 24,
+    max_dist: numberOrNull($("max-dist-input")), hybrid: $("hybrid-input").checked, facets: [...state.facetFields] };
   let request;
   if (state.query?.kind === "file") {
     const form = new FormData();
     form.append("image", state.query.file, state.query.file.name);
-    if (text) form.append("text", text);
-    fq.forEach((filter) => form.append("fq", filter));
-    facets.forEach((field) => form.append("facets", field));
-    form.append("k", String(k));
-    if (maxDist !== null) form.append("max_dist", String(maxDist));
-    form.append("hybrid", String(hybrid));
+    for (const [name, value] of Object.entries(options)) {
+      for (const item of [].concat(value)) if (item !== null && item !== "") form.append(name, String(item));
+    }
     request = () => api("/search", { method: "POST", form });
   } else {
-    const json = { text, fq, k, hybrid, facets, max_dist: maxDist };
-    if (state.query?.kind === "id") json.id = state.query.id;
-    request = () => api("/search", { method: "POST", json });
+    request = () => post("/search", state.query?.kind === "id" ? { ...options, id: state.query.id } : options);
   }
   const subject = state.query ? "Lookalikes of the query image" : text ? "Keyword search" : "All products";
-  return loadGallery(request, `${subject}${text ? ` · “${text}”` : ""}`, "search");
+  return loadGallery(request, heading ?? `${subject}${text ? ` · “${text}”` : ""}`, "search");
 }
 
+/** Runs the search again when the gallery shows one (after tagging: new attribute facets). */
+const refreshSearch = () => (state.mode === "search" ? search($("gallery-heading").textContent) : null);
+
 function renderFacets(facets) {
-  const container = $("facets");
-  const groups = [];
-  for (const field of new Set([...Object.keys(facets), ...state.filters.keys()])) {
+  const order = [...state.facetFields, ...Object.keys(facets), ...state.filters.keys()];
+  const groups = [...new Set(order)].map((field) => {
     const counts = { ...(facets[field] ?? {}) };
     for (const value of state.filters.get(field) ?? []) counts[value] ??= 0;
     const values = Object.entries(counts).filter(([value, count]) => count > 0 || isChecked(field, value));
-    if (!values.length) continue;
-    groups.push(el("fieldset", { class: "facet", "data-testid": `facet-group-${field}` },
+    return values.length ? el("fieldset", { class: "facet", "data-testid": `facet-group-${field}` },
       el("legend", { text: facetLabel(field) }),
-      ...values.map(([value, count]) => facetOption(field, value, count))));
-  }
-  container.replaceChildren(...groups);
+      ...values.map(([value, count]) => facetOption(field, value, count))) : null;
+  });
+  $("facets").replaceChildren(...groups.filter(Boolean));
 }
 
-function isChecked(field, value) {
-  return state.filters.get(field)?.has(value) ?? false;
-}
+const isChecked = (field, value) => state.filters.get(field)?.has(value) ?? false;
 
 function facetOption(field, value, count) {
-  const id = `facet-${field}-${value}`.replace(/[^A-Za-z0-9_-]/g, "_");
+  const id = uid("facet");
   const box = el("input", { type: "checkbox", id, "data-testid": `facet-${field}-${value}`,
     checked: isChecked(field, value), onchange: (event) => toggleFilter(field, value, event.target.checked) });
   return el("div", { class: "facet-option" }, box,
@@ -244,73 +217,54 @@ function toggleFilter(field, value, checked) {
   return search();
 }
 
-function setQueryFile(file) {
-  if (!file) return;
-  state.query = { kind: "file", file };
-  showPreview(URL.createObjectURL(file), `Uploaded: ${file.name}`);
-  return search();
+function setQuery(query, src, caption) {
+  state.query = query;
+  if (src) $("query-preview-img").src = src;
+  else $("query-preview-img").removeAttribute("src");
+  $("query-preview-caption").textContent = caption ?? "";
+  $("query-preview").hidden = !query;
+  if (query?.kind !== "file") $("image-input").value = "";
 }
 
 function useAsQuery(result) {
-  const title = result.fields?.title ?? result.id;
-  state.query = { kind: "id", id: result.id, title };
-  $("image-input").value = "";
-  showPreview(result.image, `Product ${result.id}: ${title}`);
-  return search();
-}
-
-function showPreview(src, caption) {
-  $("query-preview-img").src = src;
-  $("query-preview-caption").textContent = caption;
-  $("query-preview").hidden = false;
-}
-
-function clearQuery() {
-  state.query = null;
-  $("image-input").value = "";
-  $("query-preview").hidden = true;
+  setQuery({ kind: "id", id: result.id }, result.image, `Product ${result.id}: ${titleOf(result)}`);
   return search();
 }
 
 // ---- navigation by lookalikes ---------------------------------------------------------------
 
-/** A step to the clicked product's lookalikes; the session never shows a product twice. */
+/** A step to the clicked product's lookalikes; a session never shows a product twice. */
 function navigateTo(result) {
-  const title = result.fields?.title ?? result.id;
   const k = numberOrNull($("k-input")) ?? 12;
   const reject = [...state.rejected].filter((id) => id !== result.id);
+  const step = (state.nav?.step ?? 0) + 1;
   return loadGallery(async () => {
     if (!state.nav) {
-      // The session starts at the clicked product; size 1 keeps its starting gallery (never
-      // shown here, yet counted as seen by the service) from hiding close lookalikes.
-      const start = await api("/navigate/start", { method: "POST", json: { size: 1, fq: filterQueries() } });
+      // The page starts a session at the clicked product: size 1 keeps the service's starting
+      // gallery (never shown here, yet counted as seen) from hiding close lookalikes.
+      const start = await post("/navigate/start", { size: 1, fq: filterQueries() });
       state.nav = { session: start.session, step: 0 };
     }
-    const body = await api("/navigate/step", {
-      method: "POST", json: { session: state.nav.session, choose: result.id, reject, k },
-    });
-    state.nav = { session: body.session, step: state.nav.step + 1 };
+    const body = await post("/navigate/step", { session: state.nav.session, choose: result.id, reject, k });
+    state.nav = { session: body.session, step };
     state.rejected.clear();
     return body;
-  }, `Lookalikes of ${title} (${result.id}) · step ${(state.nav?.step ?? 0) + 1}`, "navigate");
+  }, `Lookalikes of ${titleOf(result)} (${result.id}) · step ${step}`, "navigate");
 }
 
 function browse() {
   state.rejected.clear();
-  const size = numberOrNull($("k-input")) ?? 12;
   return loadGallery(async () => {
-    const body = await api("/navigate/start", { method: "POST", json: { size, fq: filterQueries() } });
+    const body = await post("/navigate/start", { size: numberOrNull($("k-input")) ?? 12, fq: filterQueries() });
     state.nav = { session: body.session, step: 0 };
     return body;
   }, "Diverse products: click the one closest to what you want", "navigate");
 }
 
 function toggleReject(id, card, button) {
-  if (state.rejected.has(id)) state.rejected.delete(id);
-  else state.rejected.add(id);
-  const rejected = state.rejected.has(id);
-  card.classList.toggle("rejected", rejected);
-  button.setAttribute("aria-pressed", String(rejected));
+  if (!state.rejected.delete(id)) state.rejected.add(id);
+  card.classList.toggle("rejected", state.rejected.has(id));
+  button.setAttribute("aria-pressed", String(state.rejected.has(id)));
 }
 
 // ---- tagging from examples ------------------------------------------------------------------
@@ -325,32 +279,26 @@ function renderExamples() {
   $("example-count").textContent = String(state.selected.size);
   $("examples").replaceChildren(...[...state.selected.values()].map((result) =>
     el("li", { "data-testid": "example", "data-id": result.id },
-      el("img", { src: result.image, alt: result.fields?.title ?? result.id }),
-      el("button", { type: "button", class: "link", text: "remove",
-        "aria-label": `Remove example ${result.id}`, onclick: () => unselect(result.id) }))));
-}
-
-function clearExamples() {
-  state.selected.clear();
-  for (const box of document.querySelectorAll("#gallery [data-testid=result-select]")) box.checked = false;
-  renderExamples();
+      el("img", { src: result.image, alt: titleOf(result) }),
+      el("button", { type: "button", class: "link", text: "remove", "aria-label": `Remove example ${result.id}`,
+        onclick: () => unselect(result.id) }))));
+  for (const box of document.querySelectorAll("#gallery [data-testid=result-select]")) {
+    box.checked = state.selected.has(box.closest(".card").dataset.id);
+  }
 }
 
 function unselect(id) {
   state.selected.delete(id);
-  for (const box of document.querySelectorAll(`#gallery .card[data-id="${CSS.escape(id)}"] [data-testid=result-select]`)) {
-    box.checked = false;
-  }
   renderExamples();
 }
 
 async function previewTag() {
   const attribute = $("tag-attribute").value.trim();
   const value = $("tag-value").value.trim();
-  const body = await api("/tag/preview", { method: "POST", json: {
+  const body = await post("/tag/preview", {
     attribute, value, example_ids: [...state.selected.keys()], k: numberOrNull($("tag-k")) ?? 20,
     max_dist: numberOrNull($("tag-max-dist")), fq: $("tag-within-filters").checked ? filterQueries() : [],
-  } });
+  });
   state.review = { attribute, value, field: body.field, candidates: body.candidates };
   renderReview();
   showMessage(`${body.candidates.length} candidates for ${attribute} = ${value}: review them, then confirm.`);
@@ -359,27 +307,29 @@ async function previewTag() {
 function renderReview() {
   const review = state.review;
   $("review").hidden = !review;
-  if (!review) return $("review-list").replaceChildren();
+  $("review-list").replaceChildren(...(review?.candidates ?? []).map(reviewItem));
+  if (!review) return;
   $("review-heading").textContent = `Review: ${review.attribute} = ${review.value} (${review.field})`;
-  $("review-list").replaceChildren(...review.candidates.map((candidate) => {
-    const id = `review-${candidate.id}`.replace(/[^A-Za-z0-9_-]/g, "_");
-    const example = state.selected.has(candidate.id);
-    return el("li", { class: "review-item", "data-testid": "candidate", "data-id": candidate.id },
-      el("input", { type: "checkbox", id, checked: true, "data-testid": "candidate-keep", onchange: updateConfirm }),
-      el("label", { for: id },
-        el("img", { src: candidate.image, alt: candidate.fields?.title ?? candidate.id }),
-        el("span", { text: `${candidate.fields?.title ?? ""} ` }),
-        el("code", { text: candidate.id }),
-        el("span", { class: "distance", text: ` ${formatDistance(candidate.distance)}` }),
-        example ? el("strong", { class: "badge", text: "example" }) : null));
-  }));
   updateConfirm();
+}
+
+function reviewItem(candidate) {
+  const id = uid("review");
+  const example = state.selected.has(candidate.id);
+  return el("li", { class: "review-item", "data-testid": "candidate", "data-id": candidate.id },
+    el("input", { type: "checkbox", id, checked: true, "data-testid": "candidate-keep", onchange: updateConfirm }),
+    el("label", { for: id },
+      el("img", { src: candidate.image, alt: "" }),
+      el("span", { class: "review-text" },
+        el("span", { class: "card-title", text: titleOf(candidate) }),
+        el("span", {}, el("code", { text: candidate.id }), " ",
+          example ? el("strong", { class: "badge", text: "example" })
+            : el("span", { class: "distance", text: formatDistance(candidate.distance) })))));
 }
 
 function reviewedIds() {
   return [...document.querySelectorAll("#review-list [data-testid=candidate]")]
-    .filter((item) => item.querySelector("input").checked)
-    .map((item) => item.dataset.id);
+    .filter((item) => item.querySelector("input").checked).map((item) => item.dataset.id);
 }
 
 function updateConfirm() {
@@ -388,13 +338,16 @@ function updateConfirm() {
   $("tag-confirm").disabled = count === 0;
 }
 
+/** Writes the attribute into exactly the reviewed (still ticked) products. */
 async function confirmTag() {
   const { attribute, value } = state.review;
-  const body = await api("/tag/apply", { method: "POST", json: { attribute, value, ids: reviewedIds() } });
+  const body = await post("/tag/apply", { attribute, value, ids: reviewedIds() });
   state.facetFields.add(body.field);
   state.review = null;
   renderReview();
-  clearExamples();
+  state.selected.clear();
+  renderExamples();
+  await refreshSearch();
   showMessage(`Tagged ${body.tagged} products with ${attribute} = ${value} (field ${body.field}).`);
 }
 
@@ -411,9 +364,8 @@ async function loadClusters() {
 
 async function makeClusters() {
   $("clusters-note").textContent = "Clustering…";
-  const k = numberOrNull($("cluster-k"));
   try {
-    renderClusters((await api("/clusters", { method: "POST", json: { k } })).clusters);
+    renderClusters((await post("/clusters", { k: numberOrNull($("cluster-k")) })).clusters);
   } catch (error) {
     $("clusters-note").textContent = "";
     throw error;
@@ -422,45 +374,51 @@ async function makeClusters() {
 
 function renderClusters(clusters) {
   const total = clusters.reduce((sum, cluster) => sum + cluster.size, 0);
-  $("clusters-note").textContent = `${clusters.length} clusters, ${total} products.`;
+  $("clusters-note").textContent = `${clusters.length} clusters, ${total} products. Click one to see its members.`;
   $("clusters").replaceChildren(...clusters.map(makeCluster));
   state.facetFields.add("cluster_id");
 }
 
 function makeCluster(cluster) {
   const rep = cluster.representative;
-  const title = rep?.fields?.title ?? rep?.id ?? "";
-  const attribute = el("input", { id: `cluster-${cluster.id}-attribute`, required: true,
-    pattern: "[a-z][a-z0-9_]*", "data-testid": "cluster-attribute" });
-  const value = el("input", { id: `cluster-${cluster.id}-value`, required: true, "data-testid": "cluster-value" });
-  const form = el("form", { class: "cluster-attr", "aria-label": `Assign an attribute to cluster ${cluster.id}`,
-    onsubmit: (event) => { event.preventDefault(); guarded(() => assignToCluster(cluster, attribute.value.trim(), value.value.trim())); } },
-    el("label", { for: attribute.id, text: "Attribute" }), attribute,
-    el("label", { for: value.id, text: "Value" }), value,
-    el("button", { type: "submit", "data-testid": "cluster-assign", text: "Assign to cluster" }));
+  const attribute = el("input", { id: uid("cluster-attribute"), required: true, pattern: "[a-z][a-z0-9_]*",
+    placeholder: "season", "data-testid": "cluster-attribute" });
+  const value = el("input", { id: uid("cluster-value"), required: true, placeholder: "summer",
+    "data-testid": "cluster-value" });
+  const assign = (event) => {
+    event.preventDefault();
+    guarded(() => assignToCluster(cluster, attribute.value.trim(), value.value.trim()));
+  };
   return el("li", { class: "cluster", "data-testid": "cluster", "data-cluster-id": String(cluster.id) },
     el("button", { type: "button", class: "card-open", "data-testid": "cluster-open",
-      "aria-label": `Show the ${cluster.size} products of cluster ${cluster.id}`, onclick: () => showCluster(cluster) },
-      el("img", { src: rep?.image, alt: `Representative of cluster ${cluster.id}: ${title}` })),
-    el("p", {}, `Cluster ${cluster.id} · `, el("span", { "data-testid": "cluster-size", text: String(cluster.size) }), " products"),
-    el("p", { class: "hint", text: `Representative: ${title} (${rep?.id})` }),
-    form);
+      "aria-label": `Show the ${cluster.size} products of cluster ${cluster.id}`,
+      onclick: () => guarded(() => showCluster(cluster)) },
+    el("img", { src: rep?.image, alt: `Representative of cluster ${cluster.id}: ${titleOf(rep)}` })),
+    el("p", {}, `Cluster ${cluster.id} · `,
+      el("span", { "data-testid": "cluster-size", text: String(cluster.size) }), " products"),
+    el("p", { class: "hint", text: `Representative: ${titleOf(rep)} (${rep?.id})` }),
+    el("form", { class: "cluster-attr", "aria-label": `Assign an attribute to cluster ${cluster.id}`,
+      onsubmit: assign },
+      el("label", { for: attribute.id, text: "Attribute" }), attribute,
+      el("label", { for: value.id, text: "Value" }), value,
+      el("button", { type: "submit", "data-testid": "cluster-assign", text: "Assign to cluster" })));
 }
 
+/** The members of a cluster: a search filtered on its id alone. */
 function showCluster(cluster) {
   state.filters = new Map([["cluster_id", new Set([String(cluster.id)])]]);
-  state.query = null;
-  $("image-input").value = "";
-  $("query-preview").hidden = true;
+  setQuery(null);
   $("text-input").value = "";
   $("k-input").value = String(Math.max(numberOrNull($("k-input")) ?? 24, cluster.size));
-  return search();
+  return search(`Cluster ${cluster.id}: its ${cluster.size} products`);
 }
 
 async function assignToCluster(cluster, attribute, value) {
-  const body = await api(`/clusters/${cluster.id}/attribute`, { method: "POST", json: { attribute, value } });
+  const body = await post(`/clusters/${cluster.id}/attribute`, { attribute, value });
   state.facetFields.add(body.field);
-  showMessage(`Tagged ${body.tagged} products of cluster ${cluster.id} with ${attribute} = ${value} (field ${body.field}).`);
+  await refreshSearch();
+  showMessage(`Tagged ${body.tagged} products of cluster ${cluster.id} with ${attribute} = ${value} ` +
+    `(field ${body.field}).`);
 }
 
 // ---- health and wiring ----------------------------------------------------------------------
@@ -469,9 +427,9 @@ async function loadHealth() {
   const health = $("health");
   try {
     const body = await api("/health");
-    const parts = [body.solr ? "Solr reachable" : "Solr unreachable", body.model_loaded ? "model loaded" : "model not loaded",
-      `PCA ${body.pca_version ?? "none"}`, `${body.documents ?? "?"} products`, `weights ${body.weights}`];
-    health.textContent = parts.join(" · ");
+    health.textContent = [body.solr ? "Solr reachable" : "Solr unreachable",
+      body.model_loaded ? "model loaded" : "model not loaded yet", `PCA ${body.pca_version ?? "none"}`,
+      `${body.documents ?? "?"} products`, `weights ${body.weights}`].join(" · ");
     health.dataset.status = body.status;
   } catch (error) {
     health.textContent = `service unavailable: ${error.message}`;
@@ -480,23 +438,28 @@ async function loadHealth() {
 }
 
 function wire() {
-  const submit = (id, action) => $(id).addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(action);
+  const on = (id, event, action) => $(id).addEventListener(event, (ev) => {
+    if (event === "submit") ev.preventDefault();
+    guarded(() => action(ev));
   });
-  submit("search-form", search);
-  submit("tag-form", previewTag);
-  submit("cluster-form", makeClusters);
-  $("image-input").addEventListener("change", (event) => guarded(() => setQueryFile(event.target.files[0])));
-  $("clear-image").addEventListener("click", () => guarded(clearQuery));
-  $("browse-button").addEventListener("click", () => guarded(browse));
-  $("clear-facets").addEventListener("click", () => { state.filters.clear(); guarded(search); });
-  $("clear-examples").addEventListener("click", clearExamples);
-  $("tag-confirm").addEventListener("click", () => guarded(confirmTag));
-  $("tag-cancel").addEventListener("click", () => { state.review = null; renderReview(); });
+  on("search-form", "submit", () => search());
+  on("tag-form", "submit", previewTag);
+  on("cluster-form", "submit", makeClusters);
+  on("image-input", "change", (ev) => {
+    const file = ev.target.files[0];
+    if (!file) return;
+    setQuery({ kind: "file", file }, URL.createObjectURL(file), `Uploaded: ${file.name}`);
+    return search();
+  });
+  on("clear-image", "click", () => { setQuery(null); return search(); });
+  on("browse-button", "click", browse);
+  on("clear-facets", "click", () => { state.filters.clear(); return search(); });
+  on("clear-examples", "click", () => { state.selected.clear(); renderExamples(); });
+  on("tag-confirm", "click", confirmTag);
+  on("tag-cancel", "click", () => { state.review = null; renderReview(); });
 }
 
 wire();
 loadHealth();
 guarded(loadClusters);
-guarded(search);
+search();

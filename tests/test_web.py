@@ -1,0 +1,296 @@
+"""The web page end to end: headless Chromium (Debian's ``chromium`` and ``chromium-driver``,
+driven by Selenium) against the real service over HTTP (waitress, in a thread) and a real local
+Solr holding the generated demo catalog. Screenshots of every step, the browser's console log and
+the last page state go to test-artifacts/web/."""
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from embedder.config import Settings
+from embedder.samples import query_image
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is absent: pip install -e '.[test]'")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "web"
+# Debian's packages by default; elsewhere, point these at a Chromium/Chrome and its driver.
+CHROMIUM = Path(os.environ.get("LOOKALIKE_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("LOOKALIKE_CHROMEDRIVER", "/usr/bin/chromedriver"))
+# A machine without network: keep Chromium from calling home (each refused connection costs).
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1500,1100",
+)  # fmt: skip
+WAIT = 120  # seconds: the first search by image embeds it with InceptionV3 on the CPU
+_ABSENT = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+pytestmark = pytest.mark.skipif(
+    bool(_ABSENT),
+    reason=f"{' and '.join(_ABSENT)} absent: install Debian's chromium and chromium-driver "
+    "(scripts/setup-system.sh, run by `make test`, does)",
+)
+
+
+@contextmanager
+def running_service(settings: Settings, extractor, image_roots: tuple[Path, ...]) -> Iterator[str]:
+    """The real Flask app behind waitress (as in production) on a free port; yields its URL."""
+    from waitress.server import create_server
+
+    from embedder.service import ServiceConfig, create_app
+
+    app = create_app(settings=settings, config=ServiceConfig(image_roots=image_roots), extractor=extractor)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="lookalike-web-test", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def chromium() -> Iterator[webdriver.Chrome]:
+    profile = tempfile.mkdtemp(prefix="lookalike-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Page:
+    """The page's controls, found by their data-testid, and waits on its rendering."""
+
+    def __init__(self, driver: webdriver.Chrome, base_url: str) -> None:
+        self.driver = driver
+        self.base_url = base_url
+        self.shots = 0
+
+    def find(self, testid: str, within=None):
+        return (within or self.driver).find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def find_all(self, testid: str, within=None) -> list:
+        return (within or self.driver).find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def wait(self, condition, message: str):
+        try:
+            return WebDriverWait(self.driver, WAIT, poll_frequency=0.1).until(lambda _: condition(), message)
+        except TimeoutException:
+            raise AssertionError(f"{message}; message area: {self.message()!r}") from None
+
+    def generation(self) -> int:
+        """How many times the gallery has rendered (0 before the page is loaded)."""
+        gallery = self.find_all("gallery")
+        return int(gallery[0].get_attribute("data-generation")) if gallery else 0
+
+    @contextmanager
+    def new_gallery(self, what: str):
+        """Waits, after the block, for the gallery to render again (and its images to load)."""
+        before = self.generation()
+        yield
+        gallery = self.find("gallery")
+        self.wait(lambda: self.generation() > before and gallery.get_attribute("data-state") == "ready",
+                  f"the gallery did not render {what}")  # fmt: skip
+        self.wait_for_images()
+
+    def wait_for_images(self) -> None:
+        """Waits for every image to load, and checks that none is broken."""
+        images = "[...document.images].filter(i => i.getAttribute('src'))"
+        self.wait(lambda: self.driver.execute_script(f"return {images}.every(i => i.complete)"),
+                  "images did not finish loading")  # fmt: skip
+        broken = self.driver.execute_script(f"return {images}.filter(i => !i.naturalWidth).map(i => i.src)")
+        assert broken == [], f"images that did not load: {broken}"
+
+    def results(self) -> list[dict]:
+        return [
+            {"id": card.get_attribute("data-id"), "distance": self.find("result-distance", card).text,
+             "title": self.find("result-title", card).text}
+            for card in self.find_all("result", self.find("gallery"))
+        ]  # fmt: skip
+
+    def result_ids(self) -> list[str]:
+        return [r["id"] for r in self.results()]
+
+    def card(self, product_id: str):
+        return self.driver.find_element(By.CSS_SELECTOR, f'#gallery .card[data-id="{product_id}"]')
+
+    def message(self) -> str:
+        box = self.driver.find_element(By.ID, "message")
+        return "" if box.get_attribute("hidden") is not None else box.text
+
+    def message_kind(self) -> str | None:
+        return self.find("message").get_attribute("data-kind")
+
+    def fill(self, testid: str, value: str) -> None:
+        field = self.find(testid)
+        field.clear()
+        field.send_keys(value)
+
+    def screenshot(self, name: str) -> None:
+        """The whole page (not only the window), through the DevTools protocol."""
+        self.shots += 1
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
+        (ARTIFACTS / f"{self.shots:02d}-{name}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def distances(results: list[dict]) -> list[float]:
+    return [float(r["distance"].removeprefix("distance ")) for r in results]
+
+
+def test_search_navigate_tag_and_cluster_in_headless_chromium(local_solr, demo_index, extractor, tmp_path):
+    index = demo_index  # the 60 generated demo products, indexed with the seeded-random weights
+    catalog_file = demo_index.catalog_dir / "catalog.csv"
+    catalog = {row["id"]: row for row in csv.DictReader(catalog_file.open(encoding="utf-8"))}
+    vectors_before = {i: d["image_vector"] for i, d in index.get(list(catalog), fl="id,image_vector").items()}
+    assert len(vectors_before) == 60
+    query = tmp_path / "query-red-striped-tshirt.jpg"
+    query_image("tshirt", "red", "striped").save(query, quality=92)
+
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    settings = Settings(solr_url=local_solr.url, collection=local_solr.collection, weights="none", home=tmp_path)
+    with running_service(settings, extractor, (tmp_path, demo_index.catalog_dir)) as base_url, chromium() as driver:
+        page = Page(driver, base_url)
+        try:
+            _story(page, index, catalog, vectors_before, query)
+        finally:  # what the page looked like at the end, passed or failed
+            with suppress(Exception):
+                page.screenshot("last")
+                (ARTIFACTS / "last-page.html").write_text(driver.page_source, encoding="utf-8")
+            console = driver.get_log("browser")
+            (ARTIFACTS / "console.json").write_text(json.dumps(console, indent=1), encoding="utf-8")
+    # No script errors; failed requests (the API's 4xx answers) are expected and shown on the page.
+    assert [e for e in console if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]] == []
+
+
+def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str, str], query: Path) -> None:
+    driver = page.driver
+    with page.new_gallery("all products on load"):
+        driver.get(page.base_url + "/")
+    assert "Lookalike" in driver.title
+    assert len(page.results()) == 24  # the default k, out of 60
+    assert page.find_all("facet-category-tshirt"), "facet counts from /search are rendered as checkboxes"
+    page.wait(lambda: "products" in page.find("health").text, "the health line did not load")
+    page.screenshot("home")
+
+    # 1. An uploaded image, a keyword and a facet value: only striped T-shirts, nearest first.
+    with page.new_gallery("the search by the uploaded image"):
+        page.find("image-input").send_keys(str(query))
+    assert page.find("query-preview").is_displayed()
+    page.fill("text-input", "striped")
+    with page.new_gallery("the keyword search"):
+        page.find("search-button").click()
+    with page.new_gallery("the search filtered by category:tshirt"):
+        page.find("facet-category-tshirt").click()
+    results = page.results()
+    expected = {i for i, row in catalog.items() if row["category"] == "tshirt" and "striped" in row["title"].lower()}
+    assert {r["id"] for r in results} == expected  # 5 colours: every striped T-shirt and nothing else
+    docs = index.get([r["id"] for r in results])
+    assert all(docs[r["id"]]["category"] == "tshirt" for r in results)
+    assert distances(results) == sorted(distances(results))  # a visual ranking, nearest first
+    assert results[0]["id"] == next(i for i in expected if catalog[i]["color"] == "red")
+    assert page.find("facet-category-tshirt").is_selected()
+    page.screenshot("search-image-keyword-facet")
+
+    # 2. Clicking a result shows its lookalikes; a second click goes on without repeats.
+    with page.new_gallery("the search without the facet"):
+        page.find("facet-category-tshirt").click()
+    first = page.results()[0]["id"]
+    shown = set(page.result_ids())
+    with page.new_gallery(f"the lookalikes of {first}"):
+        page.find("result-open", page.card(first)).click()
+    step1 = page.result_ids()
+    assert first in page.find("gallery-heading").text
+    assert step1 and first not in step1 and len(set(step1)) == len(step1)
+    assert set(step1) != shown
+    page.screenshot("lookalikes-step-1")
+    second = step1[0]
+    with page.new_gallery(f"the lookalikes of {second}"):
+        page.find("result-open", page.card(second)).click()
+    step2 = page.result_ids()
+    assert second in page.find("gallery-heading").text
+    assert step2 and len(set(step2)) == len(step2)
+    assert not set(step2) & (set(step1) | {first, second}), "navigation repeated a product within its session"
+    page.screenshot("lookalikes-step-2")
+
+    # 3. An API error is shown: a preview without any example.
+    page.fill("tag-attribute", "style")
+    page.fill("tag-value", "hawaiian")
+    page.fill("tag-k", "8")
+    page.find("tag-preview").click()
+    page.wait(lambda: page.message_kind() == "error" and page.message(), "no error shown for a preview without examples")
+    page.screenshot("error-no-examples")
+
+    # 4. Three examples, a preview to review, one candidate unticked, then confirm.
+    examples = step2[:3]
+    for product_id in examples:
+        page.find("result-select", page.card(product_id)).click()
+    assert page.find("example-count").text == "3"
+    page.find("tag-preview").click()
+    page.wait(lambda: page.find("review").is_displayed() and page.find_all("candidate"), "no candidates to review")
+    page.wait_for_images()
+    candidates = [c.get_attribute("data-id") for c in page.find_all("candidate")]
+    assert candidates[:3] == examples and len(candidates) == 3 + 8  # the examples, then 8 lookalikes
+    dropped = next(c for c in reversed(candidates) if c not in examples)
+    item = next(c for c in page.find_all("candidate") if c.get_attribute("data-id") == dropped)
+    page.find("candidate-keep", item).click()
+    reviewed = [c for c in candidates if c != dropped]
+    assert page.find("tag-confirm").text == f"Tag {len(reviewed)} products"
+    page.screenshot("tag-review")
+    page.find("tag-confirm").click()
+    page.wait(lambda: page.message().startswith("Tagged"), "the tagging was not confirmed")
+    assert page.message_kind() == "info"
+    after = index.get(list(catalog), fl="id,attr_style,image_vector")
+    tagged = {i for i, doc in after.items() if "hawaiian" in doc.get("attr_style", [])}
+    assert tagged == set(reviewed), f"tagged {sorted(tagged)}, reviewed {sorted(reviewed)}"
+    assert {i: d.get("image_vector") for i, d in after.items()} == vectors_before  # vectors kept
+    page.screenshot("tagged")
+
+    # 5. Cluster the catalog, show a cluster's members, give the cluster an attribute.
+    page.fill("cluster-k", "4")
+    page.find("cluster-button").click()
+    page.wait(lambda: len(page.find_all("cluster")) > 0, "no clusters shown")
+    page.wait_for_images()
+    clusters = page.find_all("cluster")
+    assert sum(int(page.find("cluster-size", c).text) for c in clusters) == 60
+    cluster = clusters[0]
+    cluster_id, size = cluster.get_attribute("data-cluster-id"), int(page.find("cluster-size", cluster).text)
+    page.screenshot("clusters")
+    with page.new_gallery(f"the members of cluster {cluster_id}"):
+        page.find("cluster-open", cluster).click()
+    members = set(page.result_ids())
+    assert len(members) == size and f"Cluster {cluster_id}" in page.find("gallery-heading").text
+    page.find("cluster-attribute", cluster).send_keys("season")
+    page.find("cluster-value", cluster).send_keys("summer")
+    page.find("cluster-assign", cluster).click()
+    page.wait(lambda: page.message().startswith(f"Tagged {size} products of cluster"), "the cluster was not tagged")
+    assert page.find_all("facet-attr_season-summer"), "the new attribute is offered as a facet"
+    after = index.get(list(catalog), fl="id,cluster_id,attr_season")
+    assert {i for i, d in after.items() if str(d.get("cluster_id")) == cluster_id} == members
+    assert {i for i, d in after.items() if "summer" in d.get("attr_season", [])} == members
+    page.screenshot("cluster-tagged")
