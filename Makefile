@@ -33,3 +33,7 @@ system:
 
 clean:
 	rm -rf $(VENV) solr-plugin/*/target
+
+# The benchmark (bench/REPORT.md): SIZE=small (minutes), medium (100k, 300k), large (up to 1M).
+bench: $(VENV)/.installed plugin
+	$(PY) -m bench --size $(SIZE)

@@ -1,0 +1,31 @@
+"""``python -m bench --size small|medium|large``: one run, then bench/REPORT.md."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from bench import report
+from bench.run import SIZES, run
+
+FOLDER = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--port", type=int, default=8990)
+    parser.add_argument("--keep-index", action="store_true",
+                        help="re-use the bench cores of an earlier run (for development only: "
+                        "indexing is then not measured again)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("pysolr").setLevel(logging.WARNING)
+    results = run(args.size, args.port, fresh=not args.keep_index)
+    (FOLDER / f"results-{args.size}.json").write_text(json.dumps(results, indent=1))
+    print(f"wrote {report.write(results, FOLDER)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""One benchmark run: generate, index step by step up to each size, query every contender at
+every size, and collect the numbers the report is written from (bench/results-<size>.json).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench import embedder_bench, pca_quality
+from bench.contenders import Case, Contender, cases, measure, solr_contenders
+from bench.dataset import Catalog, Queries, Stored, calibrate
+from bench.exact import TYPES, NumpyScan, Truth, build_tree, exact_topk, mask, recall
+from bench.solr_bench import BenchSolr
+
+log = logging.getLogger(__name__)
+DIM = 1024
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class Size:
+    sizes: tuple[int, ...]  # documents at each measuring point, indexed incrementally
+    queries: int
+    cell_budget_s: float  # timed seconds per contender and query type, at least MIN_QUERIES
+    tree_max_n: int  # KDTree/BallTree are built up to this many documents only
+    hnsw_budget_s: float  # skip an HNSW indexing step projected to take longer
+    heap: str
+    embed_images: int
+
+
+SIZES = {
+    "small": Size((20_000, 50_000), 40, 8.0, 50_000, 900, "2g", 64),
+    "medium": Size((100_000, 300_000), 50, 30.0, 100_000, 3600, "4g", 96),
+    "large": Size((100_000, 300_000, 1_000_000), 50, 40.0, 100_000, 5400, "6g", 96),
+}
+# Approximate mode parameters measured by the bench (see docs/query-syntax.md).
+APPROX_PARAMS: dict[str, str] = {}
+
+
+def run(size_name: str, port: int, fresh: bool) -> dict:
+    size = SIZES[size_name]
+    started = time.perf_counter()
+    spectrum = calibrate(DIM)
+    catalog = Catalog(spectrum)
+    data = DATA / size_name
+    if fresh:
+        shutil.rmtree(data / "solr", ignore_errors=True)
+    stored = catalog.write(max(size.sizes), data / f"catalog-{max(size.sizes)}.npy")
+    queries = catalog.queries(size.queries, within=min(size.sizes))
+    max_dist = _threshold(stored, min(size.sizes), queries)
+    results: dict = {
+        "size": size_name, "config": asdict(size), "spectrum": spectrum.source,
+        "variance_top": spectrum.variances[:8].round(3).tolist(),
+        "variance_share_256": float(spectrum.variances[:256].sum() / spectrum.variances.sum()),
+        "max_dist": max_dist, "points": [], "indexing": [],
+    }  # fmt: skip
+    solr = BenchSolr(data / "solr", port, size.heap)
+    solr.start()
+    try:
+        hnsw_rate = None
+        for n in size.sizes:
+            hnsw_rate = _index_up_to(solr, stored, n, size, hnsw_rate, results)
+            point = _measure_point(solr, stored, n, queries, max_dist, size, results)
+            results["points"].append(point)
+        results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images)
+    finally:
+        solr.stop()
+    results["pca_quality"] = pca_quality.run()
+    results["seconds"] = time.perf_counter() - started
+    return results
+
+
+def _threshold(stored: Stored, n: int, queries: Queries) -> float:
+    """The maxDist of threshold queries: the median distance of the 10th neighbour at the
+    smallest size, so that about half the queries have fewer than 10 answers."""
+    truth = exact_topk(stored, n, queries, math.inf)["unfiltered"]
+    return float(np.median(truth.distances[:, -1]))
+
+
+def _index_up_to(solr: BenchSolr, stored: Stored, n: int, size: Size, hnsw_rate: float | None, results: dict) -> float | None:
+    """Indexes the documents up to ``n`` into both cores (HNSW unless projected over budget);
+    returns the HNSW rate (docs/s) of the last step."""
+    for kind in ("visual", "hnsw"):
+        have = solr.count(kind)
+        if have >= n:
+            continue
+        if kind == "hnsw" and hnsw_rate and (n - have) / hnsw_rate > size.hnsw_budget_s:
+            results["indexing"].append({
+                "kind": kind, "from": have, "to": n, "skipped": True,
+                "projected_s": (n - have) / hnsw_rate, "rate": hnsw_rate,
+            })  # fmt: skip
+            continue
+        log.info("indexing %s: documents %d..%d", kind, have, n)
+        step = solr.index(kind, stored, have, n)
+        entry = {"kind": kind, "from": have, "to": n, "seconds": step.seconds,
+                 "client_seconds": step.client_seconds, "rate": step.docs / step.seconds,
+                 "bytes": solr.index_bytes(kind), "memory": solr.memory()}  # fmt: skip
+        results["indexing"].append(entry)
+        if kind == "hnsw":
+            hnsw_rate = entry["rate"]
+    return hnsw_rate
+
+
+def _measure_point(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: float, size: Size, results: dict) -> dict:
+    log.info("N=%d: exact answers", n)
+    truth = exact_topk(stored, n, queries, max_dist)
+    contenders = [c for c in solr_contenders(solr.url("visual"), solr.url("hnsw"), APPROX_PARAMS)
+                  if not c.name.startswith("solr") or solr.count("hnsw") >= n]  # fmt: skip
+    contenders += _local_contenders(stored, n, size, results)
+    facets = {key: codes[:n] for key, codes in stored.facets.items()}
+    point: dict = {"n": n, "cells": {}, "contenders": {}}
+    for kind in TYPES:
+
+        def rows_of(q: int, kind: str = kind) -> np.ndarray | None:
+            m = mask(facets, queries, q, kind)
+            return None if m is None else np.flatnonzero(m)
+
+        todo = cases(queries, kind, max_dist, rows_of)
+        for contender in contenders:
+            if kind not in contender.kinds:
+                continue
+            log.info("N=%d %s: %s", n, kind, contender.name)
+            cell = measure(contender, todo, _scorer(stored, truth[kind]), size.cell_budget_s)
+            point["cells"][f"{contender.name}/{kind}"] = cell.summary()
+            point["contenders"][contender.name] = contender.what
+    point["memory"] = solr.memory()
+    point["index_bytes"] = {kind: solr.index_bytes(kind) for kind in ("visual", "hnsw")}
+    return point
+
+
+def _scorer(stored: Stored, truth: Truth):
+    def score(case: Case, ids: list[int]) -> float:
+        return recall(stored, case.vector.astype(np.float64), ids, truth, case.q)
+
+    return score
+
+
+def _local_contenders(stored: Stored, n: int, size: Size, results: dict) -> list[Contender]:
+    scan = NumpyScan(stored, n)
+    local = [
+        Contender("numpy-scan", TYPES, lambda c: scan.search(c.vector, c.rows, c.max_dist),
+                  "numpy brute force (float32 BLAS matrix-vector product; filters gather their rows first)"),
+    ]  # fmt: skip
+    if n <= size.tree_max_n:
+        for kind in ("kdtree", "balltree"):
+            search, seconds = build_tree(kind, stored, n)
+            results.setdefault("tree_build_s", {})[f"{kind}/{n}"] = seconds
+            local.append(Contender(kind, ("unfiltered",), lambda c, s=search: s(c.vector),
+                                   f"scikit-learn {kind} (leaf_size=40), unfiltered only"))  # fmt: skip
+    return local
