@@ -125,18 +125,23 @@ class SolrIndex:
     # -- writing ---------------------------------------------------------------------------
     def add(self, docs: Iterable[dict], commit_within_ms: int = COMMIT_WITHIN_MS) -> None:
         docs = list(docs)
-        if not docs:
-            return
-        try:
-            self.solr.add(docs, commitWithin=str(commit_within_ms))
-        except requests.RequestException as error:
-            raise SolrUnavailable(f"Solr at {self.url} is not reachable: {error}") from error
+        if docs:
+            self._update(lambda: self.solr.add(docs, commitWithin=str(commit_within_ms)))
 
     def commit(self) -> None:
+        self._update(self.solr.commit)
+
+    def _update(self, call) -> None:
         try:
-            self.solr.commit()
-        except requests.RequestException as error:
-            raise SolrUnavailable(f"Solr at {self.url} is not reachable: {error}") from error
+            call()
+        except (requests.RequestException, pysolr.SolrError) as error:
+            # pysolr reports a refused connection, and Jetty a Solr shutting down, this way
+            if isinstance(error, pysolr.SolrError) and not _unavailable(str(error)):
+                raise
+            raise SolrUnavailable(
+                f"Solr at {self.url} is not reachable; re-run the job when it is back, it resumes "
+                f"where it stopped ({str(error).splitlines()[0][:200]})"
+            ) from error
 
     def delete_all(self) -> None:
         self.solr.delete(q="*:*", commit=True)
@@ -201,6 +206,10 @@ def check_model(model: StoredModel, schema: SchemaInfo, extractor: str) -> None:
             f"PCA model {reducer.version} outputs {reducer.metadata['output_dim']} dimensions but "
             f"the schema's {contract.VECTOR_FIELD} has {schema.dimension}"
         )
+
+
+def _unavailable(message: str) -> bool:
+    return "Failed to connect" in message or "(HTTP 503)" in message
 
 
 def _escape_id(product_id: str) -> str:

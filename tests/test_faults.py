@@ -1,0 +1,115 @@
+"""Faults: Solr stopped in the middle of an indexing job, and the sidecar restarted under load."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from embedder.localsolr import LocalSolr
+from embedder.samples import generate_catalog
+from embedder.solr import SolrIndex
+from tests.conftest import free_port
+
+PRODUCTS = 180
+
+
+@pytest.fixture(scope="module")
+def fault_solr(tmp_path_factory):
+    """A Solr of its own, since this module stops and restarts it."""
+    solr = LocalSolr(tmp_path_factory.mktemp("fault-home"), port=free_port())
+    solr.start()
+    yield solr
+    solr.stop()
+
+
+def wait_for_progress(process: subprocess.Popen, at_least: int, total: int) -> str:
+    seen, deadline = "", time.monotonic() + 300
+    while time.monotonic() < deadline:
+        chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace")
+        assert chunk, f"the job ended early:\n{seen}"
+        seen += chunk
+        counts = re.findall(rf"indexing:.*?(\d+)/{total}", seen)
+        if counts and int(counts[-1]) >= at_least:
+            return seen
+    raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")
+
+
+def test_solr_stopped_mid_job_then_restarted_loses_and_duplicates_nothing(fault_solr, tmp_path):
+    catalog = generate_catalog(tmp_path / "catalog", variants=PRODUCTS // 60)
+    url = f"{fault_solr.url}"
+    command = [sys.executable, "-m", "embedder.cli", "--solr", url, "index", str(catalog), "--weights", "none",
+               "--fit-sample", "40", "--batch-size", "16", "--report", str(tmp_path / "report.jsonl")]  # fmt: skip
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_progress(job, 48, PRODUCTS)
+    fault_solr.stop()  # Solr goes away while the job is writing
+    started = time.monotonic()
+    _, stderr = job.communicate(timeout=180)
+    assert job.returncode == 1 and time.monotonic() - started < 120
+    last_line = stderr.decode().strip().splitlines()[-1]
+    assert "not reachable" in last_line and "re-run" in last_line, last_line
+
+    fault_solr.start()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    indexed, skipped = map(int, re.search(r"indexed (\d+), skipped (\d+)", done.stdout).groups())
+    assert indexed + skipped == PRODUCTS and skipped >= 48
+    index = SolrIndex(f"{fault_solr.url}/{fault_solr.collection}")
+    ids = [d["id"] for d in index.stream("id")]
+    assert len(ids) == len(set(ids)) == PRODUCTS
+
+
+def test_a_sidecar_restarted_under_load_gives_retryable_errors_not_hangs(demo_index, local_solr):
+    port = free_port()
+    command = [sys.executable, "-m", "embedder.cli", "--solr", local_solr.url, "serve", "--port", str(port),
+               "--weights", "none", "--threads", "4"]  # fmt: skip
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    return process
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        process.kill()
+        raise AssertionError("the sidecar did not come up")
+
+    def search(n: int) -> tuple[str, float]:
+        began = time.monotonic()
+        try:
+            response = requests.post(f"http://127.0.0.1:{port}/search", json={"id": f"SKU{n % 60 + 1:04d}", "k": 5},
+                                     timeout=15)  # fmt: skip
+            outcome = "ok" if response.status_code == 200 else f"http {response.status_code}"
+        except requests.ConnectionError:
+            outcome = "connection refused or reset"  # retryable: nothing was half-done
+        except requests.Timeout:
+            outcome = "timeout"
+        return outcome, time.monotonic() - began
+
+    server = start()
+    outcomes: list[tuple[str, float]] = []
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(search, n) for n in range(40)]
+        time.sleep(1.0)
+        server.send_signal(signal.SIGTERM)  # restart in the middle of the load
+        server.wait(timeout=30)
+        futures += [pool.submit(search, n) for n in range(40, 60)]
+        outcomes += [f.result() for f in futures]
+        server = start()
+        outcomes += [f.result() for f in [pool.submit(search, n) for n in range(60, 100)]]
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+
+    kinds = {outcome for outcome, _ in outcomes}
+    assert kinds <= {"ok", "connection refused or reset", "http 503"}, kinds
+    assert "timeout" not in kinds and max(seconds for _, seconds in outcomes) < 15
+    assert "connection refused or reset" in kinds  # the restart was felt ...
+    assert all(outcome == "ok" for outcome, _ in outcomes[-40:])  # ... and recovered from
