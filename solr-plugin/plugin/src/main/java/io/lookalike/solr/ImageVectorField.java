@@ -40,17 +40,37 @@ import org.apache.solr.uninverting.UninvertingReader;
 public class ImageVectorField extends FieldType {
 
   static final String DIMENSION = "dimension";
+  static final String PREFIX_DIMENSIONS = "prefixDimensions";
   static final int MAX_DIMENSION = 16384;
 
+  /**
+   * The prefix copy's length when the schema does not say: 64 floats (256 bytes, 1/16 of a
+   * 1024-d vector), for vectors of at least {@link #MIN_DIMENSION_FOR_PREFIX} dimensions.
+   */
+  static final int DEFAULT_PREFIX_DIMENSIONS = 64;
+
+  static final int MIN_DIMENSION_FOR_PREFIX = 256;
+
+  /** The Lucene field holding a field's prefix copy: not a schema field, never returned. */
+  static final String PREFIX_SUFFIX = ".prefix";
+
   private int dimension;
+  private int prefixDimensions;
 
   public int getDimension() {
     return dimension;
   }
 
+  /** How many leading dimensions are also kept in the prefix copy; 0 for none. */
+  public int getPrefixDimensions() {
+    return prefixDimensions;
+  }
+
   @Override
   protected void init(IndexSchema schema, Map<String, String> args) {
     dimension = parseDimension(args.remove(DIMENSION));
+    int defaultPrefix = dimension >= MIN_DIMENSION_FOR_PREFIX ? DEFAULT_PREFIX_DIMENSIONS : 0;
+    prefixDimensions = parsePrefixDimensions(args.remove(PREFIX_DIMENSIONS), defaultPrefix);
     // Default to what fits a vector kept in doc values only. What the type declares explicitly is
     // kept, so that checkSchemaField reports it, naming the field.
     properties &= ~((INDEXED | STORED | MULTIVALUED | UNINVERTIBLE) & ~trueProperties);
@@ -77,6 +97,31 @@ public class ImageVectorField extends FieldType {
             + MAX_DIMENSION
             + ", got "
             + (value == null ? "none" : "'" + value + "'"));
+  }
+
+  private int parsePrefixDimensions(String value, int defaultValue) {
+    if (value == null) {
+      return defaultValue;
+    }
+    try {
+      int parsed = Integer.parseInt(value.strip());
+      if (parsed >= 0 && parsed < dimension) {
+        return parsed;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new SolrException(
+        ErrorCode.SERVER_ERROR,
+        "fieldType "
+            + typeName
+            + ": attribute "
+            + PREFIX_DIMENSIONS
+            + " must be an integer in 0.."
+            + (dimension - 1)
+            + " (0: no prefix copy), got '"
+            + value
+            + "'");
   }
 
   @Override
@@ -140,9 +185,21 @@ public class ImageVectorField extends FieldType {
     return new BinaryDocValuesField(field.getName(), new BytesRef(VectorFormat.toBytes(vector)));
   }
 
+  /**
+   * The vector and, unless {@code prefixDimensions} is 0, a second doc-values field with a copy of
+   * its first {@code prefixDimensions} floats. Doc values hand out a document's value whole, so a
+   * search that only needs the leading (highest-variance, in PCA order) dimensions to rule a
+   * document out reads the short copy instead of the whole vector: see {@link ImageVectorValues}.
+   */
   @Override
   public List<IndexableField> createFields(SchemaField field, Object value) {
-    return List.of(createField(field, value));
+    IndexableField vector = createField(field, value);
+    if (prefixDimensions == 0) {
+      return List.of(vector);
+    }
+    BytesRef bytes = vector.binaryValue();
+    BytesRef prefix = new BytesRef(bytes.bytes, bytes.offset, prefixDimensions * Float.BYTES);
+    return List.of(vector, new BinaryDocValuesField(field.getName() + PREFIX_SUFFIX, prefix));
   }
 
   /** Base64, the documented text form: also what {@link #toObject} returns. */

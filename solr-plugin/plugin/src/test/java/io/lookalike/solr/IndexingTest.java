@@ -84,6 +84,10 @@ public class IndexingTest extends AbstractVisualTestCase {
         "bad-schema-dimension.xml",
         "fieldType vector: attribute dimension must be an integer in 1..16384, got '0'");
     assertSchemaError(
+        "bad-schema-prefix.xml",
+        "fieldType vector: attribute prefixDimensions must be an integer in 0..15 (0: no prefix"
+            + " copy), got '16'");
+    assertSchemaError(
         "bad-schema-stored.xml",
         "field v: stored=\"true\", multiValued=\"true\" is not supported; an ImageVectorField is a"
             + " single vector kept in doc values only");

@@ -29,12 +29,19 @@ final class TestVectors {
     return vector;
   }
 
-  /** The reference in float: same summation order as the kernel, so results must be identical. */
+  /**
+   * The reference in float, written from the kernel's documented summation order (component i
+   * into partial sum i % 8, then the eight partial sums in order), so results must be identical.
+   */
   static float sqdistFloat(float[] a, float[] b) {
-    float sum = 0f;
+    float[] lanes = new float[8];
     for (int i = 0; i < a.length; i++) {
       float diff = a[i] - b[i];
-      sum += diff * diff;
+      lanes[i % 8] += diff * diff;
+    }
+    float sum = 0f;
+    for (float lane : lanes) {
+      sum += lane;
     }
     return sum;
   }

@@ -45,6 +45,9 @@ public class VisualQueryTest extends LuceneTestCase {
   private IndexSearcher searcher;
   private int dimension;
 
+  /** How many leading floats the index also keeps as a prefix copy (0: none). */
+  private int prefixDimensions;
+
   /** The vector of each document by doc id, null for documents without one. */
   private float[][] vectors;
 
@@ -53,7 +56,8 @@ public class VisualQueryTest extends LuceneTestCase {
 
   @Before
   public void buildIndex() throws IOException {
-    dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(100); // crosses blocks of 32
+    dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(200); // crosses blocks of 64
+    prefixDimensions = random().nextInt(dimension);
     directory = newDirectory();
     float[][] written = new float[atLeast(200)][];
     try (RandomIndexWriter writer = new RandomIndexWriter(random(), directory)) {
@@ -63,7 +67,7 @@ public class VisualQueryTest extends LuceneTestCase {
         doc.add(new StringField("cat", i % 3 == 0 ? "a" : "b", Field.Store.NO));
         if (i % 10 != 0) {
           written[i] = TestVectors.random(random(), dimension);
-          doc.add(vectorField(written[i]));
+          vectorFields(written[i]).forEach(doc::add);
         }
         writer.addDocument(doc);
       }
@@ -242,8 +246,16 @@ public class VisualQueryTest extends LuceneTestCase {
     }
   }
 
-  private static BinaryDocValuesField vectorField(float[] vector) {
-    return new BinaryDocValuesField(FIELD, new BytesRef(VectorFormat.toBytes(vector)));
+  /** What ImageVectorField indexes: the vector, and its prefix copy unless there is none. */
+  private List<BinaryDocValuesField> vectorFields(float[] vector) {
+    BytesRef bytes = new BytesRef(VectorFormat.toBytes(vector));
+    if (prefixDimensions == 0) {
+      return List.of(new BinaryDocValuesField(FIELD, bytes));
+    }
+    BytesRef prefix = new BytesRef(bytes.bytes, 0, prefixDimensions * Float.BYTES);
+    return List.of(
+        new BinaryDocValuesField(FIELD, bytes),
+        new BinaryDocValuesField(FIELD + ImageVectorField.PREFIX_SUFFIX, prefix));
   }
 
   private boolean matches(Query query, int doc) throws IOException {
