@@ -2,6 +2,7 @@
 // from examples, browse clusters. A plain ES module with no dependencies, over the sidecar's JSON API.
 
 const DEFAULT_FACETS = ["category", "color", "brand"];
+const NAV_MAX = 100; // /navigate/* galleries hold 1 to 100 products
 const FACET_LABELS = { category: "Category", color: "Colour", brand: "Brand", cluster_id: "Cluster" };
 
 const state = {
@@ -235,7 +236,7 @@ function useAsQuery(result) {
 
 /** A step to the clicked product's lookalikes; a session never shows a product twice. */
 function navigateTo(result) {
-  const k = numberOrNull($("k-input")) ?? 12;
+  const k = Math.min(numberOrNull($("k-input")) ?? 12, NAV_MAX); // a step shows at most 100
   const reject = [...state.rejected].filter((id) => id !== result.id);
   const step = (state.nav?.step ?? 0) + 1;
   return loadGallery(async () => {
@@ -255,7 +256,7 @@ function navigateTo(result) {
 function browse() {
   state.rejected.clear();
   return loadGallery(async () => {
-    const body = await post("/navigate/start", { size: numberOrNull($("k-input")) ?? 12, fq: filterQueries() });
+    const body = await post("/navigate/start", { size: Math.min(numberOrNull($("k-input")) ?? 12, NAV_MAX), fq: filterQueries() });
     state.nav = { session: body.session, step: 0 };
     return body;
   }, "Diverse products: click the one closest to what you want", "navigate");
