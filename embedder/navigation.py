@@ -42,10 +42,17 @@ class Navigator:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, size: int = 12, fq: Sequence[str] = ()) -> tuple[Session, list[Hit]]:
+    def start(
+        self, size: int = 12, fq: Sequence[str] = (), choose: str | None = None, reject: Sequence[str] = ()
+    ) -> tuple[Session, list[Hit]]:
+        """A new session: a diverse gallery, or with ``choose`` straight the first step from
+        that product (a shopper who starts from a search result)."""
         if not 1 <= size <= 100:
             raise ValueError(f"size must be between 1 and 100, got {size}")
         session = Session(secrets.token_urlsafe(12), list(fq))
+        if choose is not None:
+            self._keep(session)
+            return self.step(session.id, choose, reject, k=size)
         ids = self._representatives(size) if not fq else []
         ids = ids or self._farthest_points(size, fq)
         gallery = self._hits(ids)

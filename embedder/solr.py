@@ -88,6 +88,11 @@ class SolrIndex:
             dimension=int(field_type["dimension"]),
         )
 
+    def attribute_fields(self) -> list[str]:
+        """The ``attr_*`` fields that hold values in the index (tagged or from the catalog)."""
+        fields = self._get_json("admin/luke", {"numTerms": 0}).get("fields", {})
+        return sorted(name for name in fields if name.startswith("attr_"))
+
     def get(self, ids: Sequence[str], fl: str = "*") -> dict[str, dict]:
         """Real-time get: sees documents added but not yet committed, on every shard."""
         if not ids:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +61,23 @@ def preview(
     if not example_ids and not example_images:
         raise ValueError("give 1 or more example product ids or images")
     options = dict(k=k, max_dist=max_dist, fq=fq, exclude=list(example_ids))
-    if example_images:
-        vectors = [client.embed(image) for image in example_images]
-        vectors += [client.index.vector_of(i) for i in example_ids]
-        centroid = contract.encode_vector(np.mean(vectors, axis=0))
-        query = Query(vector=centroid, model=client.model.version, **options)
-    else:
-        query = Query(like=list(example_ids), **options)
-    lookalikes = client.run(query).hits
     examples = client.index.get(list(example_ids), fl="*")
-    return [Hit.of_document(i, examples[i]) for i in example_ids if i in examples] + lookalikes
+    missing = [i for i in example_ids if i not in examples]
+    if missing:
+        raise KeyError(f"no example products with ids {missing}")
+    without = [i for i in example_ids if contract.VECTOR_FIELD not in examples[i]]
+    if without:
+        raise ValueError(f"example products without an image vector: {without}")
+    vectors = {i: contract.decode_vector(examples[i][contract.VECTOR_FIELD]) for i in example_ids}
+    if example_images:
+        centroid = np.mean([client.embed(image) for image in example_images] + list(vectors.values()), axis=0)
+        query = Query(vector=contract.encode_vector(centroid), model=client.model.version, **options)
+    else:
+        centroid = np.mean(list(vectors.values()), axis=0, dtype=np.float64)
+        query = Query(like=list(example_ids), **options)
+    shown = [replace(Hit.of_document(i, examples[i]), distance=float(((vectors[i] - centroid) ** 2).sum()))
+             for i in example_ids]  # fmt: skip
+    return shown + client.run(query).hits
 
 
 def apply(index: SolrIndex, attribute: Attribute, ids: Iterable[str]) -> int:

@@ -33,6 +33,8 @@ def test_tagging_changes_exactly_the_reviewed_products_and_keeps_their_vectors(c
     candidates = [i for i in before if i not in examples and categories[i] != "shoe"]
     expected = sorted(candidates, key=lambda i: ((before[i] - centroid) ** 2).sum())[:7]
     assert [h.id for h in reviewed[3:]] == expected
+    for example in reviewed[:3]:  # examples show their own distance to the centroid
+        assert example.distance == pytest.approx(((before[example.id] - centroid) ** 2).sum(), rel=1e-5)
 
     approved = [h.id for h in reviewed[:-2]]  # the merchandiser unchecks the last two
     assert tagging.apply(demo_index, attribute, approved) == len(approved)

@@ -123,6 +123,8 @@ def test_tag_review_then_apply_over_http(service_url, demo_index):
 
 
 def test_clusters_navigation_and_recommendations_over_http(service_url):
+    before = requests.get(f"{service_url}/clusters", timeout=30)
+    assert before.status_code == 200 and before.json()["clusters"] == []  # not clustered yet
     clusters = post(service_url, "/clusters", json={"k": 4}).json()["clusters"]
     assert sum(c["size"] for c in clusters) == 60 and all(c["representative"]["id"] for c in clusters)
     assert requests.get(f"{service_url}/clusters", timeout=30).json()["clusters"] == clusters
@@ -137,6 +139,9 @@ def test_clusters_navigation_and_recommendations_over_http(service_url):
     shown = [g["id"] for g in start["gallery"] + step["gallery"]]
     assert len(shown) == len(set(shown))
     assert post(service_url, "/navigate/step", json={"session": "nope", "choose": "SKU0001"}).status_code == 404
+    from_result = post(service_url, "/navigate/start", json={"choose": "SKU0002", "size": 5}).json()
+    assert from_result["current"] == "SKU0002" and len(from_result["gallery"]) == 5
+    assert "SKU0002" not in [g["id"] for g in from_result["gallery"]]
     assert post(service_url, "/navigate/step", json={"session": start["session"]}).status_code == 400
 
     recommended = post(service_url, "/recommend", json={"like": ["SKU0002"], "unlike": ["SKU0003"], "k": 5}).json()

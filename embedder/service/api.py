@@ -48,7 +48,7 @@ def search():
     options = dict(
         text=payload.text("text"), fq=payload.strings("fq"), k=payload.integer("k", 12, 1, 1000),
         max_dist=payload.number("max_dist"), hybrid=payload.flag("hybrid"),
-        facets=payload.strings("facets") or list(DEFAULT_FACETS),
+        facets=payload.strings("facets") or [*DEFAULT_FACETS, *services().index.attribute_fields()],
     )  # fmt: skip
     product_id, vector = payload.text("id", 200), payload.vector()
     if image is not None:

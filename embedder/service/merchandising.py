@@ -60,8 +60,8 @@ def make_clusters():
 @blueprint.get("/clusters")
 def get_clusters():
     result = clustering.load_clustering(services().index)
-    if result is None:
-        raise KeyError("the catalog has not been clustered yet: POST /clusters")
+    if result is None:  # not clustered yet
+        return jsonify({"clusters": [], "created_at": None, "pca_version": None})
     return jsonify(_clusters_json(result))
 
 
@@ -75,8 +75,11 @@ def cluster_attribute(cluster_id: int):
 @blueprint.post("/navigate/start")
 def navigate_start():
     payload = Payload()
-    session, gallery = services().navigator.start(payload.integer("size", 12, 1, 100), payload.strings("fq"))
-    return jsonify({"session": session.id, "gallery": [hit_json(h) for h in gallery]})
+    session, gallery = services().navigator.start(
+        payload.integer("size", 12, 1, 100), payload.strings("fq"), payload.text("choose", 200),
+        payload.strings("reject"),
+    )  # fmt: skip
+    return jsonify({"session": session.id, "current": session.current, "gallery": [hit_json(h) for h in gallery]})
 
 
 @blueprint.post("/navigate/step")

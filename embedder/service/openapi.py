@@ -72,10 +72,11 @@ SPEC = {
         "/tag/apply": _post("Write an attribute into exactly these products", _obj(
             ["attribute", "value", "ids"], **ATTRIBUTE, ids=STRS), TAGGED),
         "/clusters": {**_post("Cluster the catalog (MiniBatchKMeans)", _obj(k=INT), CLUSTERS),
-                      **_get("The last clustering", CLUSTERS)},
+                      **_get("The last clustering (an empty list before any)", CLUSTERS)},
         "/clusters/{id}/attribute": _post("Write an attribute into every member of a cluster",
                                           _obj(["attribute", "value"], **ATTRIBUTE), TAGGED),
-        "/navigate/start": _post("A gallery of diverse products", _obj(size=INT, fq=STRS), GALLERY),
+        "/navigate/start": _post("A gallery of diverse products, or with `choose` the first step from it",
+                                 _obj(size=INT, fq=STRS, choose=STR, reject=STRS), GALLERY),
         "/navigate/step": _post("The next gallery from a chosen product", _obj(
             ["session", "choose"], session=STR, choose=STR, reject=STRS, k=INT), GALLERY),
         "/recommend": _post("Closer to liked products, away from disliked ones", _obj(

@@ -240,13 +240,9 @@ function navigateTo(result) {
   const reject = [...state.rejected].filter((id) => id !== result.id);
   const step = (state.nav?.step ?? 0) + 1;
   return loadGallery(async () => {
-    if (!state.nav) {
-      // The page starts a session at the clicked product: size 1 keeps the service's starting
-      // gallery (never shown here, yet counted as seen) from hiding close lookalikes.
-      const start = await post("/navigate/start", { size: 1, fq: filterQueries() });
-      state.nav = { session: start.session, step: 0 };
-    }
-    const body = await post("/navigate/step", { session: state.nav.session, choose: result.id, reject, k });
+    const body = state.nav
+      ? await post("/navigate/step", { session: state.nav.session, choose: result.id, reject, k })
+      : await post("/navigate/start", { choose: result.id, reject, size: k, fq: filterQueries() });
     state.nav = { session: body.session, step };
     state.rejected.clear();
     return body;
@@ -355,12 +351,9 @@ async function confirmTag() {
 // ---- clusters -------------------------------------------------------------------------------
 
 async function loadClusters() {
-  try {
-    renderClusters((await api("/clusters")).clusters);
-  } catch (error) {
-    if (error.status !== 404) throw error;
-    $("clusters-note").textContent = "The catalog is not clustered yet: choose a number of clusters.";
-  }
+  const { clusters } = await api("/clusters");
+  if (clusters.length) renderClusters(clusters);
+  else $("clusters-note").textContent = "The catalog is not clustered yet: choose a number of clusters.";
 }
 
 async function makeClusters() {
