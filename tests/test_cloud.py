@@ -2,6 +2,7 @@
 form exactly like a single node: same ids, same order, same scores."""
 from __future__ import annotations
 
+import io
 import socket
 
 import numpy as np
@@ -116,3 +117,19 @@ def test_search_by_id_and_image_and_tag_preview_work_on_shards(indexes, extracto
     tagging.apply(indexes[1], tagging.Attribute("style", "cloudy"), preview_cloud)
     tagged = {d["id"] for d in indexes[1].stream("id", fq=["attr_style:cloudy"])}
     assert tagged == set(preview_cloud)
+
+
+def test_the_sidecar_serves_a_sharded_collection(cloud, indexes, extractor, tmp_path):
+    from embedder.service import ServiceConfig, create_app
+
+    settings = load_settings(environ={}, solr_url=cloud.zk_host, home=tmp_path, weights="none")
+    app = create_app(settings, ServiceConfig(image_roots=(indexes[0].catalog_dir,)), extractor=extractor)
+    client = app.test_client()
+    assert client.get("/health").get_json()["documents"] == 60
+    image = (indexes[0].catalog_dir / "images" / "SKU0012.jpg").read_bytes()
+    found = client.post("/search", data={"image": (io.BytesIO(image), "q.jpg"), "k": "3", "fq": "category:tshirt"})
+    ids = [r["id"] for r in found.get_json()["results"]]
+    single = LookalikeClient(indexes[0], extractor=extractor).search(image=image, k=3, fq=["category:tshirt"])
+    assert ids == [h.id for h in single] and ids[0] == "SKU0012"
+    steps = client.post("/navigate/start", json={"choose": "SKU0012", "size": 4}).get_json()
+    assert len(steps["gallery"]) == 4 and "SKU0012" not in [g["id"] for g in steps["gallery"]]
