@@ -44,10 +44,12 @@ public class ImageVectorField extends FieldType {
   static final int MAX_DIMENSION = 16384;
 
   /**
-   * The prefix copy's length when the schema does not say: 64 floats (256 bytes, 1/16 of a
-   * 1024-d vector), for vectors of at least {@link #MIN_DIMENSION_FOR_PREFIX} dimensions.
+   * The prefix copy's length when the schema does not say, as a fraction of the dimension: a
+   * quarter (1.25x the raw vector in all), for vectors of at least {@link
+   * #MIN_DIMENSION_FOR_PREFIX} dimensions. Measured on PCA-ordered 1024-d vectors (bench/), a
+   * quarter prunes 2.5x faster than no copy, 64 dimensions no faster than none.
    */
-  static final int DEFAULT_PREFIX_DIMENSIONS = 64;
+  static final int DEFAULT_PREFIX_DIVISOR = 4;
 
   static final int MIN_DIMENSION_FOR_PREFIX = 256;
 
@@ -69,7 +71,8 @@ public class ImageVectorField extends FieldType {
   @Override
   protected void init(IndexSchema schema, Map<String, String> args) {
     dimension = parseDimension(args.remove(DIMENSION));
-    int defaultPrefix = dimension >= MIN_DIMENSION_FOR_PREFIX ? DEFAULT_PREFIX_DIMENSIONS : 0;
+    int defaultPrefix =
+        dimension >= MIN_DIMENSION_FOR_PREFIX ? dimension / DEFAULT_PREFIX_DIVISOR : 0;
     prefixDimensions = parsePrefixDimensions(args.remove(PREFIX_DIMENSIONS), defaultPrefix);
     // Default to what fits a vector kept in doc values only. What the type declares explicitly is
     // kept, so that checkSchemaField reports it, naming the field.
