@@ -27,14 +27,14 @@ RUN mkdir embedder && touch embedder/__init__.py README.md \
  && pip uninstall -y lookalike \
  && rm -rf embedder README.md build *.egg-info
 
-# The project, installed the way pyproject.toml declares it (entry point `lookalike`). Editable,
-# because pyproject's `packages = ["embedder"]` leaves the subpackage embedder.service and the
-# web page (embedder/web) out of a wheel; an editable install runs them from /app/embedder.
+# The project, installed the way pyproject.toml declares it (entry point `lookalike`, the
+# subpackages and the web page as package data).
 COPY README.md ./
 COPY embedder ./embedder
-RUN pip install --no-deps -e . \
+RUN pip install --no-deps . \
+ && rm -rf build \
  && lookalike --help >/dev/null \
- && python -c "import embedder.service, embedder.cli"
+ && python -c "import embedder.service, embedder.cli, embedder.web"
 
 # State of the running process: the Keras cache (a volume in docker-compose.yml) and the local
 # state directory; created here so a fresh named volume inherits the lookalike user's ownership.

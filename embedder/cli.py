@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-upload-mb", type=int, default=10, help="upload size limit (default 10)")
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let image URLs point inside the network (refused by default)")
+    serve.add_argument("--image-root", action="append", type=Path, default=[],
+                       help="a directory whose product images may be served (repeatable; "
+                       "default: the home and working directories)")
     _weights(serve)
     serve.set_defaults(run=_serve)
 
@@ -216,7 +219,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.service import ServiceConfig, create_app
 
     config = ServiceConfig(max_upload_bytes=args.max_upload_mb * 1024 * 1024,
-                           allow_private_urls=args.allow_private_urls)  # fmt: skip
+                           allow_private_urls=args.allow_private_urls, image_roots=tuple(args.image_root))  # fmt: skip
     app = create_app(settings, config, extractor=FeatureExtractor.load(settings.weights))
     logging.getLogger(__name__).info("serving on http://%s:%d (Solr %s)", args.host, args.http_port,
                                      settings.collection_url)  # fmt: skip

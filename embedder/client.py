@@ -9,6 +9,7 @@ It builds the ``{!visual}`` query so users never hand-write local parameters::
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from embedder.solr import SolrIndex, StoredModel, check_model
 
 # Keyword search fields and boosts, shared by every keyword + image form.
 TEXT_FIELDS = "title^3 description brand category color attributes"
+MODEL_RECHECK_SECONDS = 5.0
 DISTANCE_FIELD = "distance"
 
 
@@ -150,6 +152,7 @@ class LookalikeClient:
         self.weights = weights
         self._extractor = extractor  # a FeatureExtractor, built on first use when not given
         self._model: StoredModel | None = None
+        self._model_checked = 0.0
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> "LookalikeClient":
@@ -158,9 +161,15 @@ class LookalikeClient:
 
     @property
     def model(self) -> StoredModel:
-        """The collection's PCA model (loaded once), checked against this client's weights."""
+        """The collection's PCA model, checked against this client's weights; reloaded when the
+        collection's model changes (a re-index behind an alias switch), looked up at most every
+        few seconds."""
         from embedder.model import FeatureExtractor  # lazy: TensorFlow loads only when needed
 
+        if self._model is not None and time.monotonic() - self._model_checked > MODEL_RECHECK_SECONDS:
+            self._model_checked = time.monotonic()
+            if self.index.model_version() != self._model.version:
+                self._model = None
         if self._model is None:
             model = self.index.load_model()
             if model is None:
@@ -168,7 +177,7 @@ class LookalikeClient:
             if self._extractor is None:
                 self._extractor = FeatureExtractor.load(self.weights)
             check_model(model, self.index.schema_info(), self._extractor.name)
-            self._model = model
+            self._model, self._model_checked = model, time.monotonic()
         return self._model
 
     @property

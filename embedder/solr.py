@@ -152,6 +152,11 @@ class SolrIndex:
         self.solr.delete(q="*:*", commit=True)
 
     # -- the PCA model ---------------------------------------------------------------------
+    def model_version(self) -> str | None:
+        """The stored PCA model's version, without loading the model."""
+        doc = self.get([MODEL_DOC_ID], fl=f"{contract.ID_FIELD},{contract.VERSION_FIELD}").get(MODEL_DOC_ID)
+        return None if doc is None else doc.get(contract.VERSION_FIELD)
+
     def load_model(self) -> StoredModel | None:
         doc = self.get([MODEL_DOC_ID]).get(MODEL_DOC_ID)
         if doc is None:

@@ -75,6 +75,20 @@ def test_search_by_image_uses_the_collections_model(index, extractor, catalog, t
     assert filtered and all(h.fields["color"] == "green" and "linen" in h.fields["title"].lower() for h in filtered)
 
 
+def test_a_client_follows_a_new_model_of_its_collection(index, extractor, catalog, tmp_path, monkeypatch):
+    import embedder.client
+
+    Indexer(index, extractor, options(tmp_path)).run(catalog)
+    client = LookalikeClient(index, extractor=extractor)
+    image = catalog.parent / "images" / "SKU0011.jpg"
+    assert client.search(image=image, k=1)[0].id == "SKU0011"
+    first = client.model.version
+    Indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
+    monkeypatch.setattr(embedder.client, "MODEL_RECHECK_SECONDS", 0.0)
+    hits = client.search(image=image, k=1)  # embedded with the new model, accepted by Solr
+    assert client.model.version != first and hits[0].id == "SKU0011"
+
+
 def test_rerun_skips_everything_and_refit_reindexes(index, extractor, catalog, tmp_path):
     first = Indexer(index, extractor, options(tmp_path)).run(catalog)
     again = Indexer(index, extractor, options(tmp_path)).run(catalog)
