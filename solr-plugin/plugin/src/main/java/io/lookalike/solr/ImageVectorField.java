@@ -1,6 +1,7 @@
 package io.lookalike.solr;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +42,7 @@ public class ImageVectorField extends FieldType {
 
   static final String DIMENSION = "dimension";
   static final String PREFIX_DIMENSIONS = "prefixDimensions";
+  static final String CELLS = "cells";
   static final int MAX_DIMENSION = 16384;
 
   /**
@@ -58,6 +60,7 @@ public class ImageVectorField extends FieldType {
 
   private int dimension;
   private int prefixDimensions;
+  private CoarseCells cells; // null: no approximate mode
 
   public int getDimension() {
     return dimension;
@@ -68,12 +71,21 @@ public class ImageVectorField extends FieldType {
     return prefixDimensions;
   }
 
+  /** The coarse cells of the approximate mode, or null when the type declares none. */
+  CoarseCells getCells() {
+    return cells;
+  }
+
   @Override
   protected void init(IndexSchema schema, Map<String, String> args) {
     dimension = parseDimension(args.remove(DIMENSION));
     int defaultPrefix =
         dimension >= MIN_DIMENSION_FOR_PREFIX ? dimension / DEFAULT_PREFIX_DIVISOR : 0;
     prefixDimensions = parsePrefixDimensions(args.remove(PREFIX_DIMENSIONS), defaultPrefix);
+    String cellsFile = args.remove(CELLS);
+    if (cellsFile != null) {
+      cells = readCells(schema, cellsFile.strip());
+    }
     // Default to what fits a vector kept in doc values only. What the type declares explicitly is
     // kept, so that checkSchemaField reports it, naming the field.
     properties &= ~((INDEXED | STORED | MULTIVALUED | UNINVERTIBLE) & ~trueProperties);
@@ -100,6 +112,18 @@ public class ImageVectorField extends FieldType {
             + MAX_DIMENSION
             + ", got "
             + (value == null ? "none" : "'" + value + "'"));
+  }
+
+  private CoarseCells readCells(IndexSchema schema, String file) {
+    try (InputStream in = schema.getResourceLoader().openResource(file)) {
+      return CoarseCells.read(in, file, dimension);
+    } catch (IOException e) {
+      throw new SolrException(
+          ErrorCode.SERVER_ERROR,
+          "fieldType " + typeName + ": attribute " + CELLS + ": cannot read '" + file + "': "
+              + e.getMessage(),
+          e);
+    }
   }
 
   private int parsePrefixDimensions(String value, int defaultValue) {
@@ -184,7 +208,10 @@ public class ImageVectorField extends FieldType {
   /** Accepts any single value {@link VectorFormat#parse} does. */
   @Override
   public IndexableField createField(SchemaField field, Object value) {
-    float[] vector = VectorFormat.parse(value, field.getName(), dimension);
+    return vectorField(field, VectorFormat.parse(value, field.getName(), dimension));
+  }
+
+  private static IndexableField vectorField(SchemaField field, float[] vector) {
     return new BinaryDocValuesField(field.getName(), new BytesRef(VectorFormat.toBytes(vector)));
   }
 
@@ -193,16 +220,22 @@ public class ImageVectorField extends FieldType {
    * its first {@code prefixDimensions} floats. Doc values hand out a document's value whole, so a
    * search that only needs the leading (highest-variance, in PCA order) dimensions to rule a
    * document out reads the short copy instead of the whole vector: see {@link ImageVectorValues}.
+   * With {@code cells}, also the term of the document's coarse cell (see {@link CoarseCells}).
    */
   @Override
   public List<IndexableField> createFields(SchemaField field, Object value) {
-    IndexableField vector = createField(field, value);
-    if (prefixDimensions == 0) {
-      return List.of(vector);
+    float[] floats = VectorFormat.parse(value, field.getName(), dimension);
+    IndexableField vector = vectorField(field, floats);
+    List<IndexableField> fields = new ArrayList<>(List.of(vector));
+    if (prefixDimensions > 0) {
+      BytesRef bytes = vector.binaryValue();
+      BytesRef prefix = new BytesRef(bytes.bytes, bytes.offset, prefixDimensions * Float.BYTES);
+      fields.add(new BinaryDocValuesField(field.getName() + PREFIX_SUFFIX, prefix));
     }
-    BytesRef bytes = vector.binaryValue();
-    BytesRef prefix = new BytesRef(bytes.bytes, bytes.offset, prefixDimensions * Float.BYTES);
-    return List.of(vector, new BinaryDocValuesField(field.getName() + PREFIX_SUFFIX, prefix));
+    if (cells != null) {
+      fields.add(cells.field(field.getName(), floats));
+    }
+    return fields;
   }
 
   /** Base64, the documented text form: also what {@link #toObject} returns. */

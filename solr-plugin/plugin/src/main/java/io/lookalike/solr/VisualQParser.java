@@ -45,7 +45,9 @@ import org.apache.solr.search.QueryParsing;
  *       (see {@link QueryVectors});
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
  *   <li>{@code model}: the id of the model that made the query vector; the query is refused if this
- *       index holds live documents of another model, whose distances would be meaningless.
+ *       index holds live documents of another model, whose distances would be meaningless;
+ *   <li>{@code probe}: opt-in approximate search, only in this many coarse cells nearest to the
+ *       query (the field type must declare {@code cells}, see {@link CoarseCells}).
  * </ul>
  *
  * Bad input is a {@code 400} naming the parameter.
@@ -58,6 +60,7 @@ public class VisualQParser extends QParser {
   static final String UNLIKE_WEIGHT = "unlikeWeight";
   static final String MAX_DIST = "maxDist";
   static final String MODEL = "model";
+  static final String PROBE = "probe";
   static final float DEFAULT_UNLIKE_WEIGHT = 0.5f;
 
   /** Examples per query: enough for any shopper session, few enough to look up per request. */
@@ -88,7 +91,7 @@ public class VisualQParser extends QParser {
       if (model != null) {
         checkModel(model);
       }
-      return new VisualQuery(field, target, maxDist);
+      return new VisualQuery(field, target, maxDist, probedCells(type, target, local.get(PROBE)));
     } catch (IOException e) {
       throw new SolrException(ErrorCode.SERVER_ERROR, e);
     }
@@ -204,6 +207,28 @@ public class VisualQParser extends QParser {
       }
     }
     return false;
+  }
+
+  /** The cell terms {@code probe=N} limits the query to, or null for the exact search. */
+  private static BytesRef[] probedCells(ImageVectorField type, float[] target, String probe) {
+    if (probe == null) {
+      return null;
+    }
+    CoarseCells cells = type.getCells();
+    if (cells == null) {
+      throw badRequest(
+          PROBE, "the field's type declares no coarse cells (attribute cells); search exactly");
+    }
+    int count = 0;
+    try {
+      count = Integer.parseInt(probe.strip());
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    if (count < 1) {
+      throw badRequest(PROBE, "expected a number of cells >= 1, got '" + probe + "'");
+    }
+    return cells.nearestTerms(target, Math.min(count, cells.size()));
   }
 
   private static SolrException badRequest(String param, String problem) {

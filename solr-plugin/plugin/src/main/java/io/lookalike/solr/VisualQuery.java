@@ -1,12 +1,15 @@
 package io.lookalike.solr;
 
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.Objects;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.QueryVisitor;
 import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.TermInSetQuery;
 import org.apache.lucene.search.Weight;
+import org.apache.lucene.util.BytesRef;
 
 /**
  * Exact visual search: matches the documents that have a vector in {@code field} (optionally only
@@ -30,6 +33,9 @@ public final class VisualQuery extends Query {
   final float[] target;
   final float maxDist;
 
+  /** The cell terms an approximate query is limited to, sorted; null for the exact search. */
+  final BytesRef[] cells;
+
   /**
    * @param field the {@link ImageVectorField} to search
    * @param target the query vector; its length is the dimension
@@ -37,7 +43,20 @@ public final class VisualQuery extends Query {
    *     for no threshold
    */
   public VisualQuery(String field, float[] target, float maxDist) {
+    this(field, target, maxDist, null);
+  }
+
+  /**
+   * An approximate query when {@code cells} is not null: only documents in these coarse cells
+   * (see {@link CoarseCells}) are considered, ranked exactly among themselves.
+   */
+  VisualQuery(String field, float[] target, float maxDist, BytesRef[] cells) {
     this.field = Objects.requireNonNull(field, "field");
+    if (cells != null) {
+      cells = cells.clone();
+      Arrays.sort(cells);
+    }
+    this.cells = cells;
     this.target = target.clone();
     if (Float.isNaN(maxDist) || maxDist < 0) {
       throw new IllegalArgumentException("maxDist must be >= 0, got " + maxDist);
@@ -59,8 +78,15 @@ public final class VisualQuery extends Query {
   }
 
   @Override
-  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost) {
-    return new VisualWeight(this, boost);
+  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
+      throws IOException {
+    Weight cellFilter = null;
+    if (cells != null) {
+      Query inCells = new TermInSetQuery(field + CoarseCells.CELL_SUFFIX, Arrays.asList(cells));
+      cellFilter =
+          searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
+    }
+    return new VisualWeight(this, boost, cellFilter);
   }
 
   @Override
@@ -73,11 +99,13 @@ public final class VisualQuery extends Query {
   @Override
   public String toString(String defaultField) {
     String threshold = maxDist == Float.POSITIVE_INFINITY ? "" : ", maxDist=" + maxDist;
+    String approximate = cells == null ? "" : ", cells=" + cells.length;
     return "visual("
         + field
         + ", dim="
         + target.length
         + threshold
+        + approximate
         + ", "
         + VectorFormat.abbreviate(target)
         + ")";
@@ -91,7 +119,8 @@ public final class VisualQuery extends Query {
   private boolean equalsTo(VisualQuery other) {
     return field.equals(other.field)
         && Float.compare(maxDist, other.maxDist) == 0
-        && Arrays.equals(target, other.target);
+        && Arrays.equals(target, other.target)
+        && Arrays.equals(cells, other.cells);
   }
 
   @Override
@@ -100,6 +129,7 @@ public final class VisualQuery extends Query {
     h = 31 * h + field.hashCode();
     h = 31 * h + Float.hashCode(maxDist);
     h = 31 * h + Arrays.hashCode(target);
+    h = 31 * h + Arrays.hashCode(cells);
     return h;
   }
 }

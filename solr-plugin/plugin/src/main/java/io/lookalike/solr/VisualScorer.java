@@ -40,14 +40,23 @@ final class VisualScorer extends Scorer {
   /** The distance of the current document, valid once {@code matches()} returned true. */
   private float distance;
 
+  /**
+   * @param candidates the documents to compute distances for, positioning {@code values}: its
+   *     iterator, or a conjunction that includes it
+   */
   VisualScorer(
-      Weight weight, ImageVectorValues values, float[] target, float maxDist, float boost) {
+      Weight weight,
+      ImageVectorValues values,
+      DocIdSetIterator candidates,
+      float[] target,
+      float maxDist,
+      float boost) {
     super(weight);
     this.maxDist = maxDist;
     this.boost = boost;
     this.bound = maxDist;
     this.twoPhase =
-        new TwoPhaseIterator(values.iterator()) {
+        new TwoPhaseIterator(candidates) {
           @Override
           public boolean matches() throws IOException {
             distance = values.squaredDistance(target, bound);

@@ -1,36 +1,55 @@
 package io.lookalike.solr;
 
 import java.io.IOException;
+import java.util.List;
 import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.search.ConjunctionUtils;
+import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.Explanation;
 import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.Weight;
 
-/** The {@link Weight} of a {@link VisualQuery}: one {@link VisualScorer} per segment. */
+/**
+ * The {@link Weight} of a {@link VisualQuery}: one {@link VisualScorer} per segment. An
+ * approximate query's cell filter joins the scorer's approximation, so distances are only computed
+ * for documents of the probed cells.
+ */
 final class VisualWeight extends Weight {
 
   private final VisualQuery query;
   private final float boost;
+  private final Weight cellFilter; // null for the exact search
 
-  VisualWeight(VisualQuery query, float boost) {
+  VisualWeight(VisualQuery query, float boost, Weight cellFilter) {
     super(query);
     this.query = query;
     this.boost = boost;
+    this.cellFilter = cellFilter;
   }
 
-  /** Null for a segment where no document has a vector: nothing there can match. */
+  /** Null for a segment where no document has a vector (or none in the probed cells). */
   @Override
   public Scorer scorer(LeafReaderContext context) throws IOException {
     ImageVectorValues values = vectors(context);
-    return values == null
-        ? null
-        : new VisualScorer(this, values, query.target, query.maxDist, boost);
+    if (values == null) {
+      return null;
+    }
+    DocIdSetIterator candidates = values.iterator();
+    if (cellFilter != null) {
+      Scorer inCells = cellFilter.scorer(context);
+      if (inCells == null) {
+        return null;
+      }
+      candidates = ConjunctionUtils.intersectIterators(List.of(candidates, inCells.iterator()));
+    }
+    return new VisualScorer(this, values, candidates, query.target, query.maxDist, boost);
   }
 
   @Override
   public boolean isCacheable(LeafReaderContext context) {
-    return DocValues.isCacheable(context, query.field);
+    return DocValues.isCacheable(context, query.field)
+        && (cellFilter == null || cellFilter.isCacheable(context));
   }
 
   @Override
@@ -38,6 +57,9 @@ final class VisualWeight extends Weight {
     ImageVectorValues values = vectors(context);
     if (values == null || values.advanceExact(doc) == false) {
       return Explanation.noMatch("no vector in " + query.field);
+    }
+    if (cellFilter != null && cellFilter.explain(context, doc).isMatch() == false) {
+      return Explanation.noMatch("not in the " + query.cells.length + " probed cells");
     }
     float distance = values.squaredDistance(query.target, Float.POSITIVE_INFINITY);
     if (distance > query.maxDist) {

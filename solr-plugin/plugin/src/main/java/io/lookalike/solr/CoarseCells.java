@@ -1,0 +1,104 @@
+package io.lookalike.solr;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.stream.IntStream;
+import org.apache.lucene.document.Field;
+import org.apache.lucene.document.StringField;
+import org.apache.lucene.index.IndexableField;
+import org.apache.lucene.util.BytesRef;
+
+/**
+ * Coarse cells for the opt-in approximate search ({@code {!visual probe=N}}): centroids (k-means
+ * over a sample of the catalog, trained outside Solr) of the first {@code dims} components. Each
+ * document is indexed with the term of its nearest centroid; an approximate query only looks at
+ * the documents of the {@code N} cells nearest to the query vector, an inverted file (IVF) in
+ * Lucene terms.
+ *
+ * <p>The file is little-endian: an int32 cell count, an int32 component count, then the
+ * centroids' float32 components, one centroid after another.
+ */
+final class CoarseCells {
+
+  /** The Lucene field holding a field's cell terms: not a schema field, never returned. */
+  static final String CELL_SUFFIX = ".cell";
+
+  private final float[][] centroids;
+  private final int dims;
+
+  private CoarseCells(float[][] centroids, int dims) {
+    this.centroids = centroids;
+    this.dims = dims;
+  }
+
+  /**
+   * Reads a cells file.
+   *
+   * @param dimension the vectors' dimension: the centroids may have at most that many components
+   * @throws IOException if the file is truncated or its header is impossible
+   */
+  static CoarseCells read(InputStream in, String name, int dimension) throws IOException {
+    DataInputStream data = new DataInputStream(in);
+    byte[] header = data.readNBytes(2 * Integer.BYTES);
+    if (header.length < 2 * Integer.BYTES) {
+      throw new IOException(name + ": truncated header");
+    }
+    ByteBuffer head = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
+    int count = head.getInt();
+    int dims = head.getInt();
+    if (count < 1 || dims < 1 || dims > dimension) {
+      throw new IOException(
+          name + ": " + count + " cells of " + dims + " components; expected >= 1 cells of 1.."
+              + dimension + " components");
+    }
+    byte[] body = data.readNBytes(count * dims * Float.BYTES);
+    if (body.length != count * dims * Float.BYTES) {
+      throw new IOException(name + ": truncated, " + count + " centroids announced");
+    }
+    float[][] centroids = new float[count][];
+    for (int i = 0; i < count; i++) {
+      ByteBuffer centroid = ByteBuffer.wrap(body, i * dims * Float.BYTES, dims * Float.BYTES);
+      centroids[i] = VectorFormat.parse(centroid.slice(), name, dims);
+    }
+    return new CoarseCells(centroids, dims);
+  }
+
+  int size() {
+    return centroids.length;
+  }
+
+  /** The term field a document's cell goes into. */
+  IndexableField field(String vectorField, float[] vector) {
+    return new StringField(vectorField + CELL_SUFFIX, term(nearest(vector, 1)[0]), Field.Store.NO);
+  }
+
+  /** The terms of the {@code count} cells nearest to {@code vector}, nearest first. */
+  BytesRef[] nearestTerms(float[] vector, int count) {
+    return Arrays.stream(nearest(vector, count)).mapToObj(CoarseCells::term).toArray(BytesRef[]::new);
+  }
+
+  private int[] nearest(float[] vector, int count) {
+    double[] distances = new double[centroids.length];
+    for (int c = 0; c < centroids.length; c++) {
+      for (int i = 0; i < dims; i++) {
+        double diff = (double) vector[i] - centroids[c][i];
+        distances[c] += diff * diff;
+      }
+    }
+    return IntStream.range(0, centroids.length)
+        .boxed()
+        .sorted(Comparator.comparingDouble((Integer c) -> distances[c]).thenComparingInt(c -> c))
+        .limit(count)
+        .mapToInt(Integer::intValue)
+        .toArray();
+  }
+
+  private static BytesRef term(int cell) {
+    return new BytesRef(Integer.toString(cell));
+  }
+}
