@@ -137,7 +137,7 @@ def _min_score(case: Case) -> float:
     return 1.0 / (1.0 + case.max_dist)
 
 
-def solr_contenders(visual_url: str, hnsw_url: str, approx_params: dict[str, str]) -> list[Contender]:
+def solr_contenders(visual_url: str, hnsw_url: str, probes: tuple[int, ...]) -> list[Contender]:
     visual, hnsw = SolrSearch(visual_url), SolrSearch(hnsw_url)
 
     def lookalike(case: Case, extra: str = "") -> list[int]:
@@ -167,12 +167,15 @@ def solr_contenders(visual_url: str, hnsw_url: str, approx_params: dict[str, str
         q = f"{{!vectorSimilarity f=knn_vector minReturn={_min_score(case)!r} v=$qa}}"
         return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case)})
 
-    extra = "".join(f" {k}={v}" for k, v in approx_params.items())
-    contenders = [
+    approximate = [
+        Contender(f"lookalike-approx-p{probe}", ("unfiltered",),
+                  lambda case, probe=probe: lookalike(case, f" probe={probe}"),
+                  f"`{{!visual probe={probe}}}`: the opt-in approximate mode, {probe} coarse cells probed")
+        for probe in probes
+    ]  # fmt: skip
+    return [
         Contender("lookalike", TYPES, lookalike,
                   "`{!visual}` on ImageVectorField: exact top-10 (this plugin, default mode)"),
-        Contender("lookalike-approx", ("unfiltered",), lambda case: lookalike(case, extra),
-                  f"`{{!visual{extra}}}`: the opt-in approximate mode"),
         Contender("solr-knn", TYPES[:4], knn,
                   "Solr `{!knn topK=10}` on DenseVectorField (HNSW); fq used as preFilter (the default)"),
         Contender("solr-knn-postfilter", FILTERED, knn_postfilter,
@@ -182,6 +185,5 @@ def solr_contenders(visual_url: str, hnsw_url: str, approx_params: dict[str, str
                   "(plus an `{!frange}` post filter for maxDist)"),
         Contender("solr-vectorSimilarity", ("maxdist",), similarity_threshold,
                   "Solr `{!vectorSimilarity minReturn=...}` (HNSW graph walk above a threshold)"),
+        *approximate,
     ]  # fmt: skip
-    # Without approximate parameters the approximate mode would be the exact one again.
-    return [c for c in contenders if approx_params or c.name != "lookalike-approx"]

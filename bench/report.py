@@ -43,6 +43,9 @@ the first 256 dimensions hold {r['variance_share_256']:.0%} of the variance), {l
 `f100` 1%, the hybrid keyword (`title:<material>`) 5%. `maxdist` keeps documents within a squared
 distance of {r['max_dist']:.2f} (the median 10th-neighbour distance at the smallest N).
 
+**Approximate mode:** {r['cells']['count']} k-means cells over the first {r['cells']['dims']} components
+(a sample of 100k documents, trained before indexing), probed at {', '.join(map(str, r['cells']['probes']))} cells.
+
 **Method:** Solr contenders are timed at the client (HTTP POST to a local Solr 9.10.1 with
 `-Xmx{r['config']['heap']}`, JSON answer parsed), sequentially, after 2 warm-up queries; each cell
 runs the queries until they are done or {r['config']['cell_budget_s']:.0f} s are spent (at least 5).
@@ -98,12 +101,7 @@ def _targets(r: dict) -> str:
             rows.append((f">= {goal:.0f}x faster than `{{!func}}vectorSimilarity`, {kind}, N={func_point['n']:,}",
                          _x(ratio), _verdict(ratio, goal)))  # fmt: skip
     last = r["points"][-1]
-    approx = _cell(last, "lookalike-approx", "unfiltered")
-    ratio = _ratio(last, "numpy-scan", "lookalike-approx", "unfiltered")
-    recall_ok = approx is not None and approx["recall"] >= 0.95
-    rows.append((f"approximate mode >= 15x faster than brute force at recall >= 0.95, N={last['n']:,}",
-                 "not built" if approx is None else f"{_x(ratio)} at recall {approx['recall']:.3f}",
-                 _verdict(ratio, 15.0) if recall_ok else ("not measured" if approx is None else "**missed** (recall)")))  # fmt: skip
+    rows.append(_approximate_target(last))
     rates = _index_rates(r)
     if rates.get("visual") and rates.get("hnsw"):
         ratio = rates["visual"] / rates["hnsw"]
@@ -115,6 +113,21 @@ def _targets(r: dict) -> str:
                      "met" if ratio <= 1.3 else f"**missed** by {ratio / 1.3:.2f}x"))  # fmt: skip
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     return f"## Targets (issue 5), as ratios from this run\n\n| target | measured | verdict |\n|---|---|---|\n{table}\n"
+
+
+def _approximate_target(point: dict) -> tuple[str, str, str]:
+    """The fastest probe setting with recall@10 >= 0.95 against numpy's brute force, or the most
+    accurate one when none reaches it."""
+    goal = f"approximate mode >= 15x faster than brute force at recall >= 0.95, N={point['n']:,}"
+    settings = {key.split("/")[0]: cell for key, cell in point["cells"].items()
+                if key.startswith("lookalike-approx-") and key.endswith("/unfiltered")}  # fmt: skip
+    if not settings:
+        return goal, "not measured", "not measured"
+    good = {name: c for name, c in settings.items() if c["recall"] >= 0.95}
+    name = min(good, key=lambda k: good[k]["p50_ms"]) if good else max(settings, key=lambda k: settings[k]["recall"])
+    ratio = _ratio(point, "numpy-scan", name, "unfiltered")
+    measured = f"{_x(ratio)} at recall {settings[name]['recall']:.3f} (`{name}`)"
+    return goal, measured, _verdict(ratio, 15.0) if good else "**missed** (recall < 0.95)"
 
 
 def _x(ratio: float | None) -> str:
@@ -186,12 +199,17 @@ def _indexing(r: dict) -> str:
 
 def _memory(r: dict) -> str:
     lines = ["## Memory of the Solr JVM (both cores loaded)\n",
-             "| N | heap used | heap max | resident set (RSS, includes mapped index pages touched) |",
-             "|---|---|---|---|"]  # fmt: skip
+             "| N | heap used | heap max | resident set (RSS, includes mapped index pages touched) | load average (5 min) while measuring |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for p in r["points"]:
         m = p["memory"]
-        lines.append(f"| {p['n']:,} | {m['heap_used'] / 2**20:.0f} MiB | {m['heap_max'] / 2**20:.0f} MiB | {m['rss'] / 2**20:.0f} MiB |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {p['n']:,} | {m['heap_used'] / 2**20:.0f} MiB | {m['heap_max'] / 2**20:.0f} MiB | "
+                     f"{m['rss'] / 2**20:.0f} MiB | {p.get('load_average', float('nan')):.1f} |")  # fmt: skip
+    return "\n".join(lines) + (
+        "\n\nA load average above the 2 cores means other processes (other engineers' tests and"
+        " jobs on the shared machine) competed with the benchmark: latencies are then inflated"
+        " for every contender alike, ratios less so.\n"
+    )
 
 
 def _trees(r: dict) -> str:

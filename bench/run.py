@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import embedder_bench, pca_quality
+from bench import cells, embedder_bench, pca_quality
 from bench.contenders import Case, Contender, cases, measure, solr_contenders
 from bench.dataset import Catalog, Queries, Stored, calibrate
 from bench.exact import TYPES, NumpyScan, Truth, build_tree, exact_topk, mask, recall
-from bench.solr_bench import BenchSolr
+from bench.solr_bench import CONFIGSET, BenchSolr
 
 log = logging.getLogger(__name__)
 DIM = 1024
@@ -36,11 +37,9 @@ class Size:
 
 SIZES = {
     "small": Size((20_000, 50_000), 40, 8.0, 50_000, 900, "2g", 64),
-    "medium": Size((100_000, 300_000), 50, 30.0, 100_000, 3600, "4g", 96),
-    "large": Size((100_000, 300_000, 1_000_000), 50, 40.0, 100_000, 5400, "6g", 96),
+    "medium": Size((100_000, 300_000), 40, 15.0, 100_000, 3600, "4g", 96),
+    "large": Size((100_000, 300_000, 1_000_000), 30, 15.0, 100_000, 5400, "4g", 96),
 }
-# Approximate mode parameters measured by the bench (see docs/query-syntax.md).
-APPROX_PARAMS: dict[str, str] = {}
 
 
 def run(size_name: str, port: int, fresh: bool) -> dict:
@@ -60,13 +59,16 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
         "variance_share_256": float(spectrum.variances[:256].sum() / spectrum.variances.sum()),
         "max_dist": max_dist, "points": [], "indexing": [],
     }  # fmt: skip
+    centroids = cells.train(stored, max(size.sizes))
+    results["cells"] = {"count": len(centroids), "dims": cells.CELL_DIMS, "probes": cells.probes(len(centroids))}
+    visual_configset = cells.configset(CONFIGSET, data / "configset-visual", centroids)
     solr = BenchSolr(data / "solr", port, size.heap)
-    solr.start()
+    solr.start({"visual": visual_configset, "hnsw": CONFIGSET})
     try:
         hnsw_rate = None
         for n in size.sizes:
             hnsw_rate = _index_up_to(solr, stored, n, size, hnsw_rate, results)
-            point = _measure_point(solr, stored, n, queries, max_dist, size, results)
+            point = _measure_point(solr, stored, n, queries, max_dist, size, results["cells"]["probes"], results)
             results["points"].append(point)
         results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images)
     finally:
@@ -107,10 +109,11 @@ def _index_up_to(solr: BenchSolr, stored: Stored, n: int, size: Size, hnsw_rate:
     return hnsw_rate
 
 
-def _measure_point(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: float, size: Size, results: dict) -> dict:
+def _measure_point(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: float, size: Size,
+                   probes: tuple[int, ...], results: dict) -> dict:  # fmt: skip
     log.info("N=%d: exact answers", n)
     truth = exact_topk(stored, n, queries, max_dist)
-    contenders = [c for c in solr_contenders(solr.url("visual"), solr.url("hnsw"), APPROX_PARAMS)
+    contenders = [c for c in solr_contenders(solr.url("visual"), solr.url("hnsw"), probes)
                   if not c.name.startswith("solr") or solr.count("hnsw") >= n]  # fmt: skip
     contenders += _local_contenders(stored, n, size, results)
     facets = {key: codes[:n] for key, codes in stored.facets.items()}
@@ -130,6 +133,8 @@ def _measure_point(solr: BenchSolr, stored: Stored, n: int, queries: Queries, ma
             point["cells"][f"{contender.name}/{kind}"] = cell.summary()
             point["contenders"][contender.name] = contender.what
     point["memory"] = solr.memory()
+    # Other work on the machine competes for its cores; the report shows how much there was.
+    point["load_average"] = os.getloadavg()[1]
     point["index_bytes"] = {kind: solr.index_bytes(kind) for kind in ("visual", "hnsw")}
     return point
 

@@ -43,10 +43,11 @@ class BenchSolr:
         self.solr = LocalSolr(home, port, java_options=options)
         self.session = requests.Session()
 
-    def start(self) -> None:
+    def start(self, configsets: dict[str, Path]) -> None:
+        """Starts Solr with one core per kind, each made from its configset."""
         self.solr.start()
-        for core in CORES.values():
-            self.solr.create_core(core, CONFIGSET)
+        for kind, core in CORES.items():
+            self.solr.create_core(core, configsets[kind])
 
     def stop(self) -> None:
         self.solr.stop()

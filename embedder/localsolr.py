@@ -135,10 +135,8 @@ class LocalSolr:
         Solr unless it exists; returns its URL. The configset is copied into the Solr home, so
         core discovery finds the core again after a restart."""
         url = f"{self.url}/{name}"
-        cores = requests.get(
-            f"{self.url}/admin/cores", params={"action": "STATUS", "wt": "json"}, timeout=30
-        ).json()["status"]
-        if name in cores and cores[name]:
+        if (self.home / "solr" / name / "core.properties").exists():
+            self._wait_for_core(name)  # discovered at start; a large core may still be loading
             return url
         target = self.home / "solr" / "configsets" / name
         shutil.rmtree(target, ignore_errors=True)
@@ -148,6 +146,16 @@ class LocalSolr:
         if response.status_code != 200:
             raise LocalSolrError(f"creating core {name} failed: {response.text[-2000:]}")
         return url
+
+    def _wait_for_core(self, name: str, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            params = {"action": "STATUS", "core": name, "wt": "json"}
+            status = requests.get(f"{self.url}/admin/cores", params=params, timeout=30).json()
+            if status["status"].get(name, {}).get("name") == name:
+                return
+            time.sleep(0.5)
+        raise LocalSolrError(f"core {name} did not load within {timeout:.0f}s; see {self.log_file}")
 
     def _wait_until_up(self, process: subprocess.Popen, timeout: float) -> None:
         deadline = time.monotonic() + timeout
