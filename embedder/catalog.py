@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedder import contract
-from embedder.solr import SchemaInfo
+from embedder.solr import MODEL_DOC_ID, SchemaInfo
 
 REQUIRED = ("id", "image")
 RESERVED = frozenset({
@@ -140,6 +140,9 @@ def parse_record(
     row = CatalogRow(line=line, id=product_id, image=_resolve_image(image, base) if image else "")
     if not product_id or not image:
         row.error = f"line {line}: id and image are required"
+        return row
+    if product_id == MODEL_DOC_ID:  # a product by that id would replace the collection's PCA model
+        row.error = f"line {line}: id {MODEL_DOC_ID!r} is reserved for the PCA model"
         return row
     for column, value in record.items():
         if column in REQUIRED:

@@ -90,8 +90,10 @@ def _read_bytes(source: ImageSource, label: str, max_bytes: int) -> bytes:
         # Stat first so an oversized file is rejected without reading it.
         _check_size(path.stat().st_size, label, max_bytes)
         return path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{label}: cannot be read ({exc.strerror or exc})") from exc
+    except ImageError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte in it
+        raise ImageError(f"{label}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from exc
 
 
 def _check_size(n_bytes: int, label: str, max_bytes: int) -> None:

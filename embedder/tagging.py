@@ -16,7 +16,7 @@ import numpy as np
 
 from embedder import contract
 from embedder.client import Hit, LookalikeClient, Query
-from embedder.solr import SolrIndex
+from embedder.solr import MODEL_DOC_ID, SolrIndex
 
 _ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TAGGED = 10_000  # products per apply call
@@ -86,7 +86,7 @@ def apply(index: SolrIndex, attribute: Attribute, ids: Iterable[str]) -> int:
     ids = list(dict.fromkeys(ids))
     if not ids or len(ids) > MAX_TAGGED:
         raise ValueError(f"tag 1 to {MAX_TAGGED} products, got {len(ids)}")
-    missing = sorted(set(ids) - set(index.get(ids, fl="id")))
+    missing = sorted(set(ids) - (set(index.get(ids, fl="id")) - {MODEL_DOC_ID}))  # the PCA model is no product
     if missing:
         raise KeyError(f"no products with ids {missing[:10]}")
     # _version_ 1: the product must exist (an atomic update would otherwise create it).

@@ -93,3 +93,40 @@ def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, tmp_pat
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
+
+
+# -- the bad-input suites (tests/test_fuzz_*.py) ----------------------------------------------
+
+
+def fuzz_settings(max_examples: int = 60):
+    """Hypothesis settings for the bad-input suites: bounded, reproducible (derandomized, no
+    example database), with no per-example deadline (a request to a real server can be slow)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples, deadline=None, derandomize=True, database=None, print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )  # fmt: skip
+
+
+def index_snapshot(index: SolrIndex) -> dict[str, dict]:
+    """Every committed document of the collection, products and the PCA model alike, with every
+    field (the vector as base64) but ``_version_``, by id: to show that bad input changed nothing."""
+    import requests
+
+    from embedder.solr import MODEL_DOC_ID
+
+    response = requests.post(f"{index.url}/select", data={"q": "*:*", "fl": "*", "rows": 100000, "wt": "json"}, timeout=60)
+    response.raise_for_status()
+    docs = response.json()["response"]["docs"]
+    docs += [doc for doc in index.get([MODEL_DOC_ID], fl="*").values()]  # /select hides the model
+    return {doc["id"]: {k: v for k, v in doc.items() if k != "_version_"} for doc in docs}
+
+
+@pytest.fixture(scope="module")
+def demo_snapshot(demo_index: SolrIndex) -> dict[str, dict]:
+    """The demo catalog as indexed, before a bad-input suite sends anything."""
+    snapshot = index_snapshot(demo_index)
+    assert len(snapshot) == 61 and all("image_vector" in d for k, d in snapshot.items() if k.startswith("SKU"))
+    return snapshot

@@ -76,7 +76,11 @@ def products():
                            allow_private_urls=s.config.allow_private_urls)  # fmt: skip
     with s.model_lock:
         indexed, failed = Indexer(s.index, s.client.extractor, options).index_rows(rows)
-    return jsonify({"indexed": indexed, "failed": failed}), 200 if indexed or not failed else 400
+    if failed and not indexed:  # an error like any other, with the reasons beside it
+        first = next(iter(failed))
+        error = f"no product was indexed; {first}: {failed[first]}"
+        return jsonify({"error": error, "indexed": indexed, "failed": failed}), 400
+    return jsonify({"indexed": indexed, "failed": failed})
 
 
 def _with_image(record: object, s) -> dict:
@@ -89,6 +93,9 @@ def _with_image(record: object, s) -> dict:
     if (url is None) == (data is None):
         raise ValueError(f"product {record.get('id')!r}: give one of image_url or image_base64")
     if url is not None:
+        # Only a URL: anything else would be read as a path on the sidecar's own disk.
+        if not str(url).startswith(("http://", "https://")):
+            raise ValueError(f"product {record.get('id')!r}: image_url: only http and https URLs are fetched")
         return {**record, "image": str(url)}
     image = Payload.decode_base64(str(data), f"product {record.get('id')!r}: image_base64")
     uploads = s.settings.home / "uploads"

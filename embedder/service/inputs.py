@@ -50,7 +50,7 @@ class Payload:
         value = self.fields.get(name, default)
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
             raise ValueError(f"{name}: expected an integer, got {value!r}") from None
         if isinstance(value, float) or not low <= number <= high:
             raise ValueError(f"{name}: expected an integer from {low} to {high}, got {value!r}")
@@ -62,7 +62,7 @@ class Payload:
             return None
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: float(10**400)
             raise ValueError(f"{name}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not math.isfinite(number) or number < 0:
             raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
@@ -82,7 +82,10 @@ class Payload:
             return None
         if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
             raise ValueError(f"{name}: expected a JSON array of numbers")
-        return value
+        try:
+            return [float(v) for v in value]
+        except OverflowError:  # an integer like 10**400
+            raise ValueError(f"{name}: a component is too large for a float") from None
 
     def image(self, *, allow_private: bool, timeout: float) -> bytes | None:
         """The image: an uploaded file, a URL (fetched safely) or base64, or None."""

@@ -124,13 +124,25 @@ public class VisualQParser extends QParser {
     float weight =
         nonNegative(local.get(UNLIKE_WEIGHT), UNLIKE_WEIGHT, "weight", DEFAULT_UNLIKE_WEIGHT);
     float[] negative = QueryVectors.mean(documents.get(ids(unlike, UNLIKE), UNLIKE));
-    return QueryVectors.awayFrom(positive, negative, weight);
+    float[] target = QueryVectors.awayFrom(positive, negative, weight);
+    for (int i = 0; i < target.length; i++) {
+      if (Float.isFinite(target[i]) == false) {
+        throw badRequest(
+            UNLIKE_WEIGHT,
+            "weight '"
+                + weight
+                + "' moves the query point out of the float32 range (component "
+                + i
+                + "); use a smaller weight");
+      }
+    }
+    return target;
   }
 
-  /** Comma-separated ids (a backslash escapes a comma inside an id). */
+  /** Comma-separated ids (a backslash escapes a comma inside an id, as in /get's ids). */
   private static List<String> ids(String value, String param) {
     List<String> ids = new ArrayList<>();
-    for (String id : StrUtils.splitSmart(value, ',')) {
+    for (String id : StrUtils.splitSmart(value, ",", true)) {
       if (id.isBlank() == false) {
         ids.add(id.strip());
       }
