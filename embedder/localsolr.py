@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -109,6 +110,9 @@ class LocalSolr:
         """Starts Solr unless this home's Solr is already running; returns the collection URL."""
         if self.pid() is not None and self.ping():
             return f"{self.url}/{self.collection}"
+        busy = [port for port in self._ports() if _in_use(port)]
+        if busy:
+            raise LocalSolrError(f"port {busy[0]} is in use by another process; stop it or pass another --port")
         build()
         self.home.mkdir(parents=True, exist_ok=True)
         classpath = f"{LAUNCHER_JAR}:{LAUNCHER_CLASSPATH.read_text().strip()}"
@@ -156,6 +160,11 @@ class LocalSolr:
                 return
             time.sleep(0.5)
         raise LocalSolrError(f"core {name} did not load within {timeout:.0f}s; see {self.log_file}")
+
+    def _ports(self) -> list[int]:
+        if self.cloud is None:
+            return [self.port]
+        return [*range(self.port, self.port + self.cloud.nodes), self.port + 1000]
 
     def _wait_until_up(self, process: subprocess.Popen, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -228,6 +237,12 @@ class LocalSolr:
         if not self.log_file.exists():
             return "(no log)"
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _alive(pid: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+import pytest
 import requests
 
 from embedder import contract, localsolr
@@ -59,3 +60,10 @@ def test_data_survives_a_restart_and_nothing_is_rebuilt(local_solr, index):
     local_solr.start()
     assert localsolr.PLUGIN_JAR.stat().st_mtime == jar_time
     assert index.get(["KEEP"])["KEEP"]["title"] == "kept across restarts"
+
+
+def test_a_port_taken_by_another_process_is_refused_not_pinged(local_solr, tmp_path):
+    from embedder.localsolr import LocalSolr, LocalSolrError
+
+    with pytest.raises(LocalSolrError, match=f"port {local_solr.port} is in use"):
+        LocalSolr(tmp_path / "other-home", port=local_solr.port).start()

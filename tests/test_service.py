@@ -71,6 +71,8 @@ def test_search_by_id_vector_and_keywords(service_url, demo_index):
      ({"json": {"max_dist": -1, "id": "SKU0001"}}, 400, "max_dist"),
      ({"json": {"id": "NOPE"}}, 404, "NOPE"), ({"json": {"vector": [1.0, 2.0]}}, 400, "1024"),
      ({"json": {"vector": ["a"]}}, 400, "vector"), ({"json": {"fq": ["title:("]}}, 400, "title"),
+     ({"json": {"fq": ["{!join from=id to=id}*:*"]}}, 400, "local parameters"),
+     ({"json": {"fq": ["_query_:x"]}}, 400, "nested"), ({"json": {"facets": ["{!ex=x}color"]}}, 400, "field names"),
      ({"json": {"url": "http://127.0.0.1:8983/solr"}}, 400, "inside the network"),
      ({"json": {"url": "file:///etc/passwd"}}, 400, "only http"),
      ({"json": {"url": "http://169.254.169.254/latest"}}, 400, "inside the network"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 
 from flask import request
 from werkzeug.datastructures import FileStorage
@@ -45,6 +46,23 @@ class Payload:
         if len(values) > max_items:
             raise ValueError(f"{name}: at most {max_items} values, got {len(values)}")
         return [v for v in values if v.strip()]
+
+    def filters(self, name: str = "fq") -> list[str]:
+        """Solr filter queries from a client: field queries only. Local parameters (``{!join}``,
+        ``{!frange}``, ...) and nested queries would let anyone on the internet run arbitrary,
+        possibly costly, query parsers; the service builds its own local parameters."""
+        values = self.strings(name)
+        for value in values:
+            if "{!" in value or "_query_" in value:
+                raise ValueError(f"{name}: local parameters and nested queries are not accepted: {value[:100]!r}")
+        return values
+
+    def field_names(self, name: str) -> list[str]:
+        values = self.strings(name)
+        for value in values:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", value):
+                raise ValueError(f"{name}: expected field names, got {value[:100]!r}")
+        return values
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         value = self.fields.get(name, default)

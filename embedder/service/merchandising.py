@@ -29,7 +29,7 @@ def tag_preview():
     with s.model_lock:
         candidates = tagging.preview(
             s.client, payload.strings("example_ids"), [image] if image else [],
-            k=payload.integer("k", 20, 1, 1000), max_dist=payload.number("max_dist"), fq=payload.strings("fq"),
+            k=payload.integer("k", 20, 1, 1000), max_dist=payload.number("max_dist"), fq=payload.filters(),
         )  # fmt: skip
     return jsonify({"field": attribute.field, "candidates": [hit_json(h) for h in candidates]})
 
@@ -76,7 +76,7 @@ def cluster_attribute(cluster_id: int):
 def navigate_start():
     payload = Payload()
     session, gallery = services().navigator.start(
-        payload.integer("size", 12, 1, 100), payload.strings("fq"), payload.text("choose", 200),
+        payload.integer("size", 12, 1, 100), payload.filters(), payload.text("choose", 200),
         payload.strings("reject"),
     )  # fmt: skip
     return jsonify({"session": session.id, "current": session.current, "gallery": [hit_json(h) for h in gallery]})
@@ -104,8 +104,8 @@ def recommend():
     if mode not in ("rank", "filter"):
         raise ValueError(f"mode: rank or filter, got {mode!r}")
     page = services().client.recommend(
-        like, payload.strings("unlike"), text=payload.text("text"), fq=payload.strings("fq"),
+        like, payload.strings("unlike"), text=payload.text("text"), fq=payload.filters(),
         k=payload.integer("k", 12, 1, 1000), max_dist=payload.number("max_dist"),
-        visual_filter=mode == "filter", facets=payload.strings("facets"),
+        visual_filter=mode == "filter", facets=payload.field_names("facets"),
     )  # fmt: skip
     return jsonify({"results": [hit_json(h) for h in page.hits], "facets": page.facets, "total": page.total})

@@ -80,6 +80,9 @@ public class CloudNodeDownTest extends SolrCloudTestCase {
     } finally {
       cluster.startJettySolrRunner(stopped);
       cluster.waitForAllNodes(30);
+      // let the replicas recover before the cluster shuts down after the test
+      cluster.waitForActiveCollection("replicated", 2, 4);
+      cluster.waitForActiveCollection("single", 2, 2);
     }
   }
 
