@@ -181,6 +181,10 @@ class LookalikeClient:
         return self._model
 
     @property
+    def extractor_loaded(self) -> bool:
+        return self._extractor is not None
+
+    @property
     def extractor(self):
         self.model  # noqa: B018 - loads the extractor and checks it against the collection
         return self._extractor

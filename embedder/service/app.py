@@ -75,7 +75,7 @@ def _register_pages(app: Flask) -> None:
     @app.get("/health")
     def health():
         services: Services = app.extensions["lookalike"]
-        status = {"solr": False, "model_loaded": services.client._extractor is not None,
+        status = {"solr": False, "model_loaded": services.client.extractor_loaded,
                   "pca_version": None, "documents": None, "weights": services.settings.weights}  # fmt: skip
         try:
             status["documents"] = services.index.solr.search("*:*", rows=0).hits
