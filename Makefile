@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 MVN    ?= mvn -B -ntp
 SIZE   ?= small
 
-.PHONY: demo test test-java test-python plugin system clean bench
+.PHONY: demo test test-java test-python plugin system clean bench attribute-report
 
 demo: $(VENV)/.installed plugin
 	$(VENV)/bin/lookalike demo
@@ -37,3 +37,7 @@ clean:
 # The benchmark (bench/REPORT.md): SIZE=small (minutes), medium (100k, 300k), large (up to 1M).
 bench: $(VENV)/.installed plugin
 	$(PY) -m bench --size $(SIZE)
+
+# docs/attribute-filling.md: precision of tagging from three examples, on ../shared's real vectors.
+attribute-report: $(VENV)/.installed
+	$(PY) -m embedder.evaluation ../shared/datasets/inception-pool3-styles docs/attribute-filling.md
