@@ -125,3 +125,33 @@ def test_a_preference_filter_equals_the_brute_force_set(client, demo_index):
 def test_visual_filter_needs_a_threshold():
     with pytest.raises(ValueError, match="max_dist"):
         Query(like=["A"], visual_filter=True)
+
+
+def run_cli(index, *args: str) -> str:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "embedder.cli", "--solr", index.url.rsplit("/", 1)[0], *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_tag_and_cluster_commands(demo_index):
+    out = run_cli(demo_index, "tag", "fabric=loud", "--example", "SKU0002", "--example", "SKU0017",
+                  "--example", "SKU0047", "-k", "4", "--yes")  # fmt: skip
+    listed = [line.split()[0] for line in out.splitlines()[1:] if line.startswith("SKU")]
+    assert listed[:3] == ["SKU0002", "SKU0017", "SKU0047"] and len(listed) == 7
+    assert "tagged 7 products with attr_fabric=loud" in out
+    assert tagged_ids(demo_index, tagging.Attribute("fabric", "loud")) == set(listed)
+
+    dry = run_cli(demo_index, "tag", "fabric=quiet", "--example", "SKU0001", "-k", "2")  # no --yes, no TTY
+    assert "nothing written" in dry and not tagged_ids(demo_index, tagging.Attribute("fabric", "quiet"))
+
+    out = run_cli(demo_index, "cluster", "-k", "3")
+    rows = [line.split() for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert len(rows) == 3 and sum(int(size) for _, size, _ in rows) == 60
+    labels = {d["id"]: d.get(contract.CLUSTER_FIELD) for d in demo_index.stream(f"id,{contract.CLUSTER_FIELD}")}
+    assert all(label is not None for label in labels.values())
+    representative_of = {int(c): rep for c, _, rep in rows}
+    assert all(labels[rep] == c for c, rep in representative_of.items())
