@@ -19,11 +19,17 @@ def main() -> None:
     parser.add_argument("--keep-index", action="store_true",
                         help="re-use the bench cores of an earlier run (for development only: "
                         "indexing is then not measured again)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite bench/REPORT.md from the results of the last run of this size")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pysolr").setLevel(logging.WARNING)
-    results = run(args.size, args.port, fresh=not args.keep_index)
-    (FOLDER / f"results-{args.size}.json").write_text(json.dumps(results, indent=1))
+    results_path = FOLDER / f"results-{args.size}.json"
+    if args.report_only:
+        results = json.loads(results_path.read_text())
+    else:
+        results = run(args.size, args.port, fresh=not args.keep_index)
+        results_path.write_text(json.dumps(results, indent=1))
     print(f"wrote {report.write(results, FOLDER)}")
 
 
