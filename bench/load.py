@@ -1,7 +1,7 @@
 """A bounded load test on loopback: Solr with the plugin (keyword + image queries) and the
 sidecar's /search, each for a fixed time from a few client threads; sustained throughput,
-p50/p99 latency and errors. ``python -m bench.load`` writes bench/results-load.json, which
-bench/REPORT.md shows in its "Load" section.
+p50/p99 latency and errors. ``make bench`` runs it after the main benchmark (``python -m
+bench.load`` alone); it writes bench/results-load.json, shown in bench/REPORT.md's "Load" section.
 
 Client and servers share the machine's cores, so the figures are a floor for a real deployment
 whose clients run elsewhere.
@@ -152,8 +152,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pysolr").setLevel(logging.WARNING)
     results = run(args.docs, args.seconds, args.threads, args.port)
-    (FOLDER / "results-load.json").write_text(json.dumps(results, indent=1))
+    write(results)
     print(section(results))
+
+
+def write(results: dict) -> None:
+    (FOLDER / "results-load.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

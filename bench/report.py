@@ -1,12 +1,13 @@
 """Writes bench/REPORT.md from the results of one run (bench/results-<size>.json)."""
 from __future__ import annotations
 
+import json
 import math
 import platform
 import subprocess
 from pathlib import Path
 
-from bench import plots
+from bench import load, plots
 from bench.exact import TYPES
 
 RAW_VECTOR_BYTES = 1024 * 4
@@ -17,11 +18,20 @@ def write(results: dict, folder: Path) -> Path:
     sections = [
         _header(results), _targets(results), *(_latency_table(p) for p in results["points"]),
         *(f"![{name}]({name})\n" for name in figures), _indexing(results), _memory(results),
-        _trees(results), _pca(results), _embedder(results), _discussion(results), _notes(results),
+        _trees(results), _pca(results), _embedder(results), _load(folder), _discussion(results),
+        _notes(results),
     ]  # fmt: skip
     path = folder / "REPORT.md"
     path.write_text("\n".join(sections))
     return path
+
+
+def _load(folder: Path) -> str:
+    """The load test's section, from its own run (``python -m bench.load``), when it was run."""
+    path = folder / "results-load.json"
+    if not path.exists():
+        return "## Load\n\nNot run: `python -m bench.load` measures it.\n"
+    return load.section(json.loads(path.read_text()))
 
 
 def _header(r: dict) -> str:
