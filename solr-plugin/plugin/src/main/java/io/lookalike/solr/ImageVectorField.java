@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.index.IndexableField;
@@ -94,9 +95,20 @@ public class ImageVectorField extends FieldType {
   }
 
   private int parseDimension(String value) {
+    return intAttribute(DIMENSION, value, 1, MAX_DIMENSION, "");
+  }
+
+  private int parsePrefixDimensions(String value, int defaultValue) {
+    return value == null
+        ? defaultValue
+        : intAttribute(PREFIX_DIMENSIONS, value, 0, dimension - 1, " (0: no prefix copy)");
+  }
+
+  /** An integer attribute of the field type in {@code min..max}, or a schema error naming it. */
+  private int intAttribute(String name, String value, int min, int max, String note) {
     try {
       int parsed = Integer.parseInt(value == null ? "" : value.strip());
-      if (parsed >= 1 && parsed <= MAX_DIMENSION) {
+      if (parsed >= min && parsed <= max) {
         return parsed;
       }
     } catch (NumberFormatException e) {
@@ -104,14 +116,15 @@ public class ImageVectorField extends FieldType {
     }
     throw new SolrException(
         ErrorCode.SERVER_ERROR,
-        "fieldType "
-            + typeName
-            + ": attribute "
-            + DIMENSION
-            + " must be an integer in 1.."
-            + MAX_DIMENSION
-            + ", got "
-            + (value == null ? "none" : "'" + value + "'"));
+        String.format(
+            Locale.ROOT,
+            "fieldType %s: attribute %s must be an integer in %d..%d%s, got %s",
+            typeName,
+            name,
+            min,
+            max,
+            note,
+            value == null ? "none" : "'" + value + "'"));
   }
 
   private CoarseCells readCells(IndexSchema schema, String file) {
@@ -120,35 +133,16 @@ public class ImageVectorField extends FieldType {
     } catch (IOException e) {
       throw new SolrException(
           ErrorCode.SERVER_ERROR,
-          "fieldType " + typeName + ": attribute " + CELLS + ": cannot read '" + file + "': "
+          "fieldType "
+              + typeName
+              + ": attribute "
+              + CELLS
+              + ": cannot read '"
+              + file
+              + "': "
               + e.getMessage(),
           e);
     }
-  }
-
-  private int parsePrefixDimensions(String value, int defaultValue) {
-    if (value == null) {
-      return defaultValue;
-    }
-    try {
-      int parsed = Integer.parseInt(value.strip());
-      if (parsed >= 0 && parsed < dimension) {
-        return parsed;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new SolrException(
-        ErrorCode.SERVER_ERROR,
-        "fieldType "
-            + typeName
-            + ": attribute "
-            + PREFIX_DIMENSIONS
-            + " must be an integer in 0.."
-            + (dimension - 1)
-            + " (0: no prefix copy), got '"
-            + value
-            + "'");
   }
 
   @Override
