@@ -1,27 +1,19 @@
-"""Coarse cells for the plugin's opt-in approximate mode ({!visual probe=N}): k-means centroids
-of the first CELL_DIMS components of a catalog sample, written in the plugin's cells file format
-(docs/query-syntax.md) into a copy of the bench configset.
+"""Coarse cells for the benchmark's approximate-mode contenders: trained like ``lookalike cells``
+(embedder/cells.py) on a sample of the generated catalog, written into a copy of the bench
+configset whose vector type declares them.
 """
 from __future__ import annotations
 
 import re
 import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
 
 from bench.dataset import Stored
+from embedder import cells as product_cells
 
-CELL_DIMS = 64  # the leading PCA components: most of the variance, cheap to assign
-SAMPLE = 100_000
 CELLS_FILE = "cells.bin"
-
-
-def cell_count(n: int) -> int:
-    """About sqrt(n) cells, the usual inverted-file choice, between 64 and 1024."""
-    return int(np.clip(round(np.sqrt(n)), 64, 1024))
 
 
 def probes(cells: int) -> tuple[int, ...]:
@@ -30,20 +22,18 @@ def probes(cells: int) -> tuple[int, ...]:
 
 
 def train(stored: Stored, n: int, seed: int = 0) -> np.ndarray:
-    """Centroids of the first CELL_DIMS components of a sample of the first n documents."""
+    """Cells from a sample of the first n documents, as ``lookalike cells`` trains them."""
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(n, size=min(n, SAMPLE), replace=False))
-    sample = np.asarray(stored.vectors[rows, :CELL_DIMS], dtype=np.float32)
-    kmeans = MiniBatchKMeans(cell_count(n), batch_size=4096, n_init=1, random_state=seed)
-    return kmeans.fit(sample).cluster_centers_.astype(np.float32)
+    rows = np.sort(rng.choice(n, size=min(n, product_cells.SAMPLE), replace=False))
+    sample = np.asarray(stored.vectors[rows, : product_cells.CELL_DIMS], dtype=np.float32)
+    return product_cells.train(sample, product_cells.cell_count(n), seed)
 
 
 def configset(base: Path, target: Path, centroids: np.ndarray) -> Path:
     """A copy of ``base`` whose image vector type declares the cells; returns ``target``."""
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(base, target)
-    header = struct.pack("<ii", *centroids.shape)
-    (target / "conf" / CELLS_FILE).write_bytes(header + centroids.astype("<f4").tobytes())
+    product_cells.write(centroids, target / "conf" / CELLS_FILE)
     schema = target / "conf" / "schema.xml"
     text, count = re.subn(
         r'(class="io\.lookalike\.solr\.ImageVectorField" dimension="\d+")',

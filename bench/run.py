@@ -60,7 +60,7 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
         "max_dist": max_dist, "points": [], "indexing": [],
     }  # fmt: skip
     centroids = cells.train(stored, max(size.sizes))
-    results["cells"] = {"count": len(centroids), "dims": cells.CELL_DIMS, "probes": cells.probes(len(centroids))}
+    results["cells"] = {"count": len(centroids), "dims": centroids.shape[1], "probes": cells.probes(len(centroids))}
     visual_configset = cells.configset(CONFIGSET, data / "configset-visual", centroids)
     solr = BenchSolr(data / "solr", port, size.heap)
     solr.start({"visual": visual_configset, "hnsw": CONFIGSET})

@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=10, help="results (default 10)")
     search.add_argument("--max-dist", type=float, help="squared-distance threshold")
     search.add_argument("--hybrid", action="store_true", help="rank by keyword relevance + visual score")
+    search.add_argument("--probe", type=int, help="approximate: search only the N nearest coarse cells")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _weights(search)
     search.set_defaults(run=_search)
@@ -122,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     recommend.add_argument("--filter", type=float, metavar="MAX_DIST",
                            help="filter the keyword results to within this squared distance instead of ranking")
     recommend.set_defaults(run=_recommend)
+
+    cells = commands.add_parser("cells", help="train coarse cells for the approximate mode {!visual probe=N}")
+    cells.add_argument("out", type=Path, help="the cells file to write, e.g. solr-config/conf/cells.bin")
+    cells.add_argument("--count", type=int, help="cells (default about sqrt(products), 64 to 1024)")
+    cells.add_argument("--sample", type=int, default=100_000, help="vectors to train on (default 100000)")
+    cells.set_defaults(run=_cells)
 
     navigate = commands.add_parser("navigate", help="a gallery of diverse products, then steps")
     navigate.add_argument("steps", nargs="*", help="product ids chosen one after another")
@@ -179,7 +186,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     client = LookalikeClient.connect(settings)
     hits = client.search(
         image=args.image, id=args.id, text=args.text, fq=args.fq, k=args.k,
-        max_dist=args.max_dist, hybrid=args.hybrid,
+        max_dist=args.max_dist, hybrid=args.hybrid, probe=args.probe,
     )  # fmt: skip
     if args.json:
         print(json.dumps([hit.__dict__ for hit in hits], indent=2, default=str))
@@ -270,6 +277,18 @@ def _recommend(args: argparse.Namespace, settings: Settings) -> int:
         max_dist=args.filter, visual_filter=args.filter is not None,
     )  # fmt: skip
     print(format_hits(page.hits))
+    return 0
+
+
+def _cells(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import cells
+    from embedder.solr import SolrIndex
+
+    sample = cells.sample_index(SolrIndex(settings.collection_url), args.sample)
+    centroids = cells.train(sample, args.count or cells.cell_count(len(sample)))
+    cells.write(centroids, args.out)
+    print(f"wrote {len(centroids)} cells of {centroids.shape[1]} components to {args.out}; declare it on "
+          f'the vector field type (cells="{args.out.name}"), reload the collection and re-index')  # fmt: skip
     return 0
 
 

@@ -73,6 +73,7 @@ class Query:
     facets: Sequence[str] = ()
     unlike_weight: float | None = None
     visual_filter: bool = False  # the visual part filters (needs max_dist); keywords rank
+    probe: int | None = None  # opt-in approximate search: only the nearest `probe` coarse cells
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= 1000:
@@ -85,6 +86,8 @@ class Query:
             raise ValueError("search by a vector or by liked products, not both")
         if self.unlike and self.vector is None and not self.like:
             raise ValueError("unlike needs liked products or a vector to move away from")
+        if self.probe is not None and self.probe < 1:
+            raise ValueError(f"probe must be at least 1 cell, got {self.probe}")
         if self.visual_filter and (self.max_dist is None or not self.visual):
             raise ValueError("a visual filter needs liked products or a vector, and max_dist")
 
@@ -139,6 +142,8 @@ class Query:
             local.append(f"unlikeWeight={float(self.unlike_weight)!r}")
         if self.max_dist is not None:
             local.append(f"maxDist={float(self.max_dist)!r}")
+        if self.probe is not None:
+            local.append(f"probe={int(self.probe)}")
         if self.model:
             local.append(f"model={self.model}")
         return "{!visual " + " ".join(local) + "}"
@@ -206,11 +211,13 @@ class LookalikeClient:
         k: int = 10,
         max_dist: float | None = None,
         hybrid: bool = False,
+        probe: int | None = None,
     ) -> list[Hit]:
         """Top-k products by visual similarity to one of ``image``, ``id`` or ``vector``
-        (or a keyword search with only ``text``). A product searched by id is left out."""
+        (or a keyword search with only ``text``). A product searched by id is left out.
+        ``probe`` opts in to approximate search over that many coarse cells."""
         return self.run(self.query(image=image, id=id, vector=vector, text=text, fq=fq, k=k,
-                                   max_dist=max_dist, hybrid=hybrid)).hits  # fmt: skip
+                                   max_dist=max_dist, hybrid=hybrid, probe=probe)).hits  # fmt: skip
 
     def query(
         self,
