@@ -48,7 +48,7 @@ def search():
     options = dict(
         text=payload.text("text"), fq=payload.filters(), k=payload.integer("k", 12, 1, 1000),
         max_dist=payload.number("max_dist"), hybrid=payload.flag("hybrid"),
-        facets=payload.field_names("facets") or [*DEFAULT_FACETS, *services().index.attribute_fields()],
+        facets=payload.field_names("facets") or [*DEFAULT_FACETS, *services().attribute_fields()],
     )  # fmt: skip
     product_id, vector = payload.text("id", 200), payload.vector()
     if image is not None:

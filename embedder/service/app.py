@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from embedder.solr import ModelMismatch, SolrIndex, SolrUnavailable
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent.parent / "web"
+ATTRIBUTES_TTL = 10.0  # seconds: an attribute written elsewhere shows up as a facet this soon
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ class Services:
         self.client = LookalikeClient(self.index, weights=settings.weights, extractor=extractor)
         self.navigator = Navigator(self.client)
         self.model_lock = threading.Lock()  # one embedding at a time: TensorFlow uses both cores
+        self._attributes: tuple[float, list[str]] = (0.0, [])
+
+    def attribute_fields(self) -> list[str]:
+        """The index's ``attr_*`` fields, the default facets; asked of Solr at most every
+        ATTRIBUTES_TTL seconds rather than on every search (Luke reads per-field statistics)."""
+        fetched_at, fields = self._attributes
+        if time.monotonic() - fetched_at > ATTRIBUTES_TTL:
+            fields = self.index.attribute_fields()
+            self._attributes = (time.monotonic(), fields)
+        return fields
+
+    def attributes_changed(self) -> None:
+        """After this service writes an attribute, the next search lists it as a facet."""
+        self._attributes = (0.0, [])
 
     def image_roots(self) -> tuple[Path, ...]:
         return self.config.image_roots or (self.settings.home, Path.cwd())

@@ -39,7 +39,9 @@ def tag_apply():
     payload = Payload()
     attribute = _attribute(payload)
     ids = payload.strings("ids", max_items=tagging.MAX_TAGGED)
-    return jsonify({"field": attribute.field, "tagged": tagging.apply(services().index, attribute, ids)})
+    tagged = tagging.apply(services().index, attribute, ids)
+    services().attributes_changed()
+    return jsonify({"field": attribute.field, "tagged": tagged})
 
 
 def _clusters_json(result: clustering.Clustering) -> dict:
@@ -69,6 +71,7 @@ def get_clusters():
 def cluster_attribute(cluster_id: int):
     attribute = _attribute(Payload())
     tagged = clustering.assign_attribute(services().index, cluster_id, attribute)
+    services().attributes_changed()
     return jsonify({"field": attribute.field, "tagged": tagged})
 
 
