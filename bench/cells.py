@@ -17,8 +17,8 @@ CELLS_FILE = "cells.bin"
 
 
 def probes(cells: int) -> tuple[int, ...]:
-    """The probe settings measured: about 2%, 5% and 12% of the cells."""
-    return tuple(sorted({max(1, cells // 50), max(1, cells // 20), max(1, cells // 8)}))
+    """The probe settings measured: about 0.5%, 1% and 2% of the cells."""
+    return tuple(sorted({max(1, cells // 200), max(1, cells // 100), max(1, cells // 50)}))
 
 
 def train(stored: Stored, n: int, seed: int = 0) -> np.ndarray:

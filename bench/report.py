@@ -278,16 +278,19 @@ def _discussion(r: dict) -> str:
   filtered queries, whatever the distance kernel does.
 - **Per-document cost of an unfiltered exact top-10** (p50 / N): {costs}. numpy reads every 4 KB
   vector ({bandwidth:.1f} GB/s, the memory bandwidth of this machine). Lookalike rarely reads a whole
-  vector: the prefix copy (1 KB) and the partial sums rule most documents out, exactly; what is left is
-  Lucene's per-document doc-values access. `{{!func}}` reads every whole vector, compares it with
+  vector: it first bounds the distance from the vector's sketch (one byte per component for the first
+  128 components, 152 bytes, then 152 more for the next 128 when needed), which rules out all but a
+  few percent of the documents exactly; what is left is that bound's arithmetic and Lucene's
+  per-document doc-values access. `{{!func}}` reads every whole vector, compares it with
   Lucene's scalar `VectorUtil` (JDK 17) and scores every document, about {per_doc.get('solr-func-exact', 0) / max(per_doc.get('lookalike', 1), 1):.1f}x
-  Lookalike's cost per document, short of the 10x target.
+  Lookalike's cost per document.
 - **HNSW** answers a top-10 from a few thousand distance computations whatever N is.{knn_line} With a 1%
   filter Lucene falls back to an exact scan of the filtered documents, where the exact plugin wins;
-  with 10% it still walks the graph, faster than scoring 10% of the catalog exactly.
-- **The approximate mode** ranks the documents of the probed cells exactly; they are the ones
-  nearest to the query, so few are ruled out early, and the cell terms cost a postings read per
-  segment. It gains over the exact scan by the share of cells it skips, not more.
+  with 10% it still walks the graph, and the plugin's sketches, read at scattered positions, cost a
+  cache miss or more per filtered document.
+- **The approximate mode** ranks the documents of the probed cells exactly. Cells trained on the
+  first {r['cells']['dims']} components put a query's neighbours in few cells, so probing about 1% of
+  them finds nearly all of the exact top-10.
 """
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -92,16 +93,21 @@ class BenchSolr:
             raise RuntimeError(f"indexing into {kind} failed: {response.text[-1500:]}")
 
     def index_bytes(self, kind: str) -> dict[str, int]:
-        """Bytes on disk of the core's index: in all, in the HNSW files, in doc values."""
+        """Bytes on disk of the core's live segments: in all, in the HNSW files, in doc values.
+        Only the segments the index consists of count: right after a commit, files of merges in
+        flight and of merged-away segments still held by a searcher are also in the directory."""
+        url = f"{self.url(kind)}/admin/segments"
+        live = self.session.get(url, params={"wt": "json"}, timeout=60).json()["segments"]
         params = {"action": "STATUS", "core": CORES[kind], "wt": "json"}
         status = self.session.get(f"{self.solr.url}/admin/cores", params=params, timeout=60)
         index_dir = Path(status.json()["status"][CORES[kind]]["dataDir"]) / "index"
-        sizes = {p.name: p.stat().st_size for p in index_dir.iterdir() if p.is_file()}
+        sizes = {p.name: p.stat().st_size for p in index_dir.iterdir()
+                 if p.is_file() and re.split(r"[._]", p.name[1:], maxsplit=1)[0] in {n[1:] for n in live}}  # fmt: skip
         return {
             "total": sum(sizes.values()),
             "hnsw": sum(s for name, s in sizes.items() if name.endswith(HNSW_EXTENSIONS)),
             "doc_values": sum(s for name, s in sizes.items() if name.endswith(DOC_VALUES_EXTENSIONS)),
-            "segments": sum(1 for name in sizes if name.endswith(".si")),
+            "segments": len(live),
         }
 
     def memory(self) -> dict[str, int]:

@@ -16,22 +16,22 @@ import org.apache.lucene.util.BytesRef;
 /**
  * Coarse cells for the opt-in approximate search ({@code {!visual probe=N}}): centroids (k-means
  * over a sample of the catalog, trained outside Solr) of the first {@code dims} components. Each
- * document is indexed with the term of its nearest centroid; an approximate query only looks at
- * the documents of the {@code N} cells nearest to the query vector, an inverted file (IVF) in
- * Lucene terms.
+ * document is indexed with the term of its nearest centroid; an approximate query only looks at the
+ * documents of the {@code N} cells nearest to the query vector, an inverted file (IVF) in Lucene
+ * terms.
  *
- * <p>The file is little-endian: an int32 cell count, an int32 component count, then the
- * centroids' float32 components, one centroid after another.
+ * <p>The file is little-endian: an int32 cell count, an int32 component count, then the centroids'
+ * float32 components, one centroid after another.
  */
 final class CoarseCells {
 
   /** The Lucene field holding a field's cell terms: not a schema field, never returned. */
   static final String CELL_SUFFIX = ".cell";
 
-  private final float[][] centroids;
+  private final byte[][] centroids; // little-endian float32: the distance kernel's stored form
   private final int dims;
 
-  private CoarseCells(float[][] centroids, int dims) {
+  private CoarseCells(byte[][] centroids, int dims) {
     this.centroids = centroids;
     this.dims = dims;
   }
@@ -53,17 +53,23 @@ final class CoarseCells {
     int dims = head.getInt();
     if (count < 1 || dims < 1 || dims > dimension) {
       throw new IOException(
-          name + ": " + count + " cells of " + dims + " components; expected >= 1 cells of 1.."
-              + dimension + " components");
+          name
+              + ": "
+              + count
+              + " cells of "
+              + dims
+              + " components; expected >= 1 cells of 1.."
+              + dimension
+              + " components");
     }
     byte[] body = data.readNBytes(count * dims * Float.BYTES);
     if (body.length != count * dims * Float.BYTES) {
       throw new IOException(name + ": truncated, " + count + " centroids announced");
     }
-    float[][] centroids = new float[count][];
+    byte[][] centroids = new byte[count][];
     for (int i = 0; i < count; i++) {
       ByteBuffer centroid = ByteBuffer.wrap(body, i * dims * Float.BYTES, dims * Float.BYTES);
-      centroids[i] = VectorFormat.parse(centroid.slice(), name, dims);
+      centroids[i] = VectorFormat.toBytes(VectorFormat.parse(centroid.slice(), name, dims));
     }
     return new CoarseCells(centroids, dims);
   }
@@ -74,21 +80,40 @@ final class CoarseCells {
 
   /** The term field a document's cell goes into. */
   IndexableField field(String vectorField, float[] vector) {
-    return new StringField(vectorField + CELL_SUFFIX, term(nearest(vector, 1)[0]), Field.Store.NO);
+    return new StringField(vectorField + CELL_SUFFIX, term(nearest(vector)), Field.Store.NO);
+  }
+
+  /**
+   * The nearest cell (the first on ties): every document being indexed pays for this, so each
+   * distance is abandoned as soon as it exceeds the best so far.
+   */
+  private int nearest(float[] vector) {
+    int best = 0;
+    float bestDistance = Float.POSITIVE_INFINITY;
+    for (int c = 0; c < centroids.length; c++) {
+      float distance =
+          SquaredDistance.squaredDistanceBounded(vector, dims, centroids[c], 0, bestDistance);
+      if (distance < bestDistance) {
+        best = c;
+        bestDistance = distance;
+      }
+    }
+    return best;
   }
 
   /** The terms of the {@code count} cells nearest to {@code vector}, nearest first. */
   BytesRef[] nearestTerms(float[] vector, int count) {
-    return Arrays.stream(nearest(vector, count)).mapToObj(CoarseCells::term).toArray(BytesRef[]::new);
+    return Arrays.stream(nearest(vector, count))
+        .mapToObj(CoarseCells::term)
+        .toArray(BytesRef[]::new);
   }
 
   private int[] nearest(float[] vector, int count) {
-    double[] distances = new double[centroids.length];
+    float[] distances = new float[centroids.length];
     for (int c = 0; c < centroids.length; c++) {
-      for (int i = 0; i < dims; i++) {
-        double diff = (double) vector[i] - centroids[c][i];
-        distances[c] += diff * diff;
-      }
+      distances[c] =
+          SquaredDistance.squaredDistanceBounded(
+              vector, dims, centroids[c], 0, Float.POSITIVE_INFINITY);
     }
     return IntStream.range(0, centroids.length)
         .boxed()

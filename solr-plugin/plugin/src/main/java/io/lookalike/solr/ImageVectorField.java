@@ -42,34 +42,39 @@ import org.apache.solr.uninverting.UninvertingReader;
 public class ImageVectorField extends FieldType {
 
   static final String DIMENSION = "dimension";
-  static final String PREFIX_DIMENSIONS = "prefixDimensions";
+  static final String SKETCH_DIMENSIONS = "sketchDimensions";
   static final String CELLS = "cells";
   static final int MAX_DIMENSION = 16384;
 
   /**
-   * The prefix copy's length when the schema does not say, as a fraction of the dimension: a
-   * quarter (1.25x the raw vector in all), for vectors of at least {@link
-   * #MIN_DIMENSION_FOR_PREFIX} dimensions. Measured on PCA-ordered 1024-d vectors (bench/), a
-   * quarter prunes 2.5x faster than no copy, 64 dimensions no faster than none.
+   * How many leading dimensions the sketch covers when the schema does not say, as a fraction of
+   * the dimension: a quarter, for vectors of at least {@link #MIN_DIMENSION_FOR_SKETCH} dimensions.
+   * On PCA-ordered 1024-d vectors (bench/) the first 256 components rule out all but about 0.1% of
+   * the documents that cannot enter a top-10.
    */
-  static final int DEFAULT_PREFIX_DIVISOR = 4;
+  static final int DEFAULT_SKETCH_DIVISOR = 4;
 
-  static final int MIN_DIMENSION_FOR_PREFIX = 256;
+  static final int MIN_DIMENSION_FOR_SKETCH = 256;
 
-  /** The Lucene field holding a field's prefix copy: not a schema field, never returned. */
-  static final String PREFIX_SUFFIX = ".prefix";
+  /**
+   * The Lucene fields holding a field's sketches, one per stage (not schema fields, never
+   * returned): the first stage sketches the first half of the sketched components (rounded up to a
+   * block of {@link VectorSketch#BLOCK}), the second stage the rest, so that the many documents the
+   * first half rules out cost half the reading.
+   */
+  static final String[] SKETCH_SUFFIXES = {".sketch1", ".sketch2"};
 
   private int dimension;
-  private int prefixDimensions;
+  private int sketchDimensions;
   private CoarseCells cells; // null: no approximate mode
 
   public int getDimension() {
     return dimension;
   }
 
-  /** How many leading dimensions are also kept in the prefix copy; 0 for none. */
-  public int getPrefixDimensions() {
-    return prefixDimensions;
+  /** How many leading dimensions the {@link VectorSketch} of each vector covers; 0 for none. */
+  public int getSketchDimensions() {
+    return sketchDimensions;
   }
 
   /** The coarse cells of the approximate mode, or null when the type declares none. */
@@ -80,9 +85,9 @@ public class ImageVectorField extends FieldType {
   @Override
   protected void init(IndexSchema schema, Map<String, String> args) {
     dimension = parseDimension(args.remove(DIMENSION));
-    int defaultPrefix =
-        dimension >= MIN_DIMENSION_FOR_PREFIX ? dimension / DEFAULT_PREFIX_DIVISOR : 0;
-    prefixDimensions = parsePrefixDimensions(args.remove(PREFIX_DIMENSIONS), defaultPrefix);
+    int defaultSketch =
+        dimension >= MIN_DIMENSION_FOR_SKETCH ? dimension / DEFAULT_SKETCH_DIVISOR : 0;
+    sketchDimensions = parseSketchDimensions(args.remove(SKETCH_DIMENSIONS), defaultSketch);
     String cellsFile = args.remove(CELLS);
     if (cellsFile != null) {
       cells = readCells(schema, cellsFile.strip());
@@ -98,10 +103,10 @@ public class ImageVectorField extends FieldType {
     return intAttribute(DIMENSION, value, 1, MAX_DIMENSION, "");
   }
 
-  private int parsePrefixDimensions(String value, int defaultValue) {
+  private int parseSketchDimensions(String value, int defaultValue) {
     return value == null
         ? defaultValue
-        : intAttribute(PREFIX_DIMENSIONS, value, 0, dimension - 1, " (0: no prefix copy)");
+        : intAttribute(SKETCH_DIMENSIONS, value, 0, dimension, " (0: no sketch)");
   }
 
   /** An integer attribute of the field type in {@code min..max}, or a schema error naming it. */
@@ -210,26 +215,49 @@ public class ImageVectorField extends FieldType {
   }
 
   /**
-   * The vector and, unless {@code prefixDimensions} is 0, a second doc-values field with a copy of
-   * its first {@code prefixDimensions} floats. Doc values hand out a document's value whole, so a
-   * search that only needs the leading (highest-variance, in PCA order) dimensions to rule a
-   * document out reads the short copy instead of the whole vector: see {@link ImageVectorValues}.
-   * With {@code cells}, also the term of the document's coarse cell (see {@link CoarseCells}).
+   * The vector and, unless {@code sketchDimensions} is 0, doc-values fields with the {@link
+   * VectorSketch} of its first {@code sketchDimensions} components, in two stages (see {@link
+   * #SKETCH_SUFFIXES}). Doc values hand out a document's value whole, so a search that only needs a
+   * lower bound to rule a document out reads the short sketch instead of the whole vector: see
+   * {@link ImageVectorValues}. With {@code cells}, also the term of the document's coarse cell (see
+   * {@link CoarseCells}).
    */
   @Override
   public List<IndexableField> createFields(SchemaField field, Object value) {
     float[] floats = VectorFormat.parse(value, field.getName(), dimension);
-    IndexableField vector = vectorField(field, floats);
-    List<IndexableField> fields = new ArrayList<>(List.of(vector));
-    if (prefixDimensions > 0) {
-      BytesRef bytes = vector.binaryValue();
-      BytesRef prefix = new BytesRef(bytes.bytes, bytes.offset, prefixDimensions * Float.BYTES);
-      fields.add(new BinaryDocValuesField(field.getName() + PREFIX_SUFFIX, prefix));
-    }
+    List<IndexableField> fields = vectorFields(field.getName(), floats, sketchDimensions);
     if (cells != null) {
       fields.add(cells.field(field.getName(), floats));
     }
     return fields;
+  }
+
+  /** The doc-values fields of a vector: the vector itself, then its sketch stages. */
+  static List<IndexableField> vectorFields(String name, float[] vector, int sketchDimensions) {
+    List<IndexableField> fields = new ArrayList<>();
+    fields.add(new BinaryDocValuesField(name, new BytesRef(VectorFormat.toBytes(vector))));
+    int[] stages = sketchStages(sketchDimensions);
+    for (int stage = 0; stage + 1 < stages.length; stage++) {
+      byte[] sketch = VectorSketch.encode(vector, stages[stage], stages[stage + 1]);
+      fields.add(new BinaryDocValuesField(name + SKETCH_SUFFIXES[stage], new BytesRef(sketch)));
+    }
+    return fields;
+  }
+
+  /**
+   * Where the sketch stages of {@code sketchDimensions} components start and end: {@code {0, first,
+   * sketchDimensions}}, or {@code {0, sketchDimensions}} when one block holds them all, or {@code
+   * {0}} without a sketch.
+   */
+  static int[] sketchStages(int sketchDimensions) {
+    int half = (sketchDimensions + 1) / 2;
+    int first = (half + VectorSketch.BLOCK - 1) / VectorSketch.BLOCK * VectorSketch.BLOCK;
+    if (sketchDimensions == 0) {
+      return new int[] {0};
+    }
+    return first >= sketchDimensions
+        ? new int[] {0, sketchDimensions}
+        : new int[] {0, first, sketchDimensions};
   }
 
   /** Base64, the documented text form: also what {@link #toObject} returns. */

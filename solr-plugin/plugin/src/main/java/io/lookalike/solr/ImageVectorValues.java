@@ -2,15 +2,18 @@ package io.lookalike.solr;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.search.DocIdSetIterator;
+import org.apache.lucene.util.ArrayUtil;
 import org.apache.lucene.util.BytesRef;
 
 /**
  * The image vectors of one segment: the field's {@link BinaryDocValues}, read with the dimension
- * the query expects, and the prefix copies of their leading dimensions where the segment has them
- * (see {@link ImageVectorField#createFields}).
+ * the query expects, and their {@link VectorSketch sketches} where the segment has them (see {@link
+ * ImageVectorField#createFields}).
  *
  * <p>Every reader of stored vectors goes through here so that a stored vector of the wrong length
  * (the schema's {@code dimension} changed without reindexing) fails loudly instead of being read as
@@ -19,14 +22,20 @@ import org.apache.lucene.util.BytesRef;
 final class ImageVectorValues {
 
   private final BinaryDocValues values;
-  private final BinaryDocValues prefixes; // null where the segment has no prefix copies
+  private final SketchStage[] stages; // the segment's sketch stages, in order; may be empty
+
+  // The last screen: its first stage's components (0: not screened; UNSCREENABLE: the first stage
+  // was read but not usable) and each kept document's sum.
+  private static final int UNSCREENABLE = -1;
+  private int screened;
+  private float[] sums = new float[0];
   private final String field;
   private final int dimension;
 
   private ImageVectorValues(
-      BinaryDocValues values, BinaryDocValues prefixes, String field, int dimension) {
+      BinaryDocValues values, SketchStage[] stages, String field, int dimension) {
     this.values = values;
-    this.prefixes = prefixes;
+    this.stages = stages;
     this.field = field;
     this.dimension = dimension;
   }
@@ -37,9 +46,15 @@ final class ImageVectorValues {
     if (values == null) {
       return null;
     }
-    BinaryDocValues prefixes =
-        reader.getBinaryDocValues(field + ImageVectorField.PREFIX_SUFFIX);
-    return new ImageVectorValues(values, prefixes, field, dimension);
+    List<SketchStage> stages = new ArrayList<>();
+    for (String suffix : ImageVectorField.SKETCH_SUFFIXES) {
+      BinaryDocValues sketches = reader.getBinaryDocValues(field + suffix);
+      if (sketches == null) {
+        break;
+      }
+      stages.add(new SketchStage(sketches));
+    }
+    return new ImageVectorValues(values, stages.toArray(new SketchStage[0]), field, dimension);
   }
 
   /** Iterates over the documents that have a vector; positioned like {@link #docID()}. */
@@ -59,24 +74,102 @@ final class ImageVectorValues {
   /**
    * See {@link SquaredDistance#squaredDistanceBounded}; the current document must have a vector.
    *
-   * <p>With a finite bound, the distance over the prefix copy comes first: it is a lower bound of
-   * the whole distance (exact, see {@link SquaredDistance}), so a document it puts beyond the
-   * bound is ruled out having read a fraction of its vector. This is the vector-approximation
-   * file's scheme (Weber, Schek and Blott, VLDB 1998) with the leading PCA dimensions as the
-   * approximation.
+   * <p>With a finite bound, the sketches' lower bound comes first, stage by stage, so a document it
+   * puts beyond the bound is ruled out having read a few hundred bytes instead of its whole vector
+   * (see {@link VectorSketch}). Sketches reaching beyond the query's dimension (the schema's
+   * dimension changed without reindexing) are not used, and the vector's length check below reports
+   * the mismatch.
    */
   float squaredDistance(float[] query, float bound) throws IOException {
-    if (prefixes != null && bound != Float.POSITIVE_INFINITY && prefixes.advanceExact(docID())) {
-      BytesRef prefix = prefixes.binaryValue();
-      int length = Math.min(prefix.length / Float.BYTES, dimension);
-      float lowerBound =
-          SquaredDistance.squaredDistanceBounded(query, length, prefix.bytes, prefix.offset, bound);
-      if (lowerBound > bound) {
-        return lowerBound;
+    return squaredDistance(query, bound, 0, 0, 0f);
+  }
+
+  /**
+   * {@link #squaredDistance(float[], float)} from sketch stage {@code stage} on, which starts at
+   * component {@code from}, the earlier stages having added up to {@code sum}.
+   */
+  private float squaredDistance(float[] query, float bound, int stage, int from, float sum)
+      throws IOException {
+    if (bound != Float.POSITIVE_INFINITY) {
+      int doc = docID();
+      for (; stage < stages.length; stage++) {
+        SketchStage sketches = stages[stage];
+        if (sketches.values.advanceExact(doc) == false) {
+          break;
+        }
+        BytesRef sketch = sketches.values.binaryValue();
+        int dimensions = VectorSketch.dimensions(sketch.length);
+        if (from + dimensions > dimension) {
+          break;
+        }
+        float[] norms = sketches.norms(query, from, dimensions);
+        sum =
+            VectorSketch.accumulate(
+                query, norms, from, dimensions, sketch.bytes, sketch.offset, sum, bound);
+        if (VectorSketch.rulesOut(sum, bound)) {
+          return Float.POSITIVE_INFINITY;
+        }
+        from += dimensions;
       }
     }
     BytesRef bytes = vectorBytes();
     return SquaredDistance.squaredDistanceBounded(query, bytes.bytes, bytes.offset, bound);
+  }
+
+  /**
+   * Rules documents out by their first sketch stage, a batch at a time: {@code docs[0..count)}
+   * (ascending, each with a vector, none before the sketches' position) become the documents that
+   * may be within {@code bound}, and their new count is returned. Call {@link
+   * #squaredDistanceScreened} for each of them, in order. A batch skips the per-document overhead
+   * of a two-phase iterator, and the first stage's sums carry over to the next stage.
+   */
+  int screen(int[] docs, int count, float[] query, float bound) throws IOException {
+    screened = 0;
+    if (stages.length == 0 || bound == Float.POSITIVE_INFINITY) {
+      return count;
+    }
+    SketchStage first = stages[0];
+    sums = ArrayUtil.grow(sums, count);
+    int dimensions = -1;
+    float[] norms = null;
+    int kept = 0;
+    for (int i = 0; i < count; i++) {
+      BytesRef sketch = first.values.advanceExact(docs[i]) ? first.values.binaryValue() : null;
+      int length = sketch == null ? -1 : VectorSketch.dimensions(sketch.length);
+      if (length < 0 || length > dimension || (dimensions != -1 && length != dimensions)) {
+        // a mixed segment (sketches added or resized): the rest of the batch gets whole vectors
+        System.arraycopy(docs, i, docs, kept, count - i);
+        screened = UNSCREENABLE;
+        return kept + count - i;
+      }
+      if (dimensions == -1) {
+        dimensions = length;
+        norms = first.norms(query, 0, dimensions);
+      }
+      float sum =
+          VectorSketch.accumulate(
+              query, norms, 0, dimensions, sketch.bytes, sketch.offset, 0f, bound);
+      if (VectorSketch.rulesOut(sum, bound) == false) {
+        sums[kept] = sum;
+        docs[kept++] = docs[i];
+      }
+    }
+    screened = dimensions;
+    return kept;
+  }
+
+  /**
+   * The distance of the {@code i}-th document kept by the last {@link #screen}, once {@link
+   * #advanceExact} moved there; like {@link #squaredDistance(float[], float)}, starting from the
+   * screen's first stage.
+   */
+  float squaredDistanceScreened(int i, float[] query, float bound) throws IOException {
+    if (screened == UNSCREENABLE) { // the first stage's sketches are behind: whole vectors only
+      return squaredDistance(query, bound, stages.length, 0, 0f);
+    }
+    return screened == 0
+        ? squaredDistance(query, bound)
+        : squaredDistance(query, bound, 1, screened, sums[i]);
   }
 
   /** The current document's vector; it must have one. */
@@ -103,5 +196,28 @@ final class ImageVectorValues {
               + "; was the schema's dimension changed without reindexing?");
     }
     return bytes;
+  }
+
+  /** One stage's sketches, and the block norms of the query they were last used with. */
+  private static final class SketchStage {
+    final BinaryDocValues values;
+    private float[] normsOf; // by identity: the norms are computed once per query, not per document
+    private int normsFrom = -1;
+    private int normsDimensions;
+    private float[] norms;
+
+    SketchStage(BinaryDocValues values) {
+      this.values = values;
+    }
+
+    float[] norms(float[] query, int from, int dimensions) {
+      if (normsOf != query || normsFrom != from || normsDimensions != dimensions) {
+        norms = VectorSketch.blockNorms(query, from, from + dimensions);
+        normsOf = query;
+        normsFrom = from;
+        normsDimensions = dimensions;
+      }
+      return norms;
+    }
   }
 }

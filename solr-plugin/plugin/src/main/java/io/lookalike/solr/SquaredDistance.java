@@ -10,12 +10,12 @@ import java.nio.ByteOrder;
  *
  * <p>The summation order is fixed, so that the same two vectors give a bit-identical distance on
  * every shard, replica and JVM, with or without SIMD, which keeps scores and tie-breaks of a
- * distributed search identical to a single-index search. The order is that of an 8-lane SIMD
- * loop: dimension {@code i} is added to lane {@code i % 8} (dimension 0 upward, a multiply then an
- * add, never fused), and the distance is {@code lane[0] + lane[1] + ... + lane[7]}, added in that
- * order. {@link VectorizedDistance} computes it with {@code jdk.incubator.vector} when the JVM
- * runs with {@code --add-modules jdk.incubator.vector} on hardware with 256-bit vectors; {@link
- * #scalar} computes the very same operations one float at a time otherwise.
+ * distributed search identical to a single-index search. The order is that of an 8-lane SIMD loop:
+ * dimension {@code i} is added to lane {@code i % 8} (dimension 0 upward, a multiply then an add,
+ * never fused), and the distance is {@code lane[0] + lane[1] + ... + lane[7]}, added in that order.
+ * {@link VectorizedDistance} computes it with {@code jdk.incubator.vector} when the JVM runs with
+ * {@code --add-modules jdk.incubator.vector} on hardware with 256-bit vectors; {@link #scalar}
+ * computes the very same operations one float at a time otherwise.
  */
 public final class SquaredDistance {
 
@@ -23,25 +23,31 @@ public final class SquaredDistance {
   static final int LANES = 8;
 
   /**
-   * How many dimensions are summed between two checks against the bound: a check costs a sum of
-   * the lanes, and 64 keeps the wasted work per abandoned vector small. A multiple of {@link
-   * #LANES}.
+   * How many dimensions are summed between two checks against the bound: a check costs a sum of the
+   * lanes, and 64 keeps the wasted work per abandoned vector small. A multiple of {@link #LANES}.
    */
   static final int BLOCK = 64;
 
   private static final VarHandle FLOAT_LE =
       MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
 
-  /** The SIMD kernel, or null when the vector module is absent or too narrow here. */
-  private static final Kernel SIMD = VectorizedDistance.loadOrNull();
+  /** The SIMD kernels, or null when the vector module is absent or too narrow here. */
+  static final VectorizedDistance SIMD = loadSimd();
 
   /** One implementation of the summation order described above. */
   interface Kernel {
-    float squaredDistanceBounded(
-        float[] query, int length, byte[] bytes, int offset, float bound);
+    float squaredDistanceBounded(float[] query, int length, byte[] bytes, int offset, float bound);
   }
 
   private SquaredDistance() {}
+
+  private static VectorizedDistance loadSimd() {
+    try {
+      return VectorizedDistance.loadOrNull();
+    } catch (LinkageError e) { // NoClassDefFoundError: jdk.incubator.vector is not in the JVM
+      return null;
+    }
+  }
 
   /** Whether distances are computed with SIMD instructions in this JVM. */
   public static boolean isVectorized() {
@@ -62,9 +68,9 @@ public final class SquaredDistance {
   }
 
   /**
-   * The squared distance over the first {@code length} dimensions, giving up as soon as it is
-   * known to exceed {@code bound}: returns the exact distance when it is {@code <= bound},
-   * otherwise some value {@code > bound}.
+   * The squared distance over the first {@code length} dimensions, giving up as soon as it is known
+   * to exceed {@code bound}: returns the exact distance when it is {@code <= bound}, otherwise some
+   * value {@code > bound}.
    *
    * <p>Abandoning is exact, not approximate, and so is using a prefix of the dimensions as a lower
    * bound of the whole: every lane only grows (its terms are non-negative and rounding is

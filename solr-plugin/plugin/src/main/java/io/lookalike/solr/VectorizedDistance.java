@@ -1,33 +1,33 @@
 package io.lookalike.solr;
 
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link SquaredDistance}'s summation order with 256-bit SIMD: one {@link FloatVector} holds the
- * eight lanes. Only this class refers to {@code jdk.incubator.vector}, so the plugin still loads,
- * and falls back to the scalar kernel, when the JVM runs without that module.
+ * eight lanes; and {@link VectorSketch}'s lower bound, eight bytes widened to eight floats at a
+ * time. Only this class refers to {@code jdk.incubator.vector}, so the plugin still loads, and
+ * falls back to the scalar kernels, when the JVM runs without that module.
  */
-final class VectorizedDistance implements SquaredDistance.Kernel {
+final class VectorizedDistance implements SquaredDistance.Kernel, VectorSketch.Kernel {
 
   private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_256;
+  private static final VectorSpecies<Byte> CODES = ByteVector.SPECIES_64;
 
   private VectorizedDistance() {}
 
   /**
-   * The kernel, or null without the vector module or where 256-bit vectors are not native
-   * (emulated vector operations are far slower than the scalar loop).
+   * The kernels, or null where 256-bit vectors are not native (emulated vector operations are far
+   * slower than the scalar loop). Without the vector module, loading this class fails: see {@link
+   * SquaredDistance#SIMD}.
    */
-  static SquaredDistance.Kernel loadOrNull() {
-    try {
-      if (FloatVector.SPECIES_PREFERRED.length() < SquaredDistance.LANES) {
-        return null;
-      }
-      return new VectorizedDistance();
-    } catch (LinkageError e) { // NoClassDefFoundError: jdk.incubator.vector is not in the JVM
-      return null;
-    }
+  static VectorizedDistance loadOrNull() {
+    return FloatVector.SPECIES_PREFERRED.length() < SquaredDistance.LANES
+        ? null
+        : new VectorizedDistance();
   }
 
   @Override
@@ -61,5 +61,34 @@ final class VectorizedDistance implements SquaredDistance.Kernel {
       sums[dim % SquaredDistance.LANES] += diff * diff;
     }
     return SquaredDistance.sumLanes(sums);
+  }
+
+  /**
+   * Two groups of eight codes per step, each widened to floats with its own accumulator: one
+   * accumulator would chain every multiply-add on the latency of the previous one.
+   */
+  @Override
+  public float dotCodes(float[] query, int start, int length, byte[] bytes, int codes) {
+    int vectorLength = length - length % (2 * SquaredDistance.LANES);
+    FloatVector low = FloatVector.zero(SPECIES);
+    FloatVector high = FloatVector.zero(SPECIES);
+    int i = 0;
+    for (; i < vectorLength; i += 2 * SquaredDistance.LANES) {
+      int next = i + SquaredDistance.LANES;
+      low = widen(bytes, codes + i).fma(FloatVector.fromArray(SPECIES, query, start + i), low);
+      high =
+          widen(bytes, codes + next).fma(FloatVector.fromArray(SPECIES, query, start + next), high);
+    }
+    float dot = low.add(high).reduceLanes(VectorOperators.ADD);
+    for (; i < length; i++) {
+      dot += query[start + i] * bytes[codes + i];
+    }
+    return dot;
+  }
+
+  /** Eight signed bytes as eight floats. */
+  private static FloatVector widen(byte[] bytes, int offset) {
+    return (FloatVector)
+        ByteVector.fromArray(CODES, bytes, offset).convertShape(VectorOperators.B2F, SPECIES, 0);
   }
 }

@@ -47,8 +47,8 @@ public final class VisualQuery extends Query {
   }
 
   /**
-   * An approximate query when {@code cells} is not null: only documents in these coarse cells
-   * (see {@link CoarseCells}) are considered, ranked exactly among themselves.
+   * An approximate query when {@code cells} is not null: only documents in these coarse cells (see
+   * {@link CoarseCells}) are considered, ranked exactly among themselves.
    */
   VisualQuery(String field, float[] target, float maxDist, BytesRef[] cells) {
     this.field = Objects.requireNonNull(field, "field");

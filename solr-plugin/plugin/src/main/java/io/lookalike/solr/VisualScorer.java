@@ -117,6 +117,11 @@ final class VisualScorer extends Scorer {
 
   @Override
   public void setMinCompetitiveScore(float minScore) {
-    bound = Math.min(maxDist, maxCompetitiveDistance(boost, minScore));
+    bound = bound(maxDist, boost, minScore);
+  }
+
+  /** The distance bound of a document that must score at least {@code minScore}. */
+  static float bound(float maxDist, float boost, float minScore) {
+    return Math.min(maxDist, maxCompetitiveDistance(boost, minScore));
   }
 }

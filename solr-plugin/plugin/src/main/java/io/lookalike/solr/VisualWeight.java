@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.List;
 import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.search.BulkScorer;
 import org.apache.lucene.search.ConjunctionUtils;
 import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.Explanation;
@@ -11,9 +12,9 @@ import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.Weight;
 
 /**
- * The {@link Weight} of a {@link VisualQuery}: one {@link VisualScorer} per segment. An
- * approximate query's cell filter joins the scorer's approximation, so distances are only computed
- * for documents of the probed cells.
+ * The {@link Weight} of a {@link VisualQuery}: one {@link VisualScorer} per segment. An approximate
+ * query's cell filter joins the scorer's approximation, so distances are only computed for
+ * documents of the probed cells.
  */
 final class VisualWeight extends Weight {
 
@@ -35,15 +36,39 @@ final class VisualWeight extends Weight {
     if (values == null) {
       return null;
     }
-    DocIdSetIterator candidates = values.iterator();
-    if (cellFilter != null) {
-      Scorer inCells = cellFilter.scorer(context);
-      if (inCells == null) {
-        return null;
-      }
-      candidates = ConjunctionUtils.intersectIterators(List.of(candidates, inCells.iterator()));
+    DocIdSetIterator candidates = inCells(context, values.iterator());
+    if (candidates == null) {
+      return null;
     }
     return new VisualScorer(this, values, candidates, query.target, query.maxDist, boost);
+  }
+
+  /** Where Lucene runs the query on its own: see {@link VisualBulkScorer}. */
+  @Override
+  public BulkScorer bulkScorer(LeafReaderContext context) throws IOException {
+    ImageVectorValues values = vectors(context);
+    if (values == null) {
+      return null;
+    }
+    // a second iterator over the documents with a vector: values moves on its own
+    DocIdSetIterator candidates =
+        inCells(context, DocValues.getBinary(context.reader(), query.field));
+    if (candidates == null) {
+      return null;
+    }
+    return new VisualBulkScorer(candidates, values, query.target, query.maxDist, boost);
+  }
+
+  /** {@code candidates} restricted to the probed cells, null when none is in this segment. */
+  private DocIdSetIterator inCells(LeafReaderContext context, DocIdSetIterator candidates)
+      throws IOException {
+    if (cellFilter == null) {
+      return candidates;
+    }
+    Scorer inCells = cellFilter.scorer(context);
+    return inCells == null
+        ? null
+        : ConjunctionUtils.intersectIterators(List.of(candidates, inCells.iterator()));
   }
 
   @Override

@@ -84,9 +84,9 @@ public class IndexingTest extends AbstractVisualTestCase {
         "bad-schema-dimension.xml",
         "fieldType vector: attribute dimension must be an integer in 1..16384, got '0'");
     assertSchemaError(
-        "bad-schema-prefix.xml",
-        "fieldType vector: attribute prefixDimensions must be an integer in 0..15 (0: no prefix"
-            + " copy), got '16'");
+        "bad-schema-sketch.xml",
+        "fieldType vector: attribute sketchDimensions must be an integer in 0..16 (0: no sketch),"
+            + " got '17'");
     assertSchemaError(
         "bad-schema-stored.xml",
         "field v: stored=\"true\", multiValued=\"true\" is not supported; an ImageVectorField is a"

@@ -32,7 +32,7 @@ public class SquaredDistanceTest extends LuceneTestCase {
   /** Runs only where the JVM has the vector module and 256-bit vectors (as under Surefire here). */
   @Test
   public void testVectorizedKernelIsBitIdenticalToScalar() {
-    SquaredDistance.Kernel simd = VectorizedDistance.loadOrNull();
+    SquaredDistance.Kernel simd = SquaredDistance.SIMD;
     assumeTrue("no SIMD kernel in this JVM", simd != null);
     Random random = random();
     for (int iteration = 0; iteration < 500; iteration++) {
@@ -81,8 +81,7 @@ public class SquaredDistanceTest extends LuceneTestCase {
       float full = SquaredDistance.squaredDistance(query, bytes, 0);
       int length = random.nextInt(dimension + 1);
       float prefix =
-          SquaredDistance.squaredDistanceBounded(
-              query, length, bytes, 0, Float.POSITIVE_INFINITY);
+          SquaredDistance.squaredDistanceBounded(query, length, bytes, 0, Float.POSITIVE_INFINITY);
       assertTrue(prefix + " > " + full, prefix <= full);
     }
   }

@@ -30,6 +30,7 @@ import org.apache.lucene.tests.index.RandomIndexWriter;
 import org.apache.lucene.tests.search.CheckHits;
 import org.apache.lucene.tests.search.QueryUtils;
 import org.apache.lucene.tests.util.LuceneTestCase;
+import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
 import org.junit.After;
 import org.junit.Before;
@@ -42,11 +43,15 @@ public class VisualQueryTest extends LuceneTestCase {
 
   private Directory directory;
   private IndexReader reader;
+
+  /** The same segments before the deletions: Lucene's QueryUtils assumes no deleted documents. */
+  private IndexReader undeleted;
+
   private IndexSearcher searcher;
   private int dimension;
 
-  /** How many leading floats the index also keeps as a prefix copy (0: none). */
-  private int prefixDimensions;
+  /** How many leading dimensions the index also keeps a sketch of (0: none). */
+  private int sketchDimensions;
 
   /** The vector of each document by doc id, null for documents without one. */
   private float[][] vectors;
@@ -57,7 +62,7 @@ public class VisualQueryTest extends LuceneTestCase {
   @Before
   public void buildIndex() throws IOException {
     dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(200); // crosses blocks of 64
-    prefixDimensions = random().nextInt(dimension);
+    sketchDimensions = random().nextInt(dimension + 1);
     directory = newDirectory();
     float[][] written = new float[atLeast(200)][];
     try (RandomIndexWriter writer = new RandomIndexWriter(random(), directory)) {
@@ -65,14 +70,20 @@ public class VisualQueryTest extends LuceneTestCase {
         Document doc = new Document();
         doc.add(new NumericDocValuesField("i", i));
         doc.add(new StringField("cat", i % 3 == 0 ? "a" : "b", Field.Store.NO));
+        doc.add(new StringField("deleted", i % 7 == 3 ? "y" : "n", Field.Store.NO));
         if (i % 10 != 0) {
           written[i] = TestVectors.random(random(), dimension);
-          vectorFields(written[i]).forEach(doc::add);
+          // a few without sketches, as documents indexed before sketches were turned on
+          int sketched = random().nextInt(10) == 0 ? 0 : sketchDimensions;
+          ImageVectorField.vectorFields(FIELD, written[i], sketched).forEach(doc::add);
         }
         writer.addDocument(doc);
       }
       writer.forceMerge(
           1 + random().nextInt(3)); // one to three segments; merges may reorder documents
+      undeleted = writer.getReader();
+      // deleted after the merge, so that searches must skip them
+      writer.deleteDocuments(new Term("deleted", "y"));
       reader = writer.getReader();
     }
     searcher = newSearcher(reader);
@@ -80,10 +91,11 @@ public class VisualQueryTest extends LuceneTestCase {
     catA = new boolean[reader.maxDoc()];
     for (LeafReaderContext leaf : reader.leaves()) {
       NumericDocValues numbers = DocValues.getNumeric(leaf.reader(), "i");
+      Bits live = leaf.reader().getLiveDocs();
       for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
         assertTrue(numbers.advanceExact(doc));
         int i = (int) numbers.longValue();
-        vectors[leaf.docBase + doc] = written[i];
+        vectors[leaf.docBase + doc] = live == null || live.get(doc) ? written[i] : null;
         catA[leaf.docBase + doc] = i % 3 == 0;
       }
     }
@@ -92,6 +104,7 @@ public class VisualQueryTest extends LuceneTestCase {
   @After
   public void closeIndex() throws IOException {
     reader.close();
+    undeleted.close();
     directory.close();
   }
 
@@ -126,7 +139,7 @@ public class VisualQueryTest extends LuceneTestCase {
     float[] target = TestVectors.random(random(), dimension);
     for (float maxDist : new float[] {Float.POSITIVE_INFINITY, dimension / 3f}) {
       Query query = new VisualQuery(FIELD, target, maxDist);
-      QueryUtils.check(random(), query, searcher); // skipping, explanations, count
+      QueryUtils.check(random(), query, newSearcher(undeleted)); // skipping, explanations, count
       CheckHits.checkTopScores(random(), query, searcher); // setMinCompetitiveScore, getMaxScore
       Query filtered =
           new BooleanQuery.Builder()
@@ -244,18 +257,6 @@ public class VisualQueryTest extends LuceneTestCase {
     for (LeafReaderContext leaf : reader.leaves()) {
       assertNull(weight.scorer(leaf));
     }
-  }
-
-  /** What ImageVectorField indexes: the vector, and its prefix copy unless there is none. */
-  private List<BinaryDocValuesField> vectorFields(float[] vector) {
-    BytesRef bytes = new BytesRef(VectorFormat.toBytes(vector));
-    if (prefixDimensions == 0) {
-      return List.of(new BinaryDocValuesField(FIELD, bytes));
-    }
-    BytesRef prefix = new BytesRef(bytes.bytes, 0, prefixDimensions * Float.BYTES);
-    return List.of(
-        new BinaryDocValuesField(FIELD, bytes),
-        new BinaryDocValuesField(FIELD + ImageVectorField.PREFIX_SUFFIX, prefix));
   }
 
   private boolean matches(Query query, int doc) throws IOException {
