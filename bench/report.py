@@ -59,6 +59,8 @@ distance of {r['max_dist']:.2f} (the median 10th-neighbour distance at the small
 **Method:** Solr contenders are timed at the client (HTTP POST to a local Solr 9.10.1 with
 `-Xmx{r['config']['heap']}`, JSON answer parsed), sequentially, after 2 warm-up queries; each cell
 runs the queries until they are done or {r['config']['cell_budget_s']:.0f} s are spent (at least 5).
+Before timing each N the bench waits until Solr is idle: merges that indexing left running (HNSW
+merges rebuild graphs for minutes) would otherwise compete with the queries for the 2 cores.
 Recall@10 is distance-based against a float64 exact scan (a hit counts when its true distance is
 within 1e-5 of the 10th true distance, so exact ties in another order are not misses).
 """
@@ -209,16 +211,18 @@ def _indexing(r: dict) -> str:
 
 def _memory(r: dict) -> str:
     lines = ["## Memory of the Solr JVM (both cores loaded)\n",
-             "| N | heap used | heap max | resident set (RSS, includes mapped index pages touched) | load average (5 min) while measuring |",
-             "|---|---|---|---|---|"]  # fmt: skip
+             "| N | heap used | heap max | resident set (RSS, includes mapped index pages touched) | waited for merges | load average (5 min) while measuring |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for p in r["points"]:
         m = p["memory"]
         lines.append(f"| {p['n']:,} | {m['heap_used'] / 2**20:.0f} MiB | {m['heap_max'] / 2**20:.0f} MiB | "
-                     f"{m['rss'] / 2**20:.0f} MiB | {p.get('load_average', float('nan')):.1f} |")  # fmt: skip
+                     f"{m['rss'] / 2**20:.0f} MiB | {p.get('settle_s', float('nan')):.0f} s | "
+                     f"{p.get('load_average', float('nan')):.1f} |")  # fmt: skip
     return "\n".join(lines) + (
-        "\n\nA load average above the 2 cores means other processes (other engineers' tests and"
-        " jobs on the shared machine) competed with the benchmark: latencies are then inflated"
-        " for every contender alike, ratios less so.\n"
+        "\n\nThe load average lags: it still counts the indexing and merges that ran before the"
+        " bench waited for Solr to go idle. A value well above 2 while timing means other processes"
+        " (other engineers' tests and jobs on the shared machine) competed with the benchmark:"
+        " latencies are then inflated for every contender alike, ratios less so.\n"
     )
 
 
@@ -279,7 +283,7 @@ def _discussion(r: dict) -> str:
 - **Per-document cost of an unfiltered exact top-10** (p50 / N): {costs}. numpy reads every 4 KB
   vector ({bandwidth:.1f} GB/s, the memory bandwidth of this machine). Lookalike rarely reads a whole
   vector: it first bounds the distance from the vector's sketch (one byte per component for the first
-  128 components, 152 bytes, then 152 more for the next 128 when needed), which rules out all but a
+  128 components, 140 bytes, then 140 more for the next 128 when needed), which rules out all but a
   few percent of the documents exactly; what is left is that bound's arithmetic and Lucene's
   per-document doc-values access. `{{!func}}` reads every whole vector, compares it with
   Lucene's scalar `VectorUtil` (JDK 17) and scores every document, about {per_doc.get('solr-func-exact', 0) / max(per_doc.get('lookalike', 1), 1):.1f}x

@@ -68,7 +68,9 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
         hnsw_rate = None
         for n in size.sizes:
             hnsw_rate = _index_up_to(solr, stored, n, size, hnsw_rate, results)
+            settled_s = solr.settle()
             point = _measure_point(solr, stored, n, queries, max_dist, size, results["cells"]["probes"], results)
+            point["settle_s"] = settled_s
             results["points"].append(point)
         results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images)
     finally:

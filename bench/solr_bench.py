@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ import requests
 from bench.dataset import CATEGORIES, Chunk, Stored
 from embedder.localsolr import LocalSolr
 
+log = logging.getLogger(__name__)
 CONFIGSET = Path(__file__).resolve().parent / "configset"
 CORES = {"visual": "bench_visual", "hnsw": "bench_hnsw"}
 VECTOR_FIELDS = {"visual": "image_vector", "hnsw": "knn_vector"}
@@ -109,6 +112,25 @@ class BenchSolr:
             "doc_values": sum(s for name, s in sizes.items() if name.endswith(DOC_VALUES_EXTENSIONS)),
             "segments": len(live),
         }
+
+    def settle(self, idle_share: float = 0.05, window_s: float = 5.0, timeout_s: float = 1800.0) -> float:
+        """Waits until Solr's process uses under ``idle_share`` of a core over ``window_s``, so that
+        the merges an indexing step left running (HNSW merges rebuild graphs: minutes of CPU) do not
+        compete with the queries being timed; returns the seconds waited."""
+        started = time.perf_counter()
+        ticks = os.sysconf("SC_CLK_TCK")
+        while time.perf_counter() - started < timeout_s:
+            before = self._cpu_ticks()
+            time.sleep(window_s)
+            share = (self._cpu_ticks() - before) / ticks / window_s
+            if share < idle_share:
+                return time.perf_counter() - started
+            log.info("waiting for Solr to go idle (background merges): %.0f%% of a core", share * 100)
+        raise TimeoutError(f"Solr still busy after {timeout_s:.0f}s")
+
+    def _cpu_ticks(self) -> int:
+        fields = Path(f"/proc/{self.solr.pid()}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
 
     def memory(self) -> dict[str, int]:
         """The Solr JVM's used heap (as the JVM reports it, no forced GC) and resident set."""
