@@ -56,6 +56,9 @@ public class VisualQueryTest extends LuceneTestCase {
   /** The vector of each document by doc id, null for documents without one. */
   private float[][] vectors;
 
+  /** Whether each document by doc id was deleted. */
+  private boolean[] deleted;
+
   /** Whether each document by doc id is in category "a". */
   private boolean[] catA;
 
@@ -89,13 +92,15 @@ public class VisualQueryTest extends LuceneTestCase {
     searcher = newSearcher(reader);
     vectors = new float[reader.maxDoc()][];
     catA = new boolean[reader.maxDoc()];
+    deleted = new boolean[reader.maxDoc()];
     for (LeafReaderContext leaf : reader.leaves()) {
       NumericDocValues numbers = DocValues.getNumeric(leaf.reader(), "i");
       Bits live = leaf.reader().getLiveDocs();
       for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
         assertTrue(numbers.advanceExact(doc));
         int i = (int) numbers.longValue();
-        vectors[leaf.docBase + doc] = live == null || live.get(doc) ? written[i] : null;
+        deleted[leaf.docBase + doc] = live != null && live.get(doc) == false;
+        vectors[leaf.docBase + doc] = deleted[leaf.docBase + doc] ? null : written[i];
         catA[leaf.docBase + doc] = i % 3 == 0;
       }
     }
@@ -185,7 +190,7 @@ public class VisualQueryTest extends LuceneTestCase {
     assertTrue(tooFar.getDescription(), tooFar.getDescription().startsWith("sqdist " + distance));
 
     int withoutVector = 0;
-    while (vectors[withoutVector] != null) {
+    while (vectors[withoutVector] != null || deleted[withoutVector]) {
       withoutVector++;
     }
     Explanation none = searcher.explain(new VisualQuery(FIELD, target, 1f), withoutVector);
