@@ -31,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # one clear line for the user; details with --verbose
         if args.verbose:
             raise
-        print(f"lookalike: error: {error}", file=sys.stderr)
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        print(f"lookalike: error: {lines[0]}", file=sys.stderr)
         return 1
 
 

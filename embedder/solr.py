@@ -219,7 +219,13 @@ def check_model(model: StoredModel, schema: SchemaInfo, extractor: str) -> None:
 
 
 def _unavailable(message: str) -> bool:
-    return "Failed to connect" in message or "(HTTP 503)" in message
+    """pysolr's message for a refused connection, or for Jetty's own page while Solr stops or
+    starts: a 503, or a 404 once the core is unloaded (an HTML page; Solr itself answers JSON)."""
+    return (
+        "Failed to connect" in message
+        or "(HTTP 503)" in message
+        or ("(HTTP 404)" in message and "<html" in message.lower())
+    )
 
 
 def _escape_id(product_id: str) -> str:

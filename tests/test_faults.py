@@ -14,7 +14,7 @@ import requests
 
 from embedder.localsolr import LocalSolr
 from embedder.samples import generate_catalog
-from embedder.solr import SolrIndex
+from embedder.solr import SolrIndex, SolrUnavailable
 from tests.conftest import free_port
 
 PRODUCTS = 180
@@ -63,6 +63,16 @@ def test_solr_stopped_mid_job_then_restarted_loses_and_duplicates_nothing(fault_
     index = SolrIndex(f"{fault_solr.url}/{fault_solr.collection}")
     ids = [d["id"] for d in index.stream("id")]
     assert len(ids) == len(set(ids)) == PRODUCTS
+
+
+def test_an_unloaded_core_mid_job_reads_as_solr_unavailable(local_solr):
+    # While Solr stops, Jetty answers updates to an unloaded core with its own HTML 404 page: the
+    # job must say "re-run", in one line, not print the page.
+    index = SolrIndex(f"{local_solr.url}/core_being_unloaded")
+    with pytest.raises(SolrUnavailable) as raised:
+        index.commit()
+    message = str(raised.value)
+    assert "not reachable; re-run" in message and "\n" not in message and "<html" not in message
 
 
 def test_a_sidecar_restarted_under_load_gives_retryable_errors_not_hangs(demo_index, local_solr):
