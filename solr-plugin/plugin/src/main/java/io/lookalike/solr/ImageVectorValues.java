@@ -105,7 +105,15 @@ final class ImageVectorValues {
         float[] norms = sketches.norms(query, from, dimensions);
         sum =
             VectorSketch.accumulate(
-                query, norms, from, dimensions, sketch.bytes, sketch.offset, sum, bound);
+                VectorSketch.KERNEL,
+                query,
+                norms,
+                from,
+                dimensions,
+                sketch.bytes,
+                sketch.offset,
+                sum,
+                bound);
         if (VectorSketch.rulesOut(sum, bound)) {
           return Float.POSITIVE_INFINITY;
         }
@@ -148,7 +156,15 @@ final class ImageVectorValues {
       }
       float sum =
           VectorSketch.accumulate(
-              query, norms, 0, dimensions, sketch.bytes, sketch.offset, 0f, bound);
+              VectorSketch.KERNEL,
+              query,
+              norms,
+              0,
+              dimensions,
+              sketch.bytes,
+              sketch.offset,
+              0f,
+              bound);
       if (VectorSketch.rulesOut(sum, bound) == false) {
         sums[kept] = sum;
         docs[kept++] = docs[i];

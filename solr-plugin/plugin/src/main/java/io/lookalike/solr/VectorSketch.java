@@ -59,6 +59,10 @@ final class VectorSketch {
     float dotCodes(float[] query, int start, int length, byte[] bytes, int codes);
   }
 
+  /** The SIMD dot product where this JVM has one, the scalar one otherwise. */
+  static final Kernel KERNEL =
+      SquaredDistance.SIMD == null ? VectorSketch::dotScalar : SquaredDistance.SIMD;
+
   private VectorSketch() {}
 
   /** The sketch's length in bytes for {@code dimensions} leading dimensions. */
@@ -129,27 +133,13 @@ final class VectorSketch {
   }
 
   /**
-   * Adds to {@code sum} the lower-bound terms of the sketch at {@code offset}, of {@code
-   * dimensions} components starting at the query's component {@code from} (whose {@link
-   * #blockNorms} are {@code norms}), block by block, stopping as soon as the sum {@link #rulesOut}
-   * the document (then returning that sum, or infinity). Summed over disjoint components, the terms
-   * bound the squared distance from below: a document is only ruled out if its distance exceeds
-   * {@code bound}.
+   * Adds to {@code sum}, with {@code kernel} (normally {@link #KERNEL}), the lower-bound terms of
+   * the sketch at {@code offset}, of {@code dimensions} components starting at the query's
+   * component {@code from} (whose {@link #blockNorms} are {@code norms}), block by block, stopping
+   * as soon as the sum {@link #rulesOut} the document (then returning that sum, or infinity).
+   * Summed over disjoint components, the terms bound the squared distance from below: a document is
+   * only ruled out if its distance exceeds {@code bound}.
    */
-  static float accumulate(
-      float[] query,
-      float[] norms,
-      int from,
-      int dimensions,
-      byte[] bytes,
-      int offset,
-      float sum,
-      float bound) {
-    Kernel kernel = SquaredDistance.SIMD == null ? VectorSketch::dotScalar : SquaredDistance.SIMD;
-    return accumulate(kernel, query, norms, from, dimensions, bytes, offset, sum, bound);
-  }
-
-  /** {@link #accumulate} with the given dot-product kernel. */
   static float accumulate(
       Kernel kernel,
       float[] query,
