@@ -93,7 +93,22 @@ public class ContractTest extends AbstractVisualTestCase {
     float distance = TestVectors.sqdistFloat(query, near);
     assertFloat("sqdist", distance, docs(response).get(0), "d");
     assertFloat("score", TestVectors.score(distance), docs(response).get(0), "score");
-    // the model document is kept out of searches by the handler's appended fq
+    // the model document is kept out of /select and /query by the reservedDocuments component,
+    // which leaves a visual query unfiltered
     assertEquals(2, numFound(select("q", "pca_version:v1")));
+    assertEquals(2, numFound(query("/query", "q", "*:*")));
+    Map<String, Object> visual =
+        select(
+            "q", "{!visual f=image_vector v=$qv}",
+            "qv", VectorFormat.toBase64(query),
+            "debugQuery", "true");
+    assertEquals(2, numFound(visual));
+    assertNull(((Map<?, ?>) visual.get("debug")).get("parsed_filter_queries"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> query(String handler, String... params) throws Exception {
+    String[] json = concat(params, new String[] {"wt", "json"});
+    return (Map<String, Object>) Utils.fromJSONString(h.query(handler, req(json)));
   }
 }

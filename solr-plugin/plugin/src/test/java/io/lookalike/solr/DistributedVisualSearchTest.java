@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.function.Predicate;
 import org.apache.solr.client.solrj.request.CollectionAdminRequest;
 import org.apache.solr.client.solrj.request.UpdateRequest;
+import org.apache.solr.client.solrj.response.FacetField;
 import org.apache.solr.client.solrj.response.QueryResponse;
 import org.apache.solr.cloud.SolrCloudTestCase;
 import org.apache.solr.common.SolrDocument;
@@ -54,6 +55,11 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
       }
       update.add(doc);
     }
+    // the collection's own documents, with a category a facet would count
+    for (String kind : new String[] {"model", "clusters"}) {
+      String id = "_lookalike_" + kind;
+      update.add(new SolrInputDocument("id", id, "kind", kind, "category", "red"));
+    }
     update.commit(cluster.getSolrClient(), COLLECTION);
   }
 
@@ -67,6 +73,32 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
               .getResults()
               .getNumFound();
       assertTrue(shard + " holds " + count, count > 0 && count < DOCS);
+    }
+  }
+
+  /**
+   * Every shard hides its share of the collection's own documents, in the counts, the facets and
+   * the documents fetched in the second phase ({@code fl} beyond the id asks for one).
+   */
+  @Test
+  public void testShardsHideTheCollectionsOwnDocuments() throws Exception {
+    QueryResponse response =
+        cluster
+            .getSolrClient()
+            .query(
+                COLLECTION,
+                params(
+                    "q", "*:*",
+                    "sort", "id asc",
+                    "rows", "1",
+                    "fl", "id,category",
+                    "facet", "true",
+                    "facet.field", "category"));
+    assertEquals(DOCS, response.getResults().getNumFound());
+    assertEquals("sku000", response.getResults().get(0).getFieldValue("id"));
+    for (FacetField.Count count : response.getFacetField("category").getValues()) {
+      long expected = CATEGORY.values().stream().filter(count.getName()::equals).count();
+      assertEquals(count.getName(), expected, count.getCount());
     }
   }
 
