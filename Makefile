@@ -4,12 +4,17 @@ PY     := $(VENV)/bin/python
 MVN    ?= mvn -B -ntp
 SIZE   ?= small
 
-.PHONY: demo test test-java test-python plugin system clean bench attribute-report
+.PHONY: demo test lint test-java test-python plugin system clean bench attribute-report
 
 demo: $(VENV)/.installed plugin
 	$(VENV)/bin/lookalike demo
 
 test: test-java test-python
+
+# The formatter owns the layout; the linter checks imports, names and common bugs (pyproject.toml).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check embedder bench tests
+	$(VENV)/bin/ruff check embedder bench tests
 
 test-java: system
 	$(MVN) -f solr-plugin/pom.xml verify

@@ -1,4 +1,5 @@
 """``python -m bench --size small|medium|large``: one run, then bench/REPORT.md."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--port", type=int, default=8990)
-    parser.add_argument("--keep-index", action="store_true",
-                        help="re-use the bench cores of an earlier run (for development only: "
-                        "indexing is then not measured again)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite bench/REPORT.md from the results of the last run of this size")
+    parser.add_argument(
+        "--keep-index",
+        action="store_true",
+        help="re-use the bench cores of an earlier run (for development only: indexing is then not measured again)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite bench/REPORT.md from the results of the last run of this size",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pysolr").setLevel(logging.WARNING)

@@ -2,6 +2,7 @@
 (embedder/cells.py) on a sample of the generated catalog, written into a copy of the bench
 configset whose vector type declares them.
 """
+
 from __future__ import annotations
 
 import re

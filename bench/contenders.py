@@ -4,6 +4,7 @@ A contender answers some query types (``bench.exact.TYPES``) and returns documen
 first. Solr contenders are timed from the client (HTTP POST, JSON parse), like an application
 would see them; in-process contenders (numpy, trees) have no HTTP in their time.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,7 +18,7 @@ import numpy as np
 import requests
 
 from bench.dataset import MATERIALS, Queries
-from bench.exact import K, TYPES
+from bench.exact import TYPES, K
 
 FILTERED = ("filter10", "filter1", "hybrid")
 
@@ -112,9 +113,7 @@ class SolrSearch:
         self.session = requests.Session()
 
     def __call__(self, params: dict[str, object]) -> list[int]:
-        response = self.session.post(
-            self.url, data={"rows": K, "fl": "id", "wt": "json", **params}, timeout=600
-        )
+        response = self.session.post(self.url, data={"rows": K, "fl": "id", "wt": "json", **params}, timeout=600)
         if response.status_code != 200:
             raise RuntimeError(f"{self.url}: HTTP {response.status_code}: {response.text[-800:]}")
         return [int(doc["id"]) for doc in response.json()["response"]["docs"]]
@@ -168,22 +167,42 @@ def solr_contenders(visual_url: str, hnsw_url: str, probes: tuple[int, ...]) -> 
         return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case)})
 
     approximate = [
-        Contender(f"lookalike-approx-p{probe}", ("unfiltered",),
-                  lambda case, probe=probe: lookalike(case, f" probe={probe}"),
-                  f"`{{!visual probe={probe}}}`: the opt-in approximate mode, {probe} coarse cells probed")
+        Contender(
+            f"lookalike-approx-p{probe}",
+            ("unfiltered",),
+            lambda case, probe=probe: lookalike(case, f" probe={probe}"),
+            f"`{{!visual probe={probe}}}`: the opt-in approximate mode, {probe} coarse cells probed",
+        )
         for probe in probes
-    ]  # fmt: skip
+    ]
     return [
-        Contender("lookalike", TYPES, lookalike,
-                  "`{!visual}` on ImageVectorField: exact top-10 (this plugin, default mode)"),
-        Contender("solr-knn", TYPES[:4], knn,
-                  "Solr `{!knn topK=10}` on DenseVectorField (HNSW); fq used as preFilter (the default)"),
-        Contender("solr-knn-postfilter", FILTERED, knn_postfilter,
-                  "Solr `{!knn topK=10 excludeTags=...}`: HNSW first, fq applied after"),
-        Contender("solr-func-exact", TYPES, func,
-                  "Solr's stock exact path `{!func}vectorSimilarity(knn_vector,...)` "
-                  "(plus an `{!frange}` post filter for maxDist)"),
-        Contender("solr-vectorSimilarity", ("maxdist",), similarity_threshold,
-                  "Solr `{!vectorSimilarity minReturn=...}` (HNSW graph walk above a threshold)"),
+        Contender(
+            "lookalike", TYPES, lookalike, "`{!visual}` on ImageVectorField: exact top-10 (this plugin, default mode)"
+        ),
+        Contender(
+            "solr-knn",
+            TYPES[:4],
+            knn,
+            "Solr `{!knn topK=10}` on DenseVectorField (HNSW); fq used as preFilter (the default)",
+        ),
+        Contender(
+            "solr-knn-postfilter",
+            FILTERED,
+            knn_postfilter,
+            "Solr `{!knn topK=10 excludeTags=...}`: HNSW first, fq applied after",
+        ),
+        Contender(
+            "solr-func-exact",
+            TYPES,
+            func,
+            "Solr's stock exact path `{!func}vectorSimilarity(knn_vector,...)` "
+            "(plus an `{!frange}` post filter for maxDist)",
+        ),
+        Contender(
+            "solr-vectorSimilarity",
+            ("maxdist",),
+            similarity_threshold,
+            "Solr `{!vectorSimilarity minReturn=...}` (HNSW graph walk above a threshold)",
+        ),
         *approximate,
-    ]  # fmt: skip
+    ]

@@ -15,6 +15,7 @@ vector, so a filter keeps the stated share of documents whatever the query.
 The catalog is produced in chunks of ``CHUNK`` documents, each from its own seeded generator, so
 the first ``n`` documents are the same whatever the total size and memory holds one chunk.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -34,9 +35,27 @@ COLOURWAYS = 5
 LEVEL_SHARES = (0.30, 0.60, 0.10)
 COLOURS = ("black", "white", "navy", "red", "green", "grey", "beige", "pink", "blue", "brown")
 MATERIALS = (
-    "cotton", "linen", "wool", "silk", "denim", "leather", "suede", "canvas", "satin", "velvet",
-    "fleece", "jersey", "tweed", "mesh", "nylon", "cashmere", "corduroy", "lace", "chiffon", "knit",
-)  # fmt: skip
+    "cotton",
+    "linen",
+    "wool",
+    "silk",
+    "denim",
+    "leather",
+    "suede",
+    "canvas",
+    "satin",
+    "velvet",
+    "fleece",
+    "jersey",
+    "tweed",
+    "mesh",
+    "nylon",
+    "cashmere",
+    "corduroy",
+    "lace",
+    "chiffon",
+    "knit",
+)
 
 
 @dataclass(frozen=True)
@@ -93,10 +112,7 @@ class Chunk:
     material: np.ndarray
 
     def titles(self) -> list[str]:
-        return [
-            f"{COLOURS[c]} {MATERIALS[m]} item{k}"
-            for c, m, k in zip(self.colour, self.material, self.category)
-        ]
+        return [f"{COLOURS[c]} {MATERIALS[m]} item{k}" for c, m, k in zip(self.colour, self.material, self.category)]
 
 
 class Catalog:
@@ -134,7 +150,7 @@ class Catalog:
             material=rng.integers(len(MATERIALS), size=CHUNK)[:size],
         )
 
-    def write(self, n: int, path: Path) -> "Stored":
+    def write(self, n: int, path: Path) -> Stored:
         """Writes the first ``n`` documents' vectors to a float32 file and the facet codes to an
         ``.npz`` beside it; re-uses them when they are already there."""
         facets_path = path.with_suffix(".npz")
@@ -151,15 +167,13 @@ class Catalog:
             np.savez(facets_path, **{k: np.concatenate(v) for k, v in parts.items()})
         return Stored.open(path)
 
-    def queries(self, count: int, within: int) -> "Queries":
+    def queries(self, count: int, within: int) -> Queries:
         """Query images: a new colourway of a random product among the first ``within``
         documents (a shopper's photo of something the catalog has in another colour), with a
         random value of each facet and a material keyword."""
         rng = np.random.default_rng([self.seed, 2])
         picks = np.sort(rng.choice(within, size=count, replace=False))
-        base = np.concatenate(
-            [c.vectors for c in self.chunks(int(picks[-1]) + 1)]
-        )[picks]
+        base = np.concatenate([c.vectors for c in self.chunks(int(picks[-1]) + 1)])[picks]
         vectors = base + rng.standard_normal(base.shape) * self.scales[2]
         return Queries(
             vectors=vectors.astype(np.float32),
@@ -180,14 +194,13 @@ class Stored:
     facets: dict[str, np.ndarray]
 
     @classmethod
-    def open(cls, path: Path) -> "Stored":
+    def open(cls, path: Path) -> Stored:
         with np.load(path.with_suffix(".npz")) as data:
             facets = {k: data[k] for k in FACETS}
         return cls(np.load(path, mmap_mode="r"), facets)
 
     def chunk(self, start: int, stop: int) -> Chunk:
-        return Chunk(start, np.asarray(self.vectors[start:stop]),
-                     **{k: v[start:stop] for k, v in self.facets.items()})  # fmt: skip
+        return Chunk(start, np.asarray(self.vectors[start:stop]), **{k: v[start:stop] for k, v in self.facets.items()})
 
 
 @dataclass(frozen=True)

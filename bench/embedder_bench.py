@@ -5,6 +5,7 @@ already decoded, across batch sizes. The ratio is the job's overhead over pure i
 Weights are the random ("none") ones: the arithmetic, hence the speed, is that of the ImageNet
 weights. Images are the shared fashion-products photos when present, generated ones otherwise.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,12 +46,18 @@ def run(solr: LocalSolr, data: Path, count: int) -> dict:
         predict = _predict_rate(raw_model, pixels, batch)
         extractor.embed(images[:batch], batch_size=batch)  # traces the graph for this shape
         index.delete_all()
-        options = IndexOptions(batch_size=batch, pca_path=pca, progress=False,
-                               report_path=data / "embed-report.jsonl")  # fmt: skip
+        options = IndexOptions(batch_size=batch, pca_path=pca, progress=False, report_path=data / "embed-report.jsonl")
         summary = Indexer(index, extractor, options).run(catalog)
         job = summary.indexed / summary.seconds
-        rows.append({"batch": batch, "predict_per_s": predict, "job_per_s": job,
-                     "overhead": predict / job, "indexed": summary.indexed})  # fmt: skip
+        rows.append(
+            {
+                "batch": batch,
+                "predict_per_s": predict,
+                "job_per_s": job,
+                "overhead": predict / job,
+                "indexed": summary.indexed,
+            }
+        )
     index.delete_all()
     return {"images": len(images), "source": source, "rows": rows, "device": "CPU (no GPU lent)"}
 

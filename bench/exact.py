@@ -6,6 +6,7 @@ Query types share one vocabulary: ``unfiltered``, ``filter10`` and ``filter1`` (
 10% and 1% of the documents), ``hybrid`` (a keyword filter on the title, 5%) and ``maxdist``
 (only documents within a squared distance).
 """
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ bench.load`` alone); it writes bench/results-load.json, shown in bench/REPORT.md
 Client and servers share the machine's cores, so the figures are a floor for a real deployment
 whose clients run elsewhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ FOLDER = Path(__file__).resolve().parent
 log = logging.getLogger("bench.load")
 
 
-def measure(name: str, request: Callable[[requests.Session, int], requests.Response], threads: int,
-            seconds: float) -> dict:  # fmt: skip
+def measure(
+    name: str, request: Callable[[requests.Session, int], requests.Response], threads: int, seconds: float
+) -> dict:
     """Runs ``request`` from ``threads`` clients for ``seconds``; latencies of every request."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -61,9 +63,17 @@ def measure(name: str, request: Callable[[requests.Session, int], requests.Respo
         worker.join()
     elapsed = time.monotonic() - began
     ms = np.array(latencies) * 1000
-    result = {"name": name, "threads": threads, "seconds": round(elapsed, 1), "requests": len(latencies),
-              "throughput": len(latencies) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
-              "p99_ms": float(np.percentile(ms, 99)), "errors": len(errors), "error_kinds": sorted(set(errors))}  # fmt: skip
+    result = {
+        "name": name,
+        "threads": threads,
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies),
+        "throughput": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+    }
     log.info("%s", result)
     return result
 
@@ -74,9 +84,18 @@ def index_catalog(index: SolrIndex, docs: int) -> None:
     index.delete_all()
     for chunk in Catalog(calibrate(contract.DEFAULT_DIMENSION)).chunks(docs):
         titles = chunk.titles()
-        index.add([{"id": f"L{chunk.start + i}", "title": titles[i], "category": f"c{chunk.category[i]}",
-                    contract.VECTOR_FIELD: contract.encode_vector(v), contract.VERSION_FIELD: "load"}
-                   for i, v in enumerate(chunk.vectors)])  # fmt: skip
+        index.add(
+            [
+                {
+                    "id": f"L{chunk.start + i}",
+                    "title": titles[i],
+                    "category": f"c{chunk.category[i]}",
+                    contract.VECTOR_FIELD: contract.encode_vector(v),
+                    contract.VERSION_FIELD: "load",
+                }
+                for i, v in enumerate(chunk.vectors)
+            ]
+        )
     index.commit()
 
 
@@ -90,23 +109,48 @@ def run(docs: int, seconds: float, threads: int, port: int) -> dict:
     select = f"{index.url}/select"
 
     def keyword_and_image(session: requests.Session, n: int) -> requests.Response:
-        return session.post(select, data={
-            "q": "{!visual f=image_vector v=$qv}", "qv": encoded[n % len(encoded)], "minExactCount": 10,
-            "fq": f"title:{MATERIALS[queries.material[n % len(encoded)]]}", "fl": "id,score", "wt": "json",
-        }, timeout=30)  # fmt: skip
+        return session.post(
+            select,
+            data={
+                "q": "{!visual f=image_vector v=$qv}",
+                "qv": encoded[n % len(encoded)],
+                "minExactCount": 10,
+                "fq": f"title:{MATERIALS[queries.material[n % len(encoded)]]}",
+                "fl": "id,score",
+                "wt": "json",
+            },
+            timeout=30,
+        )
 
     def sidecar_search(session: requests.Session, n: int) -> requests.Response:
         vector = queries.vectors[n % len(encoded)].tolist()
         text = MATERIALS[queries.material[n % len(encoded)]]
         return session.post(f"{sidecar}/search", json={"vector": vector, "text": text, "k": 10}, timeout=30)
 
-    results = {"docs": docs, "runs": [measure("Solr: keyword + image (`{!visual}` + keyword fq)",
-                                              keyword_and_image, threads, seconds)]}  # fmt: skip
+    results = {
+        "docs": docs,
+        "runs": [measure("Solr: keyword + image (`{!visual}` + keyword fq)", keyword_and_image, threads, seconds)],
+    }
     service_port = port + 1
     sidecar = f"http://127.0.0.1:{service_port}"
-    server = subprocess.Popen([sys.executable, "-m", "embedder.cli", "--solr", solr.url, "serve", "--port",
-                               str(service_port), "--weights", "none", "--threads", str(threads)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "embedder.cli",
+            "--solr",
+            solr.url,
+            "serve",
+            "--port",
+            str(service_port),
+            "--weights",
+            "none",
+            "--threads",
+            str(threads),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for(f"{sidecar}/health")
         results["runs"].append(measure("sidecar: /search by vector + keywords", sidecar_search, threads, seconds))
@@ -131,14 +175,21 @@ def _wait_for(url: str, timeout: float = 180) -> None:
 
 def section(results: dict) -> str:
     """The "Load" section of bench/REPORT.md."""
-    lines = ["## Load (bounded, loopback)", "",
-             f"{results['docs']:,} products; each run drives one target from "
-             f"{results['runs'][0]['threads']} client threads for a fixed time (`python -m bench.load`, "
-             "results in `bench/results-load.json`). Clients share the 2 cores with the servers.", "",
-             "| target | requests | throughput (req/s) | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "## Load (bounded, loopback)",
+        "",
+        f"{results['docs']:,} products; each run drives one target from "
+        f"{results['runs'][0]['threads']} client threads for a fixed time (`python -m bench.load`, "
+        "results in `bench/results-load.json`). Clients share the 2 cores with the servers.",
+        "",
+        "| target | requests | throughput (req/s) | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in results["runs"]:
-        lines.append(f"| {r['name']} | {r['requests']} | {r['throughput']:.1f} | {r['p50_ms']:.1f} | "
-                     f"{r['p99_ms']:.1f} | {r['errors']} |")  # fmt: skip
+        lines.append(
+            f"| {r['name']} | {r['requests']} | {r['throughput']:.1f} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['errors']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ neighbours in the raw 2048-d space, on generated 2048-d vectors (the calibrated 
 the real InceptionV3 pool_3 vectors when they are present. The PCA is fitted on the same vectors
 it is judged on, as the indexing job does (it fits on a sample of the catalog it indexes).
 """
+
 from __future__ import annotations
 
 import numpy as np

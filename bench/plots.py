@@ -1,4 +1,5 @@
 """The report's figures, drawn with matplotlib from a results dict (see bench.run)."""
+
 from __future__ import annotations
 
 from pathlib import Path

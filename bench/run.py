@@ -1,6 +1,7 @@
 """One benchmark run: generate, index step by step up to each size, query every contender at
 every size, and collect the numbers the report is written from (bench/results-<size>.json).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,11 +55,15 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
     queries = catalog.queries(size.queries, within=min(size.sizes))
     max_dist = _threshold(stored, min(size.sizes), queries)
     results: dict = {
-        "size": size_name, "config": asdict(size), "spectrum": spectrum.source,
+        "size": size_name,
+        "config": asdict(size),
+        "spectrum": spectrum.source,
         "variance_top": spectrum.variances[:8].round(3).tolist(),
         "variance_share_256": float(spectrum.variances[:256].sum() / spectrum.variances.sum()),
-        "max_dist": max_dist, "points": [], "indexing": [],
-    }  # fmt: skip
+        "max_dist": max_dist,
+        "points": [],
+        "indexing": [],
+    }
     centroids = cells.train(stored, max(size.sizes))
     results["cells"] = {"count": len(centroids), "dims": centroids.shape[1], "probes": cells.probes(len(centroids))}
     visual_configset = cells.configset(CONFIGSET, data / "configset-visual", centroids)
@@ -87,7 +92,9 @@ def _threshold(stored: Stored, n: int, queries: Queries) -> float:
     return float(np.median(truth.distances[:, -1]))
 
 
-def _index_up_to(solr: BenchSolr, stored: Stored, n: int, size: Size, hnsw_rate: float | None, results: dict) -> float | None:
+def _index_up_to(
+    solr: BenchSolr, stored: Stored, n: int, size: Size, hnsw_rate: float | None, results: dict
+) -> float | None:
     """Indexes the documents up to ``n`` into both cores (HNSW unless projected over budget);
     returns the HNSW rate (docs/s) of the last step."""
     for kind in ("visual", "hnsw"):
@@ -95,28 +102,52 @@ def _index_up_to(solr: BenchSolr, stored: Stored, n: int, size: Size, hnsw_rate:
         if have >= n:
             continue
         if kind == "hnsw" and hnsw_rate and (n - have) / hnsw_rate > size.hnsw_budget_s:
-            results["indexing"].append({
-                "kind": kind, "from": have, "to": n, "skipped": True,
-                "projected_s": (n - have) / hnsw_rate, "rate": hnsw_rate,
-            })  # fmt: skip
+            results["indexing"].append(
+                {
+                    "kind": kind,
+                    "from": have,
+                    "to": n,
+                    "skipped": True,
+                    "projected_s": (n - have) / hnsw_rate,
+                    "rate": hnsw_rate,
+                }
+            )
             continue
         log.info("indexing %s: documents %d..%d", kind, have, n)
         step = solr.index(kind, stored, have, n)
-        entry = {"kind": kind, "from": have, "to": n, "seconds": step.seconds,
-                 "client_seconds": step.client_seconds, "rate": step.docs / step.seconds,
-                 "bytes": solr.index_bytes(kind), "memory": solr.memory()}  # fmt: skip
+        entry = {
+            "kind": kind,
+            "from": have,
+            "to": n,
+            "seconds": step.seconds,
+            "client_seconds": step.client_seconds,
+            "rate": step.docs / step.seconds,
+            "bytes": solr.index_bytes(kind),
+            "memory": solr.memory(),
+        }
         results["indexing"].append(entry)
         if kind == "hnsw":
             hnsw_rate = entry["rate"]
     return hnsw_rate
 
 
-def _measure_point(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: float, size: Size,
-                   probes: tuple[int, ...], results: dict) -> dict:  # fmt: skip
+def _measure_point(
+    solr: BenchSolr,
+    stored: Stored,
+    n: int,
+    queries: Queries,
+    max_dist: float,
+    size: Size,
+    probes: tuple[int, ...],
+    results: dict,
+) -> dict:
     log.info("N=%d: exact answers", n)
     truth = exact_topk(stored, n, queries, max_dist)
-    contenders = [c for c in solr_contenders(solr.url("visual"), solr.url("hnsw"), probes)
-                  if not c.name.startswith("solr") or solr.count("hnsw") >= n]  # fmt: skip
+    contenders = [
+        c
+        for c in solr_contenders(solr.url("visual"), solr.url("hnsw"), probes)
+        if not c.name.startswith("solr") or solr.count("hnsw") >= n
+    ]
     contenders += _local_contenders(stored, n, size, results)
     facets = {key: codes[:n] for key, codes in stored.facets.items()}
     point: dict = {"n": n, "cells": {}, "contenders": {}}
@@ -151,13 +182,23 @@ def _scorer(stored: Stored, truth: Truth):
 def _local_contenders(stored: Stored, n: int, size: Size, results: dict) -> list[Contender]:
     scan = NumpyScan(stored, n)
     local = [
-        Contender("numpy-scan", TYPES, lambda c: scan.search(c.vector, c.rows, c.max_dist),
-                  "numpy brute force (float32 BLAS matrix-vector product; filters gather their rows first)"),
-    ]  # fmt: skip
+        Contender(
+            "numpy-scan",
+            TYPES,
+            lambda c: scan.search(c.vector, c.rows, c.max_dist),
+            "numpy brute force (float32 BLAS matrix-vector product; filters gather their rows first)",
+        ),
+    ]
     if n <= size.tree_max_n:
         for kind in ("kdtree", "balltree"):
             search, seconds = build_tree(kind, stored, n)
             results.setdefault("tree_build_s", {})[f"{kind}/{n}"] = seconds
-            local.append(Contender(kind, ("unfiltered",), lambda c, s=search: s(c.vector),
-                                   f"scikit-learn {kind} (leaf_size=40), unfiltered only"))  # fmt: skip
+            local.append(
+                Contender(
+                    kind,
+                    ("unfiltered",),
+                    lambda c, s=search: s(c.vector),
+                    f"scikit-learn {kind} (leaf_size=40), unfiltered only",
+                )
+            )
     return local

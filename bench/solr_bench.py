@@ -3,6 +3,7 @@ holding the vectors as Lookalike's ImageVectorField (``visual``), the other as S
 DenseVectorField with HNSW (``hnsw``); batched indexing into either; index size per field type
 and the server's memory.
 """
+
 from __future__ import annotations
 
 import base64
@@ -61,9 +62,7 @@ class BenchSolr:
 
     def count(self, kind: str) -> int:
         params = {"q": "*:*", "rows": 0, "wt": "json"}
-        return self.session.get(f"{self.url(kind)}/select", params=params, timeout=60).json()[
-            "response"
-        ]["numFound"]
+        return self.session.get(f"{self.url(kind)}/select", params=params, timeout=60).json()["response"]["numFound"]
 
     def index(self, kind: str, stored: Stored, start: int, stop: int) -> IndexRun:
         """Sends documents ``start .. stop`` in batches from SENDERS threads, then commits."""
@@ -104,8 +103,11 @@ class BenchSolr:
         params = {"action": "STATUS", "core": CORES[kind], "wt": "json"}
         status = self.session.get(f"{self.solr.url}/admin/cores", params=params, timeout=60)
         index_dir = Path(status.json()["status"][CORES[kind]]["dataDir"]) / "index"
-        sizes = {p.name: p.stat().st_size for p in index_dir.iterdir()
-                 if p.is_file() and re.split(r"[._]", p.name[1:], maxsplit=1)[0] in {n[1:] for n in live}}  # fmt: skip
+        sizes = {
+            p.name: p.stat().st_size
+            for p in index_dir.iterdir()
+            if p.is_file() and re.split(r"[._]", p.name[1:], maxsplit=1)[0] in {n[1:] for n in live}
+        }
         return {
             "total": sum(sizes.values()),
             "hnsw": sum(s for name, s in sizes.items() if name.endswith(HNSW_EXTENSIONS)),
@@ -134,9 +136,7 @@ class BenchSolr:
 
     def memory(self) -> dict[str, int]:
         """The Solr JVM's used heap (as the JVM reports it, no forced GC) and resident set."""
-        info = self.session.get(
-            f"{self.solr.url}/admin/info/system", params={"wt": "json"}, timeout=60
-        ).json()
+        info = self.session.get(f"{self.solr.url}/admin/info/system", params={"wt": "json"}, timeout=60).json()
         rss_kb = 0
         for line in Path(f"/proc/{self.solr.pid()}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -5,6 +5,7 @@ Required columns: ``id`` and ``image`` (a path relative to the catalog file, or 
 attributes, ...) become those fields; any other column becomes a dynamic ``attr_<name>`` field.
 Columns the indexing job owns (the vector, its model version, the cluster id) are refused.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,20 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedder import contract
-from embedder.solr import MODEL_DOC_ID, SchemaInfo
+from embedder.errors import BadInput
+from embedder.solr import SchemaInfo
 
 REQUIRED = ("id", "image")
-RESERVED = frozenset({
-    contract.VECTOR_FIELD, contract.VERSION_FIELD, contract.CLUSTER_FIELD, contract.KIND_FIELD,
-    contract.MODEL_BLOB_FIELD, contract.MODEL_META_FIELD, contract.IMAGE_URL_FIELD,
-    "text", "_version_",
-})  # fmt: skip
 MULTI_VALUE_SEPARATOR = "|"  # in CSV cells of multi-valued fields: "cotton|summer"
 NUMERIC_FIELDS = {"price": float}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class CatalogError(ValueError):
+class CatalogError(BadInput):
     """The catalog as a whole cannot be read (format, missing or refused columns)."""
 
 
@@ -52,10 +49,10 @@ class Shard:
     count: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
         if not match or not 0 <= int(match[1]) < int(match[2]):
-            raise ValueError(f"--shard must be I/N with 0 <= I < N, got {text!r}")
+            raise BadInput(f"--shard must be I/N with 0 <= I < N, got {text!r}")
         return cls(int(match[1]), int(match[2]))
 
     def owns(self, product_id: str) -> bool:
@@ -94,7 +91,7 @@ def column_mapping(columns: list[str], schema: SchemaInfo) -> dict[str, str]:
 
 def field_for(column: str, schema: SchemaInfo) -> str:
     """The Solr field a catalog column fills."""
-    if column in RESERVED:
+    if column in contract.OWNED_FIELDS:
         raise CatalogError(f"{column!r} is written by the indexing job, not the catalog")
     if not _NAME.match(column):
         raise CatalogError(f"{column!r} is not a field name (lowercase letters, digits, _)")
@@ -141,8 +138,11 @@ def parse_record(
     if not product_id or not image:
         row.error = f"line {line}: id and image are required"
         return row
-    if product_id == MODEL_DOC_ID:  # a product by that id would replace the collection's PCA model
-        row.error = f"line {line}: id {MODEL_DOC_ID!r} is reserved for the PCA model"
+    if contract.is_reserved_id(product_id):  # it would replace the collection's own state
+        row.error = (
+            f"line {line}: id {product_id!r}: ids starting {contract.RESERVED_ID_PREFIX!r} are "
+            "reserved for the collection's own documents"
+        )
         return row
     for column, value in record.items():
         if column in REQUIRED:

@@ -2,6 +2,7 @@
 centroids of the leading PCA components of the catalog, written in the cells file format the
 field type reads (docs/vector-format.md): little-endian int32 cell count, int32 component count,
 then each centroid's float32 components."""
+
 from __future__ import annotations
 
 import struct
@@ -11,6 +12,7 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 
 from embedder import contract
+from embedder.errors import BadInput, Conflict
 from embedder.solr import SolrIndex
 
 # The leading PCA components the cells are trained and assigned on. On the benchmark's 1M
@@ -29,7 +31,7 @@ def train(sample: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     """k-means centroids of the first CELL_DIMS components of ``sample`` (rows are vectors)."""
     leading = np.asarray(sample[:, :CELL_DIMS], dtype=np.float32)
     if not 1 <= count <= len(leading):
-        raise ValueError(f"cells: need 1 <= count <= sample size {len(leading)}, got {count}")
+        raise BadInput(f"cells: need 1 <= count <= sample size {len(leading)}, got {count}")
     kmeans = MiniBatchKMeans(count, batch_size=4096, n_init=1, random_state=seed)
     return kmeans.fit(leading).cluster_centers_.astype(np.float32)
 
@@ -54,5 +56,5 @@ def sample_index(index: SolrIndex, size: int = SAMPLE, page: int = 1000) -> np.n
         if len(rows) == size:
             break
     if not rows:
-        raise LookupError(f"{index.url} has no vectors to train cells on: index a catalog first")
+        raise Conflict(f"{index.url} has no vectors to train cells on: index a catalog first")
     return np.stack(rows)

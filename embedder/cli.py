@@ -1,47 +1,63 @@
 """The ``lookalike`` command line. TensorFlow is imported only by commands that embed images,
 so ``lookalike --help`` and ``lookalike solr status`` start fast."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from embedder import errors, options
 from embedder.catalog import Shard
 from embedder.config import ENVIRONMENT, Settings, load_settings
+from embedder.display import format_hits
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; its exit status says how it ended (``errors.EXIT_CODES``)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        logging.getLogger("pysolr").setLevel(logging.WARNING)  # it logs every request at INFO
     try:
-        settings = load_settings(
-            solr_url=args.solr, collection=args.collection, home=args.home,
-            weights=getattr(args, "weights", None), solr_port=getattr(args, "port", None),
-            batch_size=getattr(args, "batch_size", None),
-        )  # fmt: skip
-        return args.run(args, settings)
-    except Exception as error:  # one clear line for the user; details with --verbose
+        return program(args)
+    except KeyboardInterrupt:
+        print("lookalike: interrupted; what was written is kept, re-run to resume", file=sys.stderr)
+        return errors.INTERRUPTED_EXIT_CODE
+    except Exception as error:  # one clear line for the user; the traceback with --verbose
         if args.verbose:
-            raise
+            traceback.print_exc()
+        expected = isinstance(error, errors.LookalikeError)
         lines = str(error).strip().splitlines() or [type(error).__name__]
-        print(f"lookalike: error: {lines[0]}", file=sys.stderr)
-        return 1
+        hint = "" if expected else " (unexpected: run with --verbose for the traceback)"
+        print(f"lookalike: error: {lines[0]}{hint}", file=sys.stderr)
+        return error.exit_code if expected else errors.BUG_EXIT_CODE
+
+
+def program(args: argparse.Namespace) -> int:
+    settings = load_settings(
+        solr_url=args.solr,
+        collection=args.collection,
+        home=args.home,
+        weights=getattr(args, "weights", None),
+        solr_port=getattr(args, "port", None),
+        batch_size=getattr(args, "batch_size", None),
+    )
+    return args.run(args, settings)
 
 
 def _parser() -> argparse.ArgumentParser:
     env = "; ".join(f"{v} ({k})" for k, v in ENVIRONMENT.items())
+    codes = "; ".join(f"{code} {meaning}" for code, meaning in errors.EXIT_CODES.items())
     parser = argparse.ArgumentParser(
         prog="lookalike",
         description="Visual search inside Apache Solr.",
-        epilog=f"Environment variables: {env}. Flags override them.",
+        epilog=f"Environment variables: {env}. Flags override them. Exit statuses: {codes}.",
     )
     parser.add_argument("--solr", help=f"Solr base URL (default {Settings.solr_url})")
     parser.add_argument("--collection", help=f"collection (default {Settings.collection})")
@@ -66,21 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--refit", action="store_true", help="fit a new PCA model and re-index everything")
     index.add_argument("--pca", type=Path, help="use this saved PCA model instead of the collection's")
     index.add_argument("--shard", type=Shard.parse, default=Shard(), help="I/N: this worker's share")
-    index.add_argument("--report", type=Path, default=Path("lookalike-index-report.jsonl"),
-                       help="where failures and skips are listed (default ./lookalike-index-report.jsonl)")
+    index.add_argument(
+        "--report",
+        type=Path,
+        default=Path("lookalike-index-report.jsonl"),
+        help="where failures and skips are listed (default ./lookalike-index-report.jsonl)",
+    )
     index.add_argument("--no-progress", action="store_true")
     index.set_defaults(run=_index)
 
     search = commands.add_parser("search", help="visual search, with keywords and filters")
-    query = search.add_mutually_exclusive_group()
-    query.add_argument("--image", help="query image: a path or URL")
-    query.add_argument("--id", help="a product id: find its lookalikes")
-    search.add_argument("--text", help="keywords")
-    search.add_argument("--fq", action="append", default=[], help="a Solr filter query (repeatable)")
-    search.add_argument("-k", type=int, default=10, help="results (default 10)")
-    search.add_argument("--max-dist", type=float, help="squared-distance threshold")
-    search.add_argument("--hybrid", action="store_true", help="rank by keyword relevance + visual score")
-    search.add_argument("--probe", type=int, help="approximate: search only the N nearest coarse cells")
+    search.add_argument("--image", help="query image: a path or URL")
+    options.add_arguments(search, options.SEARCH_REQUEST)
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _weights(search)
     search.set_defaults(run=_search)
@@ -90,11 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", dest="http_port", type=int, default=8000, help="HTTP port (default 8000)")
     serve.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
     serve.add_argument("--max-upload-mb", type=int, default=10, help="upload size limit (default 10)")
-    serve.add_argument("--allow-private-urls", action="store_true",
-                       help="let image URLs point inside the network (refused by default)")
-    serve.add_argument("--image-root", action="append", type=Path, default=[],
-                       help="a directory whose product images may be served (repeatable; "
-                       "default: the home and working directories)")
+    serve.add_argument(
+        "--allow-private-urls", action="store_true", help="let image URLs point inside the network (refused by default)"
+    )
+    serve.add_argument(
+        "--image-root",
+        action="append",
+        type=Path,
+        default=[],
+        help="a directory whose product images may be served (repeatable; default: the home and working directories)",
+    )
     _weights(serve)
     serve.set_defaults(run=_serve)
 
@@ -102,27 +120,23 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("attribute", type=_attribute, help="NAME=VALUE, e.g. style=hawaiian")
     tag.add_argument("--example", action="append", default=[], help="an example product id (repeatable)")
     tag.add_argument("--example-image", action="append", default=[], help="an example image (repeatable)")
-    tag.add_argument("-k", type=int, default=20, help="lookalikes to review (default 20)")
-    tag.add_argument("--max-dist", type=float, help="only lookalikes within this squared distance")
-    tag.add_argument("--fq", action="append", default=[], help="a Solr filter, e.g. category:shirt")
+    options.add_arguments(tag, options.TAG_PREVIEW_REQUEST)
     tag.add_argument("--yes", action="store_true", help="write without asking")
     _weights(tag)
     tag.set_defaults(run=_tag)
 
     cluster = commands.add_parser("cluster", help="cluster the catalog; or name a cluster")
     cluster.add_argument("-k", type=int, default=8, help="clusters (default 8)")
-    cluster.add_argument("--name", nargs=2, metavar=("CLUSTER", "NAME=VALUE"),
-                         help="write an attribute into every member of a cluster instead")
+    cluster.add_argument(
+        "--name",
+        nargs=2,
+        metavar=("CLUSTER", "NAME=VALUE"),
+        help="write an attribute into every member of a cluster instead",
+    )
     cluster.set_defaults(run=_cluster)
 
     recommend = commands.add_parser("recommend", help="products like these, unlike those")
-    recommend.add_argument("--like", action="append", required=True, help="a liked product id (repeatable)")
-    recommend.add_argument("--unlike", action="append", default=[], help="a disliked product id (repeatable)")
-    recommend.add_argument("--text", help="keywords")
-    recommend.add_argument("--fq", action="append", default=[], help="a Solr filter query (repeatable)")
-    recommend.add_argument("-k", type=int, default=10)
-    recommend.add_argument("--filter", type=float, metavar="MAX_DIST",
-                           help="filter the keyword results to within this squared distance instead of ranking")
+    options.add_arguments(recommend, options.RECOMMEND_REQUEST)
     recommend.set_defaults(run=_recommend)
 
     cells = commands.add_parser("cells", help="train coarse cells for the approximate mode {!visual probe=N}")
@@ -155,8 +169,10 @@ def _solr(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "start":
         print(f"Solr is up: {local.start()} (log: {local.log_file})")
         if cloud:
-            print(f"SolrCloud: {cloud.nodes} nodes, {cloud.shards} shards x {cloud.replicas} replicas; "
-                  f"ZooKeeper at {local.zk_host} (also accepted by --solr)")  # fmt: skip
+            print(
+                f"SolrCloud: {cloud.nodes} nodes, {cloud.shards} shards x {cloud.replicas} replicas; "
+                f"ZooKeeper at {local.zk_host} (also accepted by --solr)"
+            )
     elif args.action == "stop":
         print("Solr stopped" if local.stop() else "Solr was not running")
     else:
@@ -167,16 +183,23 @@ def _solr(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from embedder.model import FeatureExtractor
-    from embedder.pipeline import IndexOptions, Indexer
+    from embedder.pipeline import Indexer, IndexOptions
+    from embedder.runtime import EmbeddingRuntime
     from embedder.solr import SolrIndex
 
-    options = IndexOptions(
-        batch_size=settings.batch_size, fit_sample=args.fit_sample, refit=args.refit,
-        pca_path=args.pca, shard=args.shard, report_path=args.report, progress=not args.no_progress,
-    )  # fmt: skip
-    indexer = Indexer(SolrIndex(settings.collection_url), FeatureExtractor.load(settings.weights), options)
-    summary = indexer.run(args.catalog)
+    job = IndexOptions(
+        batch_size=settings.batch_size,
+        fit_sample=args.fit_sample,
+        refit=args.refit,
+        pca_path=args.pca,
+        shard=args.shard,
+        report_path=args.report,
+        progress=not args.no_progress,
+    )
+    index = SolrIndex(settings.collection_url)
+    runtime = EmbeddingRuntime(index, settings.weights)
+    runtime.extractor()  # bad weights fail before any work
+    summary = Indexer(index, runtime, job).run(args.catalog)
     print(summary.format())
     return 0
 
@@ -185,10 +208,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.client import LookalikeClient
 
     client = LookalikeClient.connect(settings)
-    hits = client.search(
-        image=args.image, id=args.id, text=args.text, fq=args.fq, k=args.k,
-        max_dist=args.max_dist, hybrid=args.hybrid, probe=args.probe,
-    )  # fmt: skip
+    hits = client.search(image=args.image, **_given(args, options.SEARCH_REQUEST))
     if args.json:
         print(json.dumps([hit.__dict__ for hit in hits], indent=2, default=str))
     else:
@@ -196,19 +216,9 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_hits(hits: list) -> str:
-    """A table, one product per line starting with its id."""
-    if not hits:
-        return "(no results)"
-    header = f"{'id':<14} {'distance':>10} {'score':>8}  {'category':<10} {'color':<8} title"
-    lines = [header]
-    for hit in hits:
-        distance = "" if hit.distance is None else f"{hit.distance:10.3f}"
-        lines.append(
-            f"{hit.id:<14} {distance:>10} {hit.score:8.4f}  {str(hit.fields.get('category', '')):<10} "
-            f"{str(hit.fields.get('color', '')):<8} {hit.fields.get('title', '')}"
-        )
-    return "\n".join(lines)
+def _given(args: argparse.Namespace, names: Sequence[str]) -> dict:
+    """The search options given on the command line (the others keep their declared defaults)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) not in (None, False)}
 
 
 def _attribute(text: str):
@@ -226,11 +236,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.model import FeatureExtractor
     from embedder.service import ServiceConfig, create_app
 
-    config = ServiceConfig(max_upload_bytes=args.max_upload_mb * 1024 * 1024,
-                           allow_private_urls=args.allow_private_urls, image_roots=tuple(args.image_root))  # fmt: skip
+    config = ServiceConfig(
+        max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+        allow_private_urls=args.allow_private_urls,
+        image_roots=tuple(args.image_root),
+    )
     app = create_app(settings, config, extractor=FeatureExtractor.load(settings.weights))
-    logging.getLogger(__name__).info("serving on http://%s:%d (Solr %s)", args.host, args.http_port,
-                                     settings.collection_url)  # fmt: skip
+    logging.getLogger(__name__).info(
+        "serving on http://%s:%d (Solr %s)", args.host, args.http_port, settings.collection_url
+    )
     waitress.serve(app, host=args.host, port=args.http_port, threads=args.threads)
     return 0
 
@@ -240,8 +254,7 @@ def _tag(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.client import LookalikeClient
 
     client = LookalikeClient.connect(settings)
-    candidates = tagging.preview(client, args.example, args.example_image, k=args.k,
-                                 max_dist=args.max_dist, fq=args.fq)  # fmt: skip
+    candidates = tagging.preview(client, args.example, args.example_image, **_given(args, options.TAG_PREVIEW_REQUEST))
     print(format_hits(candidates))
     if not candidates:
         return 0
@@ -273,10 +286,10 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
 def _recommend(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.client import LookalikeClient
 
-    page = LookalikeClient.connect(settings).recommend(
-        args.like, args.unlike, text=args.text, fq=args.fq, k=args.k,
-        max_dist=args.filter, visual_filter=args.filter is not None,
-    )  # fmt: skip
+    values = _given(args, options.RECOMMEND_REQUEST)
+    if not values.get("like"):
+        raise errors.BadInput("recommend: give 1 or more --like product ids")
+    page = LookalikeClient.connect(settings).recommend(**values)
     print(format_hits(page.hits))
     return 0
 
@@ -288,8 +301,10 @@ def _cells(args: argparse.Namespace, settings: Settings) -> int:
     sample = cells.sample_index(SolrIndex(settings.collection_url), args.sample)
     centroids = cells.train(sample, args.count or cells.cell_count(len(sample)))
     cells.write(centroids, args.out)
-    print(f"wrote {len(centroids)} cells of {centroids.shape[1]} components to {args.out}; declare it on "
-          f'the vector field type (cells="{args.out.name}"), reload the collection and re-index')  # fmt: skip
+    print(
+        f"wrote {len(centroids)} cells of {centroids.shape[1]} components to {args.out}; declare it on "
+        f'the vector field type (cells="{args.out.name}"), reload the collection and re-index'
+    )
     return 0
 
 

@@ -1,29 +1,30 @@
 """The Python client: visual search by image, product id, examples or vector, with keywords,
-filters, facets and k.
+filters, facets, paging and k.
 
 It builds the ``{!visual}`` query so users never hand-write local parameters::
 
     client = LookalikeClient.connect()            # settings from LOOKALIKE_* variables
     for hit in client.search(image="shirt.jpg", text="cotton", fq=["category:shirts"], k=5):
         print(hit.id, hit.distance, hit.fields["title"])
+
+The options of a search are declared once, in ``embedder.options.SEARCH``.
 """
+
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from embedder import contract
+from embedder import contract, escaping, options
 from embedder.config import Settings, load_settings
-from embedder.fetch import fetch_image
-from embedder.solr import SolrIndex, StoredModel, check_model
+from embedder.errors import BadInput
+from embedder.runtime import EmbeddingRuntime
+from embedder.solr import SolrIndex
 
 # Keyword search fields and boosts, shared by every keyword + image form.
 TEXT_FIELDS = "title^3 description brand category color attributes"
-MODEL_RECHECK_SECONDS = 5.0
 DISTANCE_FIELD = "distance"
 
 
@@ -37,87 +38,87 @@ class Hit:
     fields: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def of_document(cls, product_id: str, doc: dict) -> "Hit":
+    def of_document(cls, product_id: str, doc: dict) -> Hit:
         """A product shown without a query (a gallery): no score, no distance."""
         return cls(product_id, 0.0, None, _fields(doc))
 
 
 @dataclass(frozen=True)
 class Page:
-    """A page of results with the facet counts of the whole result set."""
+    """A page of results with the facet counts of the whole result set (highest count first)."""
 
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
     total: int
 
 
-@dataclass(frozen=True)
 class Query:
-    """A search: a visual source (a base64 ``vector``, or ``like``/``unlike`` product ids), and
-    keywords, filters, a distance threshold, excluded ids and facet fields around it.
+    """A validated search request: one visual source at most (a ``vector``, a product ``id``,
+    or ``like``d product ids, optionally ``unlike``d ones), and keywords, filters, a distance
+    threshold, excluded ids, facets and paging around it. Every option, its default and its
+    bounds are declared in ``embedder.options.SEARCH``.
 
     Keywords filter the visual ranking (an ``fq``), or with ``hybrid`` their relevance adds to
-    the visual score. Without a visual source it is a keyword search (or all products).
+    the visual score; ``mode="filter"`` turns it around: keywords rank, the visual part only
+    filters to ``max_dist``. Without a visual source it is a keyword search (or all products).
     """
 
-    vector: str | None = None
-    like: Sequence[str] = ()
-    unlike: Sequence[str] = ()
-    text: str | None = None
-    fq: Sequence[str] = ()
-    k: int = 10
-    max_dist: float | None = None
-    hybrid: bool = False
-    model: str | None = None
-    exclude: Sequence[str] = ()
-    facets: Sequence[str] = ()
-    unlike_weight: float | None = None
-    visual_filter: bool = False  # the visual part filters (needs max_dist); keywords rank
-    probe: int | None = None  # opt-in approximate search: only the nearest `probe` coarse cells
+    def __init__(self, **values: object) -> None:
+        if isinstance(values.get("vector"), np.ndarray):
+            values["vector"] = values["vector"].tolist()
+        self._values = options.resolve(values)
+        sources = [name for name in ("vector", "id", "like") if self._values[name]]
+        if len(sources) > 1:
+            raise BadInput(f"search by one of vector, id or like, not {' and '.join(sources)}")
+        if self.unlike and not self.visual:
+            raise BadInput("unlike needs liked products, a product id or a vector to move away from")
+        if self.mode == "filter" and (self.max_dist is None or not self.visual):
+            raise BadInput("mode filter needs a visual source (liked products, an id or a vector) and max_dist")
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.k <= 1000:
-            raise ValueError(f"k must be between 1 and 1000, got {self.k}")
-        for name in ("max_dist", "unlike_weight"):
-            value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        if self.vector is not None and self.like:
-            raise ValueError("search by a vector or by liked products, not both")
-        if self.unlike and self.vector is None and not self.like:
-            raise ValueError("unlike needs liked products or a vector to move away from")
-        if self.probe is not None and self.probe < 1:
-            raise ValueError(f"probe must be at least 1 cell, got {self.probe}")
-        if self.visual_filter and (self.max_dist is None or not self.visual):
-            raise ValueError("a visual filter needs liked products or a vector, and max_dist")
+    def __getattr__(self, name: str) -> object:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Query) and other._values == self._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self._values.items() if v != options.SEARCH[k].default)
+        return f"Query({given})"
 
     @property
     def visual(self) -> bool:
-        return self.vector is not None or bool(self.like)
+        return bool(self.vector or self.id or self.like)
 
     def to_params(self) -> dict[str, object]:
         """Solr request parameters (see docs/query-syntax.md)."""
-        params: dict[str, object] = {"rows": self.k, "fq": list(self.fq), "fl": "*,score"}
+        params: dict[str, object] = {"rows": self.k, "start": self.start, "fq": list(self.fq), "fl": "*,score"}
         if self.text:
-            params.update(kw=self.text, qf=TEXT_FIELDS)
-        if self.exclude:
-            params["excluded"] = ",".join(i.replace(",", "\\,") for i in self.exclude)
+            params.update(kw=self.text, qf=TEXT_FIELDS, uf=TEXT_FIELDS.replace("^3", ""))
+        excluded = [*self.exclude, *([self.id] if self.id else [])]
+        if excluded:
+            params["excludedsep"], params["excluded"] = escaping.for_terms(excluded)
             params["fq"].append("{!bool filter=*:* must_not=$excludedq}")
-            params["excludedq"] = "{!terms f=id v=$excluded}"
+            params["excludedq"] = "{!terms f=id separator=$excludedsep v=$excluded}"
         if self.facets:
             params.update({"facet": "true", "facet.field": list(self.facets), "facet.mincount": 1})
-        keywords = "{!edismax qf=$qf mm=100% v=$kw}"
+        keywords = "{!edismax qf=$qf uf=$uf mm=100% v=$kw}"
         if not self.visual:
             params["q"] = keywords if self.text else "*:*"
             return params
         visual = self._visual_query(params)
-        if self.visual_filter:
+        if self.mode == "filter":
             params["fq"].append(visual)
             params["q"] = keywords if self.text else "*:*"
             return params
-        params["minExactCount"] = self.k  # lets the scorer skip what cannot enter the top k
+        params["minExactCount"] = self.start + self.k  # lets the scorer skip what cannot enter the page
         if self.text and self.hybrid:
-            params.update(q="{!bool should=$vis should=$kwq}", vis=visual, kwq="{!edismax qf=$qf v=$kw}")
+            params.update(q="{!bool should=$vis should=$kwq}", vis=visual, kwq="{!edismax qf=$qf uf=$uf v=$kw}")
             if self.max_dist is not None:
                 params["fq"].append(visual)  # the threshold still filters
         else:
@@ -128,131 +129,73 @@ class Query:
 
     def _visual_query(self, params: dict[str, object]) -> str:
         local = [f"f={contract.VECTOR_FIELD}"]
-        if self.vector is not None:
+        if self.vector:
             local.append("v=$qv")
-            params["qv"] = self.vector
+            params["qv"] = contract.encode_vector(np.asarray(self.vector))
             params["fl"] = f"*,score,{DISTANCE_FIELD}:sqdist({contract.VECTOR_FIELD},$qv)"
+        elif self.id:
+            local.append("id=$qid")
+            params["qid"] = self.id
         else:
             local.append("like=$like")
-            params["like"] = ",".join(self.like)
+            params["like"] = escaping.for_visual(self.like)
         if self.unlike:
             local.append("unlike=$unlike")
-            params["unlike"] = ",".join(self.unlike)
-        if self.unlike_weight is not None:
-            local.append(f"unlikeWeight={float(self.unlike_weight)!r}")
-        if self.max_dist is not None:
-            local.append(f"maxDist={float(self.max_dist)!r}")
+            params["unlike"] = escaping.for_visual(self.unlike)
+        for name, local_name in (("unlike_weight", "unlikeWeight"), ("max_dist", "maxDist")):
+            if getattr(self, name) is not None:
+                local.append(f"{local_name}={float(getattr(self, name))!r}")
         if self.probe is not None:
             local.append(f"probe={int(self.probe)}")
         if self.model:
-            local.append(f"model={self.model}")
+            local.append("model=$qmodel")
+            params["qmodel"] = self.model
         return "{!visual " + " ".join(local) + "}"
 
 
 class LookalikeClient:
     """Searches one collection; embeds query images with the collection's own PCA model."""
 
-    def __init__(self, index: SolrIndex, weights: str = "imagenet", extractor=None) -> None:
+    def __init__(
+        self, index: SolrIndex, runtime: EmbeddingRuntime | None = None, *, weights: str = "imagenet", extractor=None
+    ) -> None:
         self.index = index
-        self.weights = weights
-        self._extractor = extractor  # a FeatureExtractor, built on first use when not given
-        self._model: StoredModel | None = None
-        self._model_checked = 0.0
+        self.runtime = runtime or EmbeddingRuntime(index, weights, extractor)
 
     @classmethod
-    def connect(cls, settings: Settings | None = None) -> "LookalikeClient":
+    def connect(cls, settings: Settings | None = None) -> LookalikeClient:
         settings = settings or load_settings()
         return cls(SolrIndex(settings.collection_url), weights=settings.weights)
 
-    @property
-    def model(self) -> StoredModel:
-        """The collection's PCA model, checked against this client's weights; reloaded when the
-        collection's model changes (a re-index behind an alias switch), looked up at most every
-        few seconds."""
-        from embedder.model import FeatureExtractor  # lazy: TensorFlow loads only when needed
-
-        if self._model is not None and time.monotonic() - self._model_checked > MODEL_RECHECK_SECONDS:
-            self._model_checked = time.monotonic()
-            if self.index.model_version() != self._model.version:
-                self._model = None
-        if self._model is None:
-            model = self.index.load_model()
-            if model is None:
-                raise LookupError(f"{self.index.url} has no PCA model yet: index a catalog first")
-            if self._extractor is None:
-                self._extractor = FeatureExtractor.load(self.weights)
-            check_model(model, self.index.schema_info(), self._extractor.name)
-            self._model, self._model_checked = model, time.monotonic()
-        return self._model
-
-    @property
-    def extractor_loaded(self) -> bool:
-        return self._extractor is not None
-
-    @property
-    def extractor(self):
-        self.model  # noqa: B018 - loads the extractor and checks it against the collection
-        return self._extractor
-
     def embed(self, image: str | Path | bytes) -> np.ndarray:
         """The query vector of an image: the same model and PCA as the indexing job."""
-        if isinstance(image, str) and image.startswith(("http://", "https://")):
-            image = fetch_image(image)
-        return self.model.reducer.transform(self.extractor.embed_one(image)[None, :])[0]
+        return self.runtime.embed(image)[0]
 
-    def search(
-        self,
-        *,
-        image: str | Path | bytes | None = None,
-        id: str | None = None,
-        vector: Sequence[float] | np.ndarray | None = None,
-        text: str | None = None,
-        fq: Sequence[str] = (),
-        k: int = 10,
-        max_dist: float | None = None,
-        hybrid: bool = False,
-        probe: int | None = None,
-    ) -> list[Hit]:
-        """Top-k products by visual similarity to one of ``image``, ``id`` or ``vector``
-        (or a keyword search with only ``text``). A product searched by id is left out.
-        ``probe`` opts in to approximate search over that many coarse cells."""
-        return self.run(self.query(image=image, id=id, vector=vector, text=text, fq=fq, k=k,
-                                   max_dist=max_dist, hybrid=hybrid, probe=probe)).hits  # fmt: skip
+    def search(self, *, image: str | Path | bytes | None = None, **values: object) -> list[Hit]:
+        """Top-k products by visual similarity to ``image``, a product ``id`` or a ``vector``
+        (or a keyword search with only ``text``), with any option of ``options.SEARCH``
+        (``text``, ``fq``, ``k``, ``start``, ``max_dist``, ``hybrid``, ``probe``, ...)."""
+        return self.run(self.query(image=image, **values)).hits
 
-    def query(
-        self,
-        *,
-        image: str | Path | bytes | None = None,
-        id: str | None = None,
-        vector: Sequence[float] | np.ndarray | None = None,
-        **options: object,
-    ) -> Query:
-        """A Query for one visual source: an image (embedded here), a product id or a vector."""
-        given = [name for name, value in (("image", image), ("id", id), ("vector", vector)) if value is not None]
-        if len(given) > 1:
-            raise ValueError(f"search by one of image, id or vector, not {' and '.join(given)}")
-        if image is not None:
-            return Query(vector=contract.encode_vector(self.embed(image)), model=self.model.version, **options)
-        if id is not None:
-            exclude = [*options.pop("exclude", ()), id]
-            return Query(vector=contract.encode_vector(self.index.vector_of(id)), exclude=exclude, **options)
-        if vector is not None:
-            return Query(vector=contract.encode_vector(np.asarray(vector, dtype=np.float32)), **options)
-        return Query(**options)
+    def query(self, *, image: str | Path | bytes | None = None, **values: object) -> Query:
+        """A Query; an ``image`` is embedded here into its ``vector``."""
+        if image is None:
+            return Query(**values)
+        if values.get("id") or values.get("vector") is not None or values.get("like"):
+            raise BadInput("search by one of image, id, vector or like, not several")
+        vector, version = self.runtime.embed(image)
+        return Query(vector=vector, model=version, **values)
 
-    def recommend(self, like: Sequence[str], unlike: Sequence[str] = (), **options: object) -> Page:
+    def recommend(self, like: list[str], unlike: list[str] = (), **values: object) -> Page:
         """Products closer to the ``like``d ones and away from the ``unlike``d ones (which are
         left out), within any keywords, filters and facets (see docs/features.md)."""
-        exclude = [*options.pop("exclude", ()), *like, *unlike]
-        return self.run(Query(like=list(like), unlike=list(unlike), exclude=exclude, **options))
+        exclude = [*values.pop("exclude", ()), *like, *unlike]
+        return self.run(Query(like=list(like), unlike=list(unlike), exclude=exclude, **values))
 
     def run(self, query: Query) -> Page:
-        params = query.to_params()
-        results = self.index.solr.search(params.pop("q"), **params)
-        facets = {name: dict(zip(counts[::2], counts[1::2]))
-                  for name, counts in (results.facets or {}).get("facet_fields", {}).items()}  # fmt: skip
-        pure_visual = query.visual and not query.visual_filter and not (query.text and query.hybrid)
-        return Page([_hit(doc, pure_visual) for doc in results.docs], facets, results.hits)
+        results = self.index.search(**query.to_params())
+        pure_visual = query.visual and query.mode == "rank" and not (query.text and query.hybrid)
+        return Page([_hit(doc, pure_visual) for doc in results.docs], results.facets, results.hits)
 
 
 def _hit(doc: dict, pure_visual: bool) -> Hit:

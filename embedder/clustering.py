@@ -7,27 +7,24 @@ product nearest to its centroid. The result is stored in the collection (``kind=
 the service, the web page and navigation. A merchandiser then names a cluster, and the attribute
 lands on all of its members.
 """
+
 from __future__ import annotations
 
-import base64
-import io
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from tqdm import tqdm
 
-from embedder import contract, tagging
+from embedder import contract, state, tagging
+from embedder.errors import BadInput, NotFound
 from embedder.solr import SolrIndex
 
 log = logging.getLogger(__name__)
 
-CLUSTERS_DOC_ID = "_lookalike_clusters"
-CLUSTERS_KIND = "clusters"
 HAS_VECTOR = f"{contract.VECTOR_FIELD}:*"
 
 
@@ -51,9 +48,9 @@ def cluster_catalog(
     index: SolrIndex, k: int = 8, *, seed: int = 0, epochs: int = 3, page: int = 1000, progress: bool = True
 ) -> Clustering:
     """Clusters every product with a vector into ``k`` clusters and writes ``cluster_id``."""
-    total = index.solr.search("*:*", fq=HAS_VECTOR, rows=0).hits
+    total = index.count([HAS_VECTOR])
     if not 2 <= k <= min(total, 1000):
-        raise ValueError(f"k must be between 2 and min(products with a vector, 1000) = {min(total, 1000)}, got {k}")
+        raise BadInput(f"k must be between 2 and min(products with a vector, 1000) = {min(total, 1000)}, got {k}")
     page = max(page, k)  # MiniBatchKMeans needs k rows in its first batch
     kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=page, n_init=3)
     with tqdm(total=total * epochs, unit="vec", desc="clustering", disable=not progress) as bar:
@@ -73,24 +70,27 @@ def cluster_catalog(
             if (distance, product_id) < (nearest[label][1], nearest[label][0]):
                 nearest[label] = (product_id, float(distance))
     index.commit()
-    model = index.load_model()
     clustering = Clustering(
         clusters=[Cluster(c, int(sizes[c]), nearest[c][0], nearest[c][1]) for c in range(k) if sizes[c]],
         centroids=centroids,
-        pca_version=model.version if model else "",
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        pca_version=state.model_version(index) or "",
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    _store(index, clustering)
+    meta = {
+        "clusters": [asdict(c) for c in clustering.clusters],
+        "pca_version": clustering.pca_version,
+        "created_at": clustering.created_at,
+    }
+    state.store_clustering(index, meta, centroids)
     log.info("clustered %d products into %d clusters", total, len(clustering.clusters))
     return clustering
 
 
 def load_clustering(index: SolrIndex) -> Clustering | None:
-    doc = index.get([CLUSTERS_DOC_ID]).get(CLUSTERS_DOC_ID)
-    if doc is None:
+    stored = state.load_clustering(index)
+    if stored is None:
         return None
-    meta = json.loads(doc[contract.MODEL_META_FIELD])
-    centroids = np.load(io.BytesIO(base64.b64decode(doc[contract.MODEL_BLOB_FIELD])), allow_pickle=False)
+    meta, centroids = stored
     return Clustering([Cluster(**c) for c in meta["clusters"]], centroids, meta["pca_version"], meta["created_at"])
 
 
@@ -98,8 +98,8 @@ def assign_attribute(index: SolrIndex, cluster_id: int, attribute: tagging.Attri
     """Writes the attribute into every member of a cluster; returns how many."""
     members = [doc["id"] for doc in index.stream("id", fq=[f"{contract.CLUSTER_FIELD}:{int(cluster_id)}"], rows=page)]
     if not members:
-        raise KeyError(f"cluster {cluster_id} has no members")
-    return sum(tagging.apply(index, attribute, members[i:i + page]) for i in range(0, len(members), page))
+        raise NotFound(f"cluster {cluster_id} has no members")
+    return sum(tagging.apply(index, attribute, members[i : i + page]) for i in range(0, len(members), page))
 
 
 def _pages(index: SolrIndex, page: int) -> Iterator[tuple[list[str], np.ndarray]]:
@@ -114,16 +114,3 @@ def _pages(index: SolrIndex, page: int) -> Iterator[tuple[list[str], np.ndarray]
             ids, vectors = [], []
     if ids:
         yield ids, np.stack(vectors)
-
-
-def _store(index: SolrIndex, clustering: Clustering) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, clustering.centroids, allow_pickle=False)
-    meta = {"clusters": [asdict(c) for c in clustering.clusters], "pca_version": clustering.pca_version,
-            "created_at": clustering.created_at}  # fmt: skip
-    index.add([{
-        "id": CLUSTERS_DOC_ID, contract.KIND_FIELD: CLUSTERS_KIND,
-        contract.MODEL_BLOB_FIELD: base64.b64encode(buffer.getvalue()).decode("ascii"),
-        contract.MODEL_META_FIELD: json.dumps(meta),
-    }])  # fmt: skip
-    index.commit()

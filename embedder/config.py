@@ -1,12 +1,14 @@
 """Settings, read in one place: command-line flags override environment variables,
 which override the documented defaults (see docs/configuration.md). The Solr URL may be a
 ZooKeeper address: it is resolved to a live SolrCloud node."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from embedder.errors import BadInput
 from embedder.zookeeper import any_live_node, is_zookeeper_address
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +64,7 @@ def _convert(name: str, raw: str) -> object:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"{ENVIRONMENT[name]} must be an integer, got {raw!r}") from None
+            raise BadInput(f"{ENVIRONMENT[name]} must be an integer, got {raw!r}") from None
     if name == "home":
         return Path(raw)
     return raw

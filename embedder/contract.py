@@ -5,11 +5,14 @@ of a vector: base64 of little-endian IEEE-754 float32 (docs/vector-format.md). T
 sides check these against the schema and the shared examples in
 solr-config/vector-format-examples.json.
 """
+
 from __future__ import annotations
 
 import base64
 
 import numpy as np
+
+from embedder.errors import BadInput
 
 ID_FIELD = "id"
 VECTOR_FIELD = "image_vector"
@@ -19,21 +22,45 @@ IMAGE_URL_FIELD = "image_url"
 KIND_FIELD = "kind"
 MODEL_BLOB_FIELD = "model_blob"
 MODEL_META_FIELD = "model_meta"
-MODEL_KIND = "model"
 DEFAULT_DIMENSION = 1024
 RAW_DIMENSION = 2048  # InceptionV3 pool_3
 
 _WIRE_DTYPE = np.dtype("<f4")
+
+# The collection's own documents: the only documents with a `kind`, never products. Every id
+# with the prefix is reserved (for these and any later ones), so no catalog can collide with them.
+RESERVED_ID_PREFIX = "_lookalike_"
+MODEL_DOC_ID = RESERVED_ID_PREFIX + "pca_model"
+CLUSTERS_DOC_ID = RESERVED_ID_PREFIX + "clusters"
+OWN_DOCUMENTS = {MODEL_DOC_ID: "model", CLUSTERS_DOC_ID: "clusters"}  # id -> kind
+# Fields only the indexing job and the collection's own documents write; never a catalog column.
+OWNED_FIELDS = frozenset(
+    {
+        VECTOR_FIELD,
+        VERSION_FIELD,
+        CLUSTER_FIELD,
+        KIND_FIELD,
+        MODEL_BLOB_FIELD,
+        MODEL_META_FIELD,
+        IMAGE_URL_FIELD,
+        "text",
+        "_version_",
+    }
+)
+
+
+def is_reserved_id(product_id: str) -> bool:
+    return product_id.startswith(RESERVED_ID_PREFIX)
 
 
 def encode_vector(vector: np.ndarray) -> str:
     """A 1-d float vector as the plugin's base64 little-endian float32 string."""
     array = np.asarray(vector, dtype=np.float64)
     if array.ndim != 1:
-        raise ValueError(f"a vector must be 1-d, got shape {array.shape}")
+        raise BadInput(f"a vector must be 1-d, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
-        raise ValueError(f"vector component {bad} is {array[bad]}, not a finite number")
+        raise BadInput(f"vector component {bad} is {array[bad]}, not a finite number")
     return base64.b64encode(array.astype(_WIRE_DTYPE).tobytes()).decode("ascii")
 
 
@@ -41,5 +68,5 @@ def decode_vector(text: str) -> np.ndarray:
     """The inverse of encode_vector: base64 text to a float32 array."""
     raw = base64.b64decode(text, validate=True)
     if len(raw) % 4:
-        raise ValueError(f"a vector is a multiple of 4 bytes, got {len(raw)}")
+        raise BadInput(f"a vector is a multiple of 4 bytes, got {len(raw)}")
     return np.frombuffer(raw, dtype=_WIRE_DTYPE).astype(np.float32)

@@ -1,4 +1,5 @@
 """``lookalike demo``: a local Solr, a generated catalog indexed, a keyword + image + filter query."""
+
 from __future__ import annotations
 
 import logging
@@ -13,27 +14,30 @@ FILTERS = ["category:tshirt"]
 
 
 def run_demo(settings: Settings, explicit_solr: bool = False) -> int:
-    from embedder.cli import format_hits
     from embedder.client import LookalikeClient
+    from embedder.display import format_hits
     from embedder.localsolr import LocalSolr
-    from embedder.pipeline import IndexOptions, Indexer
+    from embedder.pipeline import Indexer, IndexOptions
+    from embedder.runtime import EmbeddingRuntime
     from embedder.samples import generate_catalog, query_image
-    from embedder.solr import ModelMismatch, SolrIndex
+    from embedder.solr import SolrIndex
+    from embedder.state import ModelMismatch
 
     if not explicit_solr:
         local = LocalSolr(settings.home, settings.solr_port, settings.collection)
         print(f"Starting a local Solr (first run builds the plugin) ... {local.start()}")
     extractor = _extractor(settings.weights)
     catalog = generate_catalog(settings.home / "demo-catalog")
-    print(f"Generated {catalog} ({sum(1 for _ in open(catalog)) - 1} products)")
+    print(f"Generated {catalog} ({len(catalog.read_text().splitlines()) - 1} products)")
 
     index = SolrIndex(settings.collection_url)
+    runtime = EmbeddingRuntime(index, extractor=extractor)
     options = IndexOptions(batch_size=settings.batch_size, report_path=settings.home / "demo-index-report.jsonl")
     try:
-        summary = Indexer(index, extractor, options).run(catalog)
+        summary = Indexer(index, runtime, options).run(catalog)
     except ModelMismatch as mismatch:  # the collection was indexed with other weights before
         print(f"{mismatch}: re-indexing the demo catalog")
-        summary = Indexer(index, extractor, IndexOptions(**{**options.__dict__, "refit": True})).run(catalog)
+        summary = Indexer(index, runtime, IndexOptions(**{**options.__dict__, "refit": True})).run(catalog)
     print(summary.format())
 
     query_path = settings.home / "demo-query.jpg"
@@ -44,7 +48,7 @@ def run_demo(settings: Settings, explicit_solr: bool = False) -> int:
         f"  (the same from the shell: lookalike search --image {query_path} --text {KEYWORDS} "
         f"--fq {FILTERS[0]} -k 5)\n"
     )
-    client = LookalikeClient(index, extractor=extractor)
+    client = LookalikeClient(index, runtime)
     print(format_hits(client.search(image=query_path, text=KEYWORDS, fq=FILTERS, k=5)))
     return 0
 
@@ -59,4 +63,3 @@ def _extractor(weights: str):
             raise
         print(f"{error} -- falling back to seeded random weights (results show the plumbing, not visual quality)")
         return FeatureExtractor.load("none")
-

@@ -5,6 +5,7 @@ vector by its squared distance to the examples' centroid (exactly what ``{!visua
 does in Solr), and count how many of the top k carry the label: precision@k. The random baseline
 is the label's share of the other vectors.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,10 +51,15 @@ def fill_precision(
             for k in ks:
                 scores[k].append(float((labels[order[:k]] == label).mean()))
         baseline = (len(members) - n_examples) / (len(labels) - n_examples)
-        results.append(FillPrecision(
-            label, len(members), baseline,
-            {k: float(np.mean(v)) for k, v in scores.items()}, {k: float(np.std(v)) for k, v in scores.items()},
-        ))  # fmt: skip
+        results.append(
+            FillPrecision(
+                label,
+                len(members),
+                baseline,
+                {k: float(np.mean(v)) for k, v in scores.items()},
+                {k: float(np.std(v)) for k, v in scores.items()},
+            )
+        )
     return results
 
 
@@ -89,14 +95,19 @@ def write_report(dataset: Path, out: Path, trials: int = 200) -> str:
     baseline = np.mean([r.baseline for r in runs["raw 2048-d"]])
     lines.append(f"| **mean** | | {baseline:.2f} | " + " | ".join(f"**{m:.2f}**" for m in means) + " |")
     lift = means[0] / baseline
-    lines += ["", f"Three examples find their style's lookalikes at {means[0]:.2f} precision@10 in the "
-              f"raw space, {lift:.1f}x a random pick. (± is the standard deviation over trials: "
-              "which three examples a merchandiser picks matters.)", "",
-              "Styles that are a look (a palette, a silhouette) are found several times better than "
-              "chance; styles that are more a lifestyle than a look stay near chance. That is why "
-              "tagging lists lookalikes for review before writing anything, and why a filter "
-              "(`--fq category:...`) or a distance threshold helps. PCA does not hurt: the "
-              "reduced spaces match the raw one.", ""]  # fmt: skip
+    lines += [
+        "",
+        f"Three examples find their style's lookalikes at {means[0]:.2f} precision@10 in the "
+        f"raw space, {lift:.1f}x a random pick. (± is the standard deviation over trials: "
+        "which three examples a merchandiser picks matters.)",
+        "",
+        "Styles that are a look (a palette, a silhouette) are found several times better than "
+        "chance; styles that are more a lifestyle than a look stay near chance. That is why "
+        "tagging lists lookalikes for review before writing anything, and why a filter "
+        "(`--fq category:...`) or a distance threshold helps. PCA does not hurt: the "
+        "reduced spaces match the raw one.",
+        "",
+    ]
     text = "\n".join(lines)
     out.write_text(text)
     return text

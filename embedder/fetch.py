@@ -1,6 +1,7 @@
 """Fetching images by URL, safely: http(s) only, a timeout for the whole fetch, a size cap, and
 never an address inside the network (loopback, private, link-local, ...) unless explicitly
 allowed, checked again on every redirect."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -11,12 +12,14 @@ from urllib.parse import urljoin, urlparse
 import requests
 import urllib3
 
+from embedder.errors import BadInput
+
 MAX_REDIRECTS = 3
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv6 addresses that embed an IPv4 one
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
-class FetchError(ValueError):
+class FetchError(BadInput):
     """The URL was refused or could not be fetched; the message says which and why."""
 
 
@@ -96,9 +99,7 @@ def _inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(v4 is not None and not v4.is_global for v4 in embedded)
 
 
-def _read_capped(
-    response: requests.Response, url: str, max_bytes: int, deadline: float, timeout: float
-) -> bytes:
+def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: float, timeout: float) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{url}: {declared} bytes is over the {max_bytes}-byte limit")

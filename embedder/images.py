@@ -11,23 +11,24 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from embedder.errors import BadInput
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MODEL_INPUT_SIZE = 299
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image]
+ImageSource = str | os.PathLike | bytes | bytearray | Image.Image
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _WHITE = (255, 255, 255)
 
 
-class ImageError(ValueError):
+class ImageError(BadInput):
     """An input that cannot be turned into an RGB image; the message names it."""
 
 
@@ -82,9 +83,7 @@ def _read_bytes(source: ImageSource, label: str, max_bytes: int) -> bytes:
         _check_size(len(data), label, max_bytes)
         return data
     if not isinstance(source, (str, os.PathLike)):
-        raise ImageError(
-            f"{label}: unsupported input type; pass a path, bytes or a PIL image"
-        )
+        raise ImageError(f"{label}: unsupported input type; pass a path, bytes or a PIL image")
     path = Path(source)
     try:
         # Stat first so an oversized file is rejected without reading it.

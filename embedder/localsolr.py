@@ -6,6 +6,7 @@ restarts; ``<home>/solr.log`` has Solr's log and ``<home>/solr.json`` the runnin
 A second start re-uses the built jars: Maven runs only when a jar is missing or older than its
 sources.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ from pathlib import Path
 import requests
 
 from embedder.config import REPO_ROOT
+from embedder.errors import BadInput, LookalikeError
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,10 @@ CONFIGSET = REPO_ROOT / "solr-config"
 LAUNCHER_MAIN = "io.lookalike.solr.launcher.LocalSolr"
 # The plugin's distance kernel uses the JDK's SIMD API when its module is present (a scalar
 # fallback otherwise): see SquaredDistance.java.
-JAVA_OPTIONS = os.environ.get(
-    "LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g --add-modules jdk.incubator.vector"
-)
+JAVA_OPTIONS = os.environ.get("LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g --add-modules jdk.incubator.vector")
 
 
-class LocalSolrError(RuntimeError):
+class LocalSolrError(LookalikeError):
     """The local Solr could not be built, started or stopped; the message says why."""
 
 
@@ -76,7 +76,7 @@ class CloudLayout:
 
     def __post_init__(self) -> None:
         if min(self.nodes, self.shards, self.replicas) < 1 or self.replicas > self.nodes:
-            raise ValueError(f"need nodes, shards, replicas >= 1 and replicas <= nodes, got {self}")
+            raise BadInput(f"need nodes, shards, replicas >= 1 and replicas <= nodes, got {self}")
 
 
 @dataclass(frozen=True)
@@ -117,18 +117,34 @@ class LocalSolr:
         self.home.mkdir(parents=True, exist_ok=True)
         classpath = f"{LAUNCHER_JAR}:{LAUNCHER_CLASSPATH.read_text().strip()}"
         command = [
-            "java", *self.java_options.split(), "-cp", classpath, LAUNCHER_MAIN,
-            "--home", str(self.home / ("solrcloud" if self.cloud else "solr")), "--port", str(self.port),
-            "--collection", self.collection, "--plugin-jar", str(PLUGIN_JAR),
-            "--configset", str(CONFIGSET),
-        ]  # fmt: skip
+            "java",
+            *self.java_options.split(),
+            "-cp",
+            classpath,
+            LAUNCHER_MAIN,
+            "--home",
+            str(self.home / ("solrcloud" if self.cloud else "solr")),
+            "--port",
+            str(self.port),
+            "--collection",
+            self.collection,
+            "--plugin-jar",
+            str(PLUGIN_JAR),
+            "--configset",
+            str(CONFIGSET),
+        ]
         if self.cloud:
-            command += ["--cloud", "--nodes", str(self.cloud.nodes), "--shards", str(self.cloud.shards),
-                        "--replicas", str(self.cloud.replicas)]  # fmt: skip
+            command += [
+                "--cloud",
+                "--nodes",
+                str(self.cloud.nodes),
+                "--shards",
+                str(self.cloud.shards),
+                "--replicas",
+                str(self.cloud.replicas),
+            ]
         with open(self.log_file, "ab") as log_out:
-            process = subprocess.Popen(
-                command, stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            process = subprocess.Popen(command, stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True)
         cloud = asdict(self.cloud) if self.cloud else None
         self.state_file.write_text(json.dumps({"pid": process.pid, "port": self.port, "cloud": cloud}))
         self._wait_until_up(process, timeout)
@@ -207,9 +223,7 @@ class LocalSolr:
 
     def ping(self) -> bool:
         try:
-            response = requests.get(
-                f"{self.url}/{self.collection}/admin/ping", params={"wt": "json"}, timeout=5
-            )
+            response = requests.get(f"{self.url}/{self.collection}/admin/ping", params={"wt": "json"}, timeout=5)
             return response.status_code == 200
         except requests.RequestException:
             return False

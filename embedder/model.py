@@ -12,13 +12,15 @@ import hashlib
 import os
 import socket
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from .images import MODEL_INPUT_SIZE, ImageError, ImageSource, load_image, to_model_input
+from embedder.errors import BadInput
+from embedder.images import MODEL_INPUT_SIZE, ImageError, ImageSource, load_image, to_model_input
 
 POOL3_DIM = 2048
 MODEL_FAMILY = "inceptionv3-pool3"
@@ -27,8 +29,7 @@ MODEL_FAMILY = "inceptionv3-pool3"
 # so weights cached by either path are shared.
 IMAGENET_NOTOP_FILENAME = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 IMAGENET_NOTOP_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
-    + IMAGENET_NOTOP_FILENAME
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + IMAGENET_NOTOP_FILENAME
 )
 IMAGENET_NOTOP_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
 
@@ -36,13 +37,10 @@ IMAGENET_NOTOP_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
 # Keras' urlretrieve has no timeout, so a black-holed network would hang it.
 DOWNLOAD_TIMEOUT_S = 15.0
 
-_WEIGHTS_HINT = (
-    "pass --weights PATH to a local .h5/.keras file, "
-    "or --weights none for seeded random weights"
-)
+_WEIGHTS_HINT = "pass --weights PATH to a local .h5/.keras file, or --weights none for seeded random weights"
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(BadInput):
     """The requested model weights cannot be had; the message says what to do."""
 
 
@@ -90,16 +88,14 @@ class FeatureExtractor:
     ``preprocess_input`` (to [-1, 1]).
     """
 
-    def __init__(
-        self, model: Any, name: str, description: str, input_size: int = MODEL_INPUT_SIZE
-    ) -> None:
+    def __init__(self, model: Any, name: str, description: str, input_size: int = MODEL_INPUT_SIZE) -> None:
         self._model = model
         self._name = name
         self._description = description
         self._input_size = input_size
 
     @classmethod
-    def load(cls, weights: str | os.PathLike = "imagenet", seed: int = 0) -> "FeatureExtractor":
+    def load(cls, weights: str | os.PathLike = "imagenet", seed: int = 0) -> FeatureExtractor:
         """Build the extractor.
 
         ``weights``: "imagenet" (downloaded once into the Keras cache), "none"
@@ -126,7 +122,7 @@ class FeatureExtractor:
         return cls._from_file(keras, Path(weights))
 
     @classmethod
-    def _from_file(cls, keras: Any, path: Path) -> "FeatureExtractor":
+    def _from_file(cls, keras: Any, path: Path) -> FeatureExtractor:
         if not path.is_file():
             raise WeightsUnavailable(f"weights file {str(path)!r} does not exist; {_WEIGHTS_HINT}")
         try:
@@ -164,7 +160,7 @@ class FeatureExtractor:
     def embed(self, items: Sequence[ImageSource], batch_size: int = 32) -> EmbedBatch:
         """Embed ``items``; an item that fails to decode is reported, not fatal."""
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise BadInput(f"batch_size must be >= 1, got {batch_size}")
         errors: dict[int, str] = {}
         ok: list[int] = []
         chunks: list[np.ndarray] = []

@@ -6,6 +6,7 @@ The starting gallery is one representative per cluster when the catalog has been
 shows the nearest neighbours of the chosen product, nudged away from the products the shopper
 rejected (``{!visual like=... unlike=...}``), and never shows a product twice in a session.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -19,6 +20,7 @@ import numpy as np
 from embedder import contract
 from embedder.client import Hit, LookalikeClient, Query
 from embedder.clustering import HAS_VECTOR, load_clustering
+from embedder.errors import BadInput, NotFound
 
 REJECTED_KEPT = 20  # the most recent rejections that steer a step
 
@@ -48,7 +50,7 @@ class Navigator:
         """A new session: a diverse gallery, or with ``choose`` straight the first step from
         that product (a shopper who starts from a search result)."""
         if not 1 <= size <= 100:
-            raise ValueError(f"size must be between 1 and 100, got {size}")
+            raise BadInput(f"size must be between 1 and 100, got {size}")
         session = Session(secrets.token_urlsafe(12), list(fq))
         if choose is not None:
             self._keep(session)
@@ -74,7 +76,7 @@ class Navigator:
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
-                raise KeyError(f"no navigation session {session_id!r} (expired or never started)")
+                raise NotFound(f"no navigation session {session_id!r} (expired or never started)")
             self._sessions.move_to_end(session_id)
             return session
 
@@ -93,8 +95,8 @@ class Navigator:
 
     def _farthest_points(self, size: int, fq: Sequence[str]) -> list[str]:
         """Greedy farthest-point picks over a sample, starting nearest the sample's mean."""
-        docs = self.client.index.solr.search(
-            "*:*", fq=[HAS_VECTOR, *fq], fl=f"id,{contract.VECTOR_FIELD}", rows=self.sample, sort="id asc"
+        docs = self.client.index.search(
+            fq=[HAS_VECTOR, *fq], fl=f"id,{contract.VECTOR_FIELD}", rows=self.sample, sort="id asc"
         ).docs
         if not docs:
             return []

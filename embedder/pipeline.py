@@ -5,6 +5,7 @@ products already indexed with the current PCA model (so an interrupted run resum
 stopped, and nothing is duplicated because documents are keyed by product id), and records every
 failure with its reason in a JSON Lines report.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,12 +21,14 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
-from embedder import contract
+from embedder import contract, state
 from embedder.catalog import CatalogRow, Shard, read_catalog
+from embedder.errors import BadInput
 from embedder.fetch import FetchError, fetch_image
-from embedder.model import FeatureExtractor
 from embedder.reduce import PCAReducer
-from embedder.solr import SchemaInfo, SolrIndex, StoredModel, check_model
+from embedder.runtime import EmbeddingRuntime
+from embedder.solr import SchemaInfo, SolrIndex
+from embedder.state import StoredModel, check_model
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +68,23 @@ class IndexSummary:
 class Indexer:
     """Runs the indexing job for one catalog against one collection."""
 
-    def __init__(self, index: SolrIndex, extractor: FeatureExtractor, options: IndexOptions) -> None:
+    def __init__(self, index: SolrIndex, runtime: EmbeddingRuntime, options: IndexOptions) -> None:
         self.index = index
-        self.extractor = extractor
+        self.runtime = runtime
         self.options = options
 
     def run(self, catalog: Path) -> IndexSummary:
         started = time.monotonic()
         schema = self.index.schema_info()
         summary = IndexSummary(report_path=self.options.report_path)
-        model, cached = self._model(catalog, schema, summary)
+        rows = list(read_catalog(catalog, schema, self.options.shard))  # the file is read once
+        model, cached = self._model(catalog, rows, schema, summary)
         reducer = model.reducer
         summary.pca_version = reducer.version
-        total = sum(1 for _ in read_catalog(catalog, schema, self.options.shard))
-        rows = read_catalog(catalog, schema, self.options.shard)
-        with open(self.options.report_path, "w", encoding="utf-8") as report, tqdm(
-            total=total, unit="img", desc="indexing", disable=not self.options.progress
-        ) as progress:
+        with (
+            open(self.options.report_path, "w", encoding="utf-8") as report,
+            tqdm(total=len(rows), unit="img", desc="indexing", disable=not self.options.progress) as progress,
+        ):
             for batch in _batched(rows, self.options.batch_size):
                 self._index_batch(batch, reducer, cached, summary, report, skip_indexed=True)
                 progress.update(len(batch))
@@ -115,17 +118,20 @@ class Indexer:
         summary.skipped += sum(1 for r in good if r.id in done)
         todo = [r for r in good if r.id not in done]
         vectors, errors = self._embed(todo, cached)
-        docs = []
-        for row, vector in zip(todo, vectors):
-            if vector is None:
+        for row in todo:
+            if row.id in errors:
                 fail(row, errors[row.id])
-                continue
-            docs.append({
+        embedded = [row for row, vector in zip(todo, vectors) if vector is not None]
+        reduced = reducer.transform(np.stack([v for v in vectors if v is not None])) if embedded else []
+        docs = [
+            {
                 **row.fields,
                 contract.ID_FIELD: row.id,
-                contract.VECTOR_FIELD: contract.encode_vector(reducer.transform(vector[None, :])[0]),
+                contract.VECTOR_FIELD: contract.encode_vector(vector),
                 contract.VERSION_FIELD: reducer.version,
-            })  # fmt: skip
+            }
+            for row, vector in zip(embedded, reduced)
+        ]
         self.index.add(docs)
         summary.indexed += len(docs)
         summary.failed += len(todo) - len(docs)
@@ -133,10 +139,8 @@ class Indexer:
     def index_rows(self, rows: list[CatalogRow]) -> tuple[list[str], dict[str, str]]:
         """Indexes (or updates) a few products now, with the collection's stored model, through
         the same path as the batch job; returns the ids indexed and the reasons of failures."""
-        model = self.index.load_model()
-        if model is None:
-            raise LookupError(f"{self.index.url} has no PCA model yet: index a catalog first")
-        check_model(model, self.index.schema_info(), self.extractor.name)
+        model = state.require_model(self.index)
+        check_model(model, self.index.schema_info(), self.runtime.extractor().name)
         report = io.StringIO()
         summary = IndexSummary()
         self._index_batch(rows, model.reducer, {}, summary, report, skip_indexed=False)
@@ -160,7 +164,7 @@ class Indexer:
                 pending.append(i)
             except FetchError as error:
                 errors[row.id] = str(error)
-        batch = self.extractor.embed(images, batch_size=self.options.batch_size)
+        batch = self.runtime.embed_raw(images, batch_size=self.options.batch_size)
         for position, vector in zip(batch.ok, batch.vectors):
             vectors[pending[position]] = vector
         for position, reason in batch.errors.items():
@@ -168,24 +172,21 @@ class Indexer:
         return vectors, errors
 
     def _model(
-        self, catalog: Path, schema: SchemaInfo, summary: IndexSummary
+        self, catalog: Path, rows: list[CatalogRow], schema: SchemaInfo, summary: IndexSummary
     ) -> tuple[StoredModel, dict[str, np.ndarray]]:
         """The PCA model to use, and the raw vectors of the sample it was fitted on (re-used)."""
-        extractor = self.extractor.name
+        extractor = self.runtime.extractor().name
         if self.options.pca_path is not None:
             model = StoredModel(PCAReducer.load(self.options.pca_path), extractor)
             check_model(model, schema, extractor)
             summary.notes.append(f"PCA model {model.version} loaded from {self.options.pca_path}")
-            return self.index.store_model(model, replace=True), {}
+            return state.store_model(self.index, model, replace=True), {}
         if not self.options.refit:
-            stored = self.index.load_model()
+            stored = state.load_model(self.index)
             if stored is not None:
                 check_model(stored, schema, extractor)
                 return stored, {}
-        sample = list(islice(
-            (r for r in read_catalog(catalog, schema, self.options.shard) if not r.error),
-            self.options.fit_sample,
-        ))  # fmt: skip
+        sample = list(islice((r for r in rows if not r.error), self.options.fit_sample))
         fitted: dict[str, np.ndarray] = {}
         with tqdm(total=len(sample), unit="img", desc="fitting PCA", disable=not self.options.progress) as bar:
             for batch in _batched(sample, self.options.batch_size):
@@ -193,7 +194,7 @@ class Indexer:
                 fitted.update((row.id, v) for row, v in zip(batch, vectors) if v is not None)
                 bar.update(len(batch))
         if len(fitted) < 2:
-            raise ValueError(f"{catalog}: fitting the PCA needs at least 2 readable images, got {len(fitted)}")
+            raise BadInput(f"{catalog}: fitting the PCA needs at least 2 readable images, got {len(fitted)}")
         reducer = PCAReducer(n_components=schema.dimension).fit(np.stack(list(fitted.values())))
         if reducer.metadata["n_fitted_components"] < schema.dimension:
             summary.notes.append(
@@ -201,7 +202,7 @@ class Indexer:
                 f"dimensions: {reducer.metadata['n_fitted_components']} components, zero-padded "
                 "(distances are unchanged)"
             )
-        stored = self.index.store_model(StoredModel(reducer, extractor), replace=self.options.refit)
+        stored = state.store_model(self.index, StoredModel(reducer, extractor), replace=self.options.refit)
         check_model(stored, schema, extractor)
         return stored, fitted
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,6 +19,8 @@ import sklearn
 from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
+
+from embedder.errors import BadInput
 
 FORMAT = "lookalike-pca/1"
 # scikit-learn added the covariance_eigh solver in 1.5.
@@ -37,7 +39,7 @@ class PCAReducer:
 
     def __init__(self, n_components: int = 1024, whiten: bool = False) -> None:
         if n_components < 1:
-            raise ValueError(f"n_components must be >= 1, got {n_components}")
+            raise BadInput(f"n_components must be >= 1, got {n_components}")
         self.n_components = int(n_components)
         self.whiten = bool(whiten)
         self._incremental: IncrementalPCA | None = None
@@ -50,15 +52,16 @@ class PCAReducer:
         self.explained_variance_ratio_: np.ndarray | None = None
         self.fit_size = 0
         self.created_at: str | None = None
+        self._version: str | None = None
 
     # -- fitting ---------------------------------------------------------------
 
-    def fit(self, X: np.ndarray) -> "PCAReducer":
+    def fit(self, X: np.ndarray) -> PCAReducer:
         """Fit an exact PCA on all of ``X`` (n_samples >= 2)."""
         X = _as_matrix(X, "fit")
         n_samples, n_features = X.shape
         if n_samples < 2:
-            raise ValueError(f"fit needs at least 2 rows, got X of shape {X.shape}")
+            raise BadInput(f"fit needs at least 2 rows, got X of shape {X.shape}")
         k = min(self.n_components, n_samples, n_features)
         pca = PCA(n_components=k, svd_solver=_solver(n_samples, n_features))
         # Fit in float64: float32 covariance loses the small trailing variances.
@@ -67,7 +70,7 @@ class PCAReducer:
         self._adopt(pca, n_samples)
         return self
 
-    def partial_fit(self, X: np.ndarray) -> "PCAReducer":
+    def partial_fit(self, X: np.ndarray) -> PCAReducer:
         """Update an IncrementalPCA with one batch (for data that does not fit in memory).
 
         Every batch needs at least ``min(n_components, n_features)`` rows.
@@ -75,7 +78,7 @@ class PCAReducer:
         X = _as_matrix(X, "partial_fit")
         if self._incremental is None:
             if self.components_ is not None:
-                raise ValueError(
+                raise BadInput(
                     "partial_fit cannot continue a reducer fitted with fit() or loaded "
                     "from a file; start a new PCAReducer"
                 )
@@ -83,7 +86,7 @@ class PCAReducer:
             self._incremental = IncrementalPCA(n_components=k)
         k = self._incremental.n_components
         if X.shape[0] < k:
-            raise ValueError(
+            raise BadInput(
                 f"partial_fit batch has {X.shape[0]} rows but incremental PCA with {k} "
                 f"components needs at least {k} rows per batch; use larger batches or fit()"
             )
@@ -97,7 +100,8 @@ class PCAReducer:
         self.explained_variance_ = pca.explained_variance_.astype(np.float32)
         self.explained_variance_ratio_ = pca.explained_variance_ratio_.astype(np.float32)
         self.fit_size = int(fit_size)
-        self.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._version = self._hash()
 
     # -- transforming ----------------------------------------------------------
 
@@ -129,11 +133,13 @@ class PCAReducer:
 
     @property
     def version(self) -> str:
-        """Content hash of everything the transform depends on (16 hex chars)."""
+        """Content hash of everything the transform depends on (16 hex chars), computed once
+        when the model is fitted or read: hashing 8 MB takes ~40 ms, too long per product."""
         self._check_fitted()
-        return _content_hash(
-            self.n_components, self.whiten, self.mean_, self.components_, self.explained_variance_
-        )
+        return self._version
+
+    def _hash(self) -> str:
+        return _content_hash(self.n_components, self.whiten, self.mean_, self.components_, self.explained_variance_)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -168,15 +174,15 @@ class PCAReducer:
             self._write(handle)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "PCAReducer":
+    def from_bytes(cls, data: bytes) -> PCAReducer:
         return cls._read(io.BytesIO(data), f"<{len(data)} bytes of PCA model>")
 
     @classmethod
-    def load(cls, path: str | Path) -> "PCAReducer":
+    def load(cls, path: str | Path) -> PCAReducer:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise ValueError(f"cannot read PCA model file {str(path)!r}: {exc}") from exc
+            raise BadInput(f"cannot read PCA model file {str(path)!r}: {exc}") from exc
         return cls._read(io.BytesIO(data), f"PCA model file {str(path)!r}")
 
     def _write(self, handle: BinaryIO) -> None:
@@ -190,19 +196,26 @@ class PCAReducer:
         )
 
     @classmethod
-    def _read(cls, handle: BinaryIO, source: str) -> "PCAReducer":
+    def _read(cls, handle: BinaryIO, source: str) -> PCAReducer:
         try:
             with np.load(handle, allow_pickle=False) as npz:
                 meta = json.loads(str(npz["metadata"]))
                 arrays = {name: npz[name] for name in _ARRAYS}
             reducer = cls(n_components=int(meta["output_dim"]), whiten=bool(meta["whiten"]))
         except Exception as exc:  # noqa: BLE001 - zip, npy and JSON errors all mean "corrupt"
-            raise ValueError(f"{source} is not a readable PCA model ({exc})") from exc
+            raise BadInput(f"{source} is not a readable PCA model ({exc})") from exc
         if meta.get("format") != FORMAT:
-            raise ValueError(f"{source} has format {meta.get('format')!r}, expected {FORMAT!r}")
+            raise BadInput(f"{source} has format {meta.get('format')!r}, expected {FORMAT!r}")
+        k, d = arrays["components"].shape if arrays["components"].ndim == 2 else (0, 0)
+        shapes = {"mean": (d,), "explained_variance": (k,), "explained_variance_ratio": (k,)}
+        if not k or any(arrays[name].shape != shape for name, shape in shapes.items()):
+            raise BadInput(f"{source} is corrupt: inconsistent array shapes")
+        bad = [name for name in _ARRAYS if not np.isfinite(arrays[name]).all()]
+        if bad:
+            raise BadInput(f"{source} is corrupt: {', '.join(bad)} hold NaN or infinite values")
         reducer._restore(arrays, meta)
         if reducer.version != meta.get("version"):
-            raise ValueError(
+            raise BadInput(
                 f"{source} is corrupt: its content hashes to {reducer.version} "
                 f"but it claims version {meta.get('version')!r}"
             )
@@ -215,6 +228,7 @@ class PCAReducer:
         self.explained_variance_ratio_ = arrays["explained_variance_ratio"].astype(np.float32)
         self.fit_size = int(meta.get("fit_size", 0))
         self.created_at = meta.get("created_at")
+        self._version = self._hash()
 
     def __repr__(self) -> str:
         state = f"version={self.version}" if self.components_ is not None else "unfitted"
@@ -233,11 +247,9 @@ def neighbour_recall(raw: np.ndarray, reduced: np.ndarray, k: int = 10) -> float
     """
     raw, reduced = np.asarray(raw), np.asarray(reduced)
     if raw.ndim != 2 or reduced.ndim != 2 or raw.shape[0] != reduced.shape[0]:
-        raise ValueError(
-            f"raw and reduced must be 2-D with the same rows, got {raw.shape} and {reduced.shape}"
-        )
+        raise BadInput(f"raw and reduced must be 2-D with the same rows, got {raw.shape} and {reduced.shape}")
     if not 1 <= k < raw.shape[0]:
-        raise ValueError(f"k must be between 1 and n_rows - 1 = {raw.shape[0] - 1}, got {k}")
+        raise BadInput(f"k must be between 1 and n_rows - 1 = {raw.shape[0] - 1}, got {k}")
     truth = _neighbours(raw, k)
     found = _neighbours(reduced, k)
     hits = [len(np.intersect1d(t, f, assume_unique=True)) for t, f in zip(truth, found)]
@@ -262,13 +274,13 @@ def _solver(n_samples: int, n_features: int) -> str:
 def _as_matrix(X: np.ndarray, what: str, expected_dim: int | None = None) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2:
-        raise ValueError(f"{what} expects a 2-D array (n_samples, n_features), got shape {X.shape}")
+        raise BadInput(f"{what} expects a 2-D array (n_samples, n_features), got shape {X.shape}")
     if expected_dim is not None and X.shape[1] != expected_dim:
-        raise ValueError(f"{what} expects {expected_dim} features per row, got shape {X.shape}")
+        raise BadInput(f"{what} expects {expected_dim} features per row, got shape {X.shape}")
     bad = ~np.isfinite(X).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(
+        raise BadInput(
             f"{what} input of shape {X.shape} contains NaN or infinite values "
             f"in {rows.size} row(s), first {rows[:5].tolist()}"
         )

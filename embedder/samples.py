@@ -1,5 +1,6 @@
 """A small generated catalog of product-like images with titles and attributes, so the demo and
 the tests work offline: drawn garments and accessories in several colours and patterns."""
+
 from __future__ import annotations
 
 import csv
@@ -10,18 +11,42 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 SIZE = 299
-COLORS = {"red": (200, 30, 40), "blue": (30, 60, 190), "green": (30, 150, 60),
-          "black": (25, 25, 25), "yellow": (235, 200, 30)}  # fmt: skip
+COLORS = {
+    "red": (200, 30, 40),
+    "blue": (30, 60, 190),
+    "green": (30, 150, 60),
+    "black": (25, 25, 25),
+    "yellow": (235, 200, 30),
+}
 PATTERNS = ("solid", "striped", "dotted")
 # category -> (title word, material, outline as fractions of the canvas)
 CATEGORIES = {
-    "tshirt": ("T-shirt", "cotton", [(.3, .2), (.42, .15), (.58, .15), (.7, .2), (.85, .35), (.75, .43),
-                                     (.7, .38), (.7, .85), (.3, .85), (.3, .38), (.25, .43), (.15, .35)]),
-    "dress": ("dress", "linen", [(.42, .12), (.58, .12), (.6, .35), (.8, .88), (.2, .88), (.4, .35)]),
-    "shoe": ("sneaker", "leather", [(.12, .55), (.45, .5), (.6, .35), (.72, .4), (.9, .62), (.9, .72),
-                                    (.12, .72)]),
-    "bag": ("tote bag", "canvas", [(.22, .35), (.78, .35), (.83, .85), (.17, .85)]),
-}  # fmt: skip
+    "tshirt": (
+        "T-shirt",
+        "cotton",
+        [
+            (0.3, 0.2),
+            (0.42, 0.15),
+            (0.58, 0.15),
+            (0.7, 0.2),
+            (0.85, 0.35),
+            (0.75, 0.43),
+            (0.7, 0.38),
+            (0.7, 0.85),
+            (0.3, 0.85),
+            (0.3, 0.38),
+            (0.25, 0.43),
+            (0.15, 0.35),
+        ],
+    ),
+    "dress": ("dress", "linen", [(0.42, 0.12), (0.58, 0.12), (0.6, 0.35), (0.8, 0.88), (0.2, 0.88), (0.4, 0.35)]),
+    "shoe": (
+        "sneaker",
+        "leather",
+        [(0.12, 0.55), (0.45, 0.5), (0.6, 0.35), (0.72, 0.4), (0.9, 0.62), (0.9, 0.72), (0.12, 0.72)],
+    ),
+    "bag": ("tote bag", "canvas", [(0.22, 0.35), (0.78, 0.35), (0.83, 0.85), (0.17, 0.85)]),
+}
 BRANDS = ("Northwind", "Acme", "Lumen", "Pico")
 
 
@@ -29,8 +54,10 @@ def draw_product(category: str, color: str, pattern: str, rng: random.Random) ->
     """One product photo: the item's outline filled with its colour and pattern, slightly moved."""
     image = Image.new("RGB", (SIZE, SIZE), (242, 242, 238))
     scale, dx, dy = rng.uniform(0.9, 1.05), rng.uniform(-12, 12), rng.uniform(-12, 12)
-    outline = [(SIZE * (x - 0.5) * scale + SIZE / 2 + dx, SIZE * (y - 0.5) * scale + SIZE / 2 + dy)
-               for x, y in CATEGORIES[category][2]]  # fmt: skip
+    outline = [
+        (SIZE * (x - 0.5) * scale + SIZE / 2 + dx, SIZE * (y - 0.5) * scale + SIZE / 2 + dy)
+        for x, y in CATEGORIES[category][2]
+    ]
     mask = Image.new("L", (SIZE, SIZE), 0)
     ImageDraw.Draw(mask).polygon(outline, fill=255)
     fabric = Image.new("RGB", (SIZE, SIZE), COLORS[color])
@@ -59,13 +86,19 @@ def generate_catalog(directory: Path, variants: int = 1, seed: int = 7) -> Path:
         product_id = f"SKU{number + 1:04d}"
         image_path = f"images/{product_id}.jpg"
         draw_product(category, color, pattern, rng).save(directory / image_path, quality=92)
-        rows.append({
-            "id": product_id, "image": image_path,
-            "title": f"{color.title()} {pattern} {material} {noun}",
-            "description": f"A {pattern} {noun} in {color}, made of {material}.",
-            "brand": rng.choice(BRANDS), "category": category, "color": color,
-            "price": f"{rng.uniform(9, 120):.2f}", "attributes": f"{pattern}|{material}",
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": product_id,
+                "image": image_path,
+                "title": f"{color.title()} {pattern} {material} {noun}",
+                "description": f"A {pattern} {noun} in {color}, made of {material}.",
+                "brand": rng.choice(BRANDS),
+                "category": category,
+                "color": color,
+                "price": f"{rng.uniform(9, 120):.2f}",
+                "attributes": f"{pattern}|{material}",
+            }
+        )
     catalog = directory / "catalog.csv"
     with open(catalog, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -1,37 +1,34 @@
-"""Solr I/O: batched, idempotent writes of product documents, reads by id, the schema's
-contract, and the PCA model kept in the collection itself (one document of kind=model).
+"""The Solr adapter: the only module that talks HTTP to Solr.
 
-Writes go through pysolr. The few calls pysolr lacks (real-time get, the schema API) use the
-same HTTP session. Documents are keyed by product id, so re-sending one replaces it: re-running
-a job never duplicates.
+It reads (search, real-time get, cursor streams, the schema) and writes (batched, idempotent
+adds keyed by product id, commits) one collection, and turns every answer that is not a success
+into one of the package's errors (``embedder.errors``), decided by HTTP status, by Solr's JSON
+error and by connection failures, never by message text:
+
+- no connection, a time-out, a 503 (Solr starting, stopping or overloaded), or a 404 that is
+  not Solr's own JSON (Jetty's page while a core is unloaded): ``SolrUnavailable``;
+- a 400 (Solr refused the request: a bad query or value): ``BadInput`` with Solr's message;
+- a 409 (optimistic concurrency): ``Conflict``;
+- anything else: ``SolrFailed``, carrying Solr's status and message.
+
+Product writes never touch the collection's own documents (``contract.OWN_DOCUMENTS``); those
+are written only by ``embedder.state`` through ``write_own``.
 """
+
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import pysolr
 import requests
 
-from embedder import contract
-from embedder.reduce import PCAReducer
+from embedder import contract, escaping
+from embedder.errors import BadInput, Conflict, SolrFailed, SolrUnavailable
 
 log = logging.getLogger(__name__)
 
-MODEL_DOC_ID = "_lookalike_pca_model"
 COMMIT_WITHIN_MS = 10_000  # documents become searchable within 10 s; the job commits at its end
-
-
-class SolrUnavailable(RuntimeError):
-    """Solr did not answer; the job can be re-run and resumes where it stopped."""
-
-
-class ModelMismatch(ValueError):
-    """A PCA model does not fit this collection (dimension or version)."""
 
 
 @dataclass(frozen=True)
@@ -47,41 +44,92 @@ class SchemaInfo:
         if name in self.fields:
             return True
         for pattern in self.dynamic_fields:
-            if pattern.startswith("*") and name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:
-                return True
-            if pattern.endswith("*") and name.startswith(pattern[:-1]) and len(name) > len(pattern) - 1:
+            stem = pattern.strip("*")
+            if len(name) > len(stem) and (
+                (pattern.startswith("*") and name.endswith(stem)) or (pattern.endswith("*") and name.startswith(stem))
+            ):
                 return True
         return False
 
 
+@dataclass(frozen=True)
+class Results:
+    """One page of a search: the documents, how many matched, and facet counts in Solr's
+    order (highest count first)."""
+
+    docs: list[dict]
+    hits: int
+    facets: dict[str, dict[str, int]]
+
+
 class SolrIndex:
-    """One Solr collection of products, addressed by its URL (``http://host:8983/solr/products``)."""
+    """One Solr collection, addressed by its URL (``http://host:8983/solr/products``)."""
 
     def __init__(self, collection_url: str, timeout: float = 60.0) -> None:
         self.url = collection_url.rstrip("/")
-        self.session = requests.Session()
-        self.solr = pysolr.Solr(self.url, timeout=timeout, session=self.session)
         self.timeout = timeout
+        self.session = requests.Session()
 
-    # -- reading ---------------------------------------------------------------------------
-    def _get_json(self, path: str, params: dict[str, object] | None = None) -> dict:
+    # -- HTTP --------------------------------------------------------------------------------
+    def request(self, path: str, params: dict | None = None, *, body: object = None, form: bool = False) -> dict:
+        """One request to the collection; Solr's JSON answer, or one of the package's errors.
+        ``form`` sends ``params`` as a POST body (query vectors and id lists are long)."""
+        params = {**(params or {}), "wt": "json"}
         try:
-            response = self.session.get(
-                f"{self.url}/{path}", params={**(params or {}), "wt": "json"}, timeout=self.timeout
-            )
+            if form:
+                response = self.session.post(f"{self.url}/{path}", data=params, timeout=self.timeout)
+            elif body is not None:
+                response = self.session.post(f"{self.url}/{path}", params=params, json=body, timeout=self.timeout)
+            else:
+                response = self.session.get(f"{self.url}/{path}", params=params, timeout=self.timeout)
         except requests.RequestException as error:
-            raise SolrUnavailable(f"Solr at {self.url} is not reachable: {error}") from error
-        if response.status_code != 200:
-            raise pysolr.SolrError(f"{path}: HTTP {response.status_code}: {_error_message(response)}")
-        return response.json()
+            raise self._unavailable(type(error).__name__) from error
+        return self._answer(path, response)
+
+    def _answer(self, path: str, response: requests.Response) -> dict:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        status = response.status_code
+        if status == 200 and isinstance(payload, dict) and error is None:
+            return payload
+        message = str(error.get("msg") or "") if isinstance(error, dict) else ""
+        if status == 503 or (status == 404 and not isinstance(error, dict)):
+            raise self._unavailable(f"HTTP {status}")
+        if status == 400:
+            raise BadInput(f"Solr refused the request: {message or 'HTTP 400'}")
+        if status == 409:
+            raise Conflict(f"{path}: {message or 'version conflict'}")
+        raise SolrFailed(f"Solr failed on {path}: HTTP {status}: {message or 'no error message'}", status, message)
+
+    def _unavailable(self, reason: str) -> SolrUnavailable:
+        return SolrUnavailable(
+            f"Solr at {self.url} is not reachable ({reason}); re-run or retry when it is back: "
+            "an interrupted job resumes where it stopped"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def search(self, **params: object) -> Results:
+        """``/select`` with these parameters (``q`` defaults to every product)."""
+        body = self.request("select", {"q": "*:*", **params}, form=True)
+        counts = body.get("facet_counts", {}).get("facet_fields", {})
+        facets = {name: dict(zip(pairs[::2], pairs[1::2])) for name, pairs in counts.items()}
+        return Results(body["response"]["docs"], int(body["response"]["numFound"]), facets)
+
+    def count(self, fq: Sequence[str] = ()) -> int:
+        return self.search(fq=list(fq), rows=0).hits
 
     def schema_info(self) -> SchemaInfo:
-        fields = self._get_json("schema/fields")["fields"]
-        dynamic = self._get_json("schema/dynamicfields")["dynamicFields"]
+        fields = self.request("schema/fields")["fields"]
+        dynamic = self.request("schema/dynamicfields")["dynamicFields"]
         vector = next((f for f in fields if f["name"] == contract.VECTOR_FIELD), None)
         if vector is None:
-            raise ModelMismatch(f"the collection at {self.url} has no {contract.VECTOR_FIELD} field")
-        field_type = self._get_json(f"schema/fieldtypes/{vector['type']}")["fieldType"]
+            raise SolrFailed(
+                f"the collection at {self.url} has no {contract.VECTOR_FIELD} field: not a Lookalike schema"
+            )
+        field_type = self.request(f"schema/fieldtypes/{vector['type']}")["fieldType"]
         return SchemaInfo(
             fields=frozenset(f["name"] for f in fields),
             dynamic_fields=tuple(f["name"] for f in dynamic),
@@ -90,14 +138,14 @@ class SolrIndex:
 
     def attribute_fields(self) -> list[str]:
         """The ``attr_*`` fields that hold values in the index (tagged or from the catalog)."""
-        fields = self._get_json("admin/luke", {"numTerms": 0}).get("fields", {})
+        fields = self.request("admin/luke", {"numTerms": 0}).get("fields", {})
         return sorted(name for name in fields if name.startswith("attr_"))
 
     def get(self, ids: Sequence[str], fl: str = "*") -> dict[str, dict]:
         """Real-time get: sees documents added but not yet committed, on every shard."""
         if not ids:
             return {}
-        body = self._get_json("get", {"ids": ",".join(_escape_id(i) for i in ids), "fl": fl})
+        body = self.request("get", {"ids": escaping.for_get(ids), "fl": fl}, form=True)
         return {doc[contract.ID_FIELD]: doc for doc in body["response"]["docs"]}
 
     def ids_indexed_with(self, ids: Sequence[str], version: str) -> set[str]:
@@ -105,136 +153,42 @@ class SolrIndex:
         docs = self.get(ids, fl=f"{contract.ID_FIELD},{contract.VERSION_FIELD}")
         return {i for i, doc in docs.items() if doc.get(contract.VERSION_FIELD) == version}
 
-    def vector_of(self, product_id: str) -> np.ndarray:
-        doc = self.get([product_id], fl=f"{contract.ID_FIELD},{contract.VECTOR_FIELD}").get(product_id)
-        if doc is None:
-            raise KeyError(f"no product with id {product_id!r} in {self.url}")
-        if contract.VECTOR_FIELD not in doc:
-            raise KeyError(f"product {product_id!r} has no {contract.VECTOR_FIELD}")
-        return contract.decode_vector(doc[contract.VECTOR_FIELD])
-
     def stream(self, fl: str, fq: Sequence[str] = (), rows: int = 1000) -> Iterator[dict]:
-        """Every matching document, paged with a cursor (stable under concurrent writes)."""
+        """Every matching product, paged with a cursor (stable under concurrent writes)."""
         cursor = "*"
         while True:
-            body = self._get_json(
-                "select",
-                {"q": "*:*", "fq": list(fq), "fl": fl, "rows": rows, "sort": "id asc",
-                 "cursorMark": cursor},
-            )  # fmt: skip
+            params = {"q": "*:*", "fq": list(fq), "fl": fl, "rows": rows, "sort": "id asc", "cursorMark": cursor}
+            body = self.request("select", params, form=True)
             yield from body["response"]["docs"]
             if body["nextCursorMark"] == cursor:
                 return
             cursor = body["nextCursorMark"]
 
-    # -- writing ---------------------------------------------------------------------------
+    # -- writing -----------------------------------------------------------------------------
     def add(self, docs: Iterable[dict], commit_within_ms: int = COMMIT_WITHIN_MS) -> None:
+        """Adds or atomically updates products; refuses the collection's own documents."""
         docs = list(docs)
+        for doc in docs:
+            product_id = str(doc.get(contract.ID_FIELD, ""))
+            if contract.is_reserved_id(product_id) or contract.KIND_FIELD in doc:
+                raise BadInput(
+                    f"id {product_id!r}: ids starting {contract.RESERVED_ID_PREFIX!r} and the field "
+                    f"{contract.KIND_FIELD!r} belong to the collection's own documents, not products"
+                )
         if docs:
-            self._update(lambda: self.solr.add(docs, commitWithin=str(commit_within_ms)))
+            self.request("update", {"commitWithin": commit_within_ms}, body=docs)
+
+    def write_own(self, doc: dict, *, only_if_absent: bool = False) -> None:
+        """Writes one of the collection's own documents (for ``embedder.state`` only) and commits.
+        ``only_if_absent``: a Conflict when it exists already (the first writer wins)."""
+        if contract.OWN_DOCUMENTS.get(doc[contract.ID_FIELD]) != doc.get(contract.KIND_FIELD):
+            raise ValueError(f"not one of the collection's own documents: {doc[contract.ID_FIELD]!r}")
+        doc = {**doc, "_version_": -1} if only_if_absent else doc
+        self.request("update", {"commit": "true"}, body=[doc])
 
     def commit(self) -> None:
-        self._update(self.solr.commit)
-
-    def _update(self, call) -> None:
-        try:
-            call()
-        except (requests.RequestException, pysolr.SolrError) as error:
-            # pysolr reports a refused connection, and Jetty a Solr shutting down, this way
-            if isinstance(error, pysolr.SolrError) and not _unavailable(str(error)):
-                raise
-            raise SolrUnavailable(
-                f"Solr at {self.url} is not reachable; re-run the job when it is back, it resumes "
-                f"where it stopped ({str(error).splitlines()[0][:200]})"
-            ) from error
+        self.request("update", {"commit": "true"}, body={})
 
     def delete_all(self) -> None:
-        self.solr.delete(q="*:*", commit=True)
-
-    # -- the PCA model ---------------------------------------------------------------------
-    def model_version(self) -> str | None:
-        """The stored PCA model's version, without loading the model."""
-        doc = self.get([MODEL_DOC_ID], fl=f"{contract.ID_FIELD},{contract.VERSION_FIELD}").get(MODEL_DOC_ID)
-        return None if doc is None else doc.get(contract.VERSION_FIELD)
-
-    def load_model(self) -> StoredModel | None:
-        doc = self.get([MODEL_DOC_ID]).get(MODEL_DOC_ID)
-        if doc is None:
-            return None
-        blob = doc[contract.MODEL_BLOB_FIELD]
-        reducer = PCAReducer.from_bytes(base64.b64decode(blob if isinstance(blob, str) else blob[0]))
-        meta = json.loads(doc.get(contract.MODEL_META_FIELD, "{}"))
-        return StoredModel(reducer, meta.get("extractor", "unknown"))
-
-    def store_model(self, model: StoredModel, replace: bool = False) -> StoredModel:
-        """Stores the model; without ``replace`` the first writer wins (several workers may fit
-        concurrently) and the model already stored is returned instead."""
-        doc = {
-            contract.ID_FIELD: MODEL_DOC_ID,
-            contract.KIND_FIELD: contract.MODEL_KIND,
-            contract.VERSION_FIELD: model.reducer.version,
-            contract.MODEL_BLOB_FIELD: base64.b64encode(model.reducer.to_bytes()).decode("ascii"),
-            contract.MODEL_META_FIELD: json.dumps({**model.reducer.metadata, "extractor": model.extractor}),
-        }
-        if not replace:
-            doc["_version_"] = -1  # optimistic concurrency: only if no model exists yet
-        try:
-            self.solr.add([doc], commit=True)
-        except pysolr.SolrError as error:
-            if "409" in str(error) or "version conflict" in str(error).lower():
-                stored = self.load_model()
-                if stored is not None:
-                    log.info("another worker stored PCA model %s first; using it", stored.version)
-                    return stored
-            raise
-        return model
-
-
-@dataclass(frozen=True)
-class StoredModel:
-    """The PCA model of a collection and the feature extractor whose vectors it was fitted on
-    (vectors of another extractor, e.g. other weights, are not comparable with the index)."""
-
-    reducer: PCAReducer
-    extractor: str
-
-    @property
-    def version(self) -> str:
-        return self.reducer.version
-
-
-def check_model(model: StoredModel, schema: SchemaInfo, extractor: str) -> None:
-    """Refuses a model that does not fit the schema's vector field or the extractor in use."""
-    reducer = model.reducer
-    if model.extractor != extractor:
-        raise ModelMismatch(
-            f"the collection's PCA model {model.version} was fitted on {model.extractor} vectors, "
-            f"but this run embeds with {extractor}; use the same --weights, or --refit to re-index"
-        )
-    if reducer.metadata["output_dim"] != schema.dimension:
-        raise ModelMismatch(
-            f"PCA model {reducer.version} outputs {reducer.metadata['output_dim']} dimensions but "
-            f"the schema's {contract.VECTOR_FIELD} has {schema.dimension}"
-        )
-
-
-def _unavailable(message: str) -> bool:
-    """pysolr's message for a refused connection, or for Jetty's own page while Solr stops or
-    starts: a 503, or a 404 once the core is unloaded (an HTML page; Solr itself answers JSON)."""
-    return (
-        "Failed to connect" in message
-        or "(HTTP 503)" in message
-        or ("(HTTP 404)" in message and "<html" in message.lower())
-    )
-
-
-def _escape_id(product_id: str) -> str:
-    # /get splits ids on commas; a comma inside an id is escaped with a backslash.
-    return product_id.replace("\\", "\\\\").replace(",", "\\,")
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        return response.json()["error"]["msg"]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:500]
+        """Every document, the collection's own included (tests and --refit of a scratch copy)."""
+        self.request("update", {"commit": "true"}, body={"delete": {"query": "*:*"}})

@@ -5,6 +5,7 @@ lookalikes of the examples (closest to their centroid, within an optional filter
 distance threshold), and ``apply`` writes the attribute into exactly the reviewed products with
 atomic updates, which keep every other field, the image vector included.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,8 @@ import numpy as np
 
 from embedder import contract
 from embedder.client import Hit, LookalikeClient, Query
-from embedder.solr import MODEL_DOC_ID, SolrIndex
+from embedder.errors import BadInput, NotFound
+from embedder.solr import SolrIndex
 
 _ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TAGGED = 10_000  # products per apply call
@@ -31,19 +33,19 @@ class Attribute:
 
     def __post_init__(self) -> None:
         if not _ATTRIBUTE.match(self.name):
-            raise ValueError(f"attribute name {self.name!r}: use lowercase letters, digits and _")
+            raise BadInput(f"attribute name {self.name!r}: use lowercase letters, digits and _")
         if not self.value.strip() or len(self.value) > 200:
-            raise ValueError(f"attribute value {self.value!r}: 1 to 200 characters")
+            raise BadInput(f"attribute value {self.value!r}: 1 to 200 characters")
 
     @property
     def field(self) -> str:
         return f"attr_{self.name}"
 
     @classmethod
-    def parse(cls, text: str) -> "Attribute":
+    def parse(cls, text: str) -> Attribute:
         name, sep, value = text.partition("=")
         if not sep:
-            raise ValueError(f"expected NAME=VALUE, e.g. style=hawaiian, got {text!r}")
+            raise BadInput(f"expected NAME=VALUE, e.g. style=hawaiian, got {text!r}")
         return cls(name.strip(), value.strip())
 
 
@@ -51,32 +53,33 @@ def preview(
     client: LookalikeClient,
     example_ids: Sequence[str] = (),
     example_images: Sequence[str | Path | bytes] = (),
-    *,
-    k: int = 20,
-    max_dist: float | None = None,
-    fq: Sequence[str] = (),
+    **values: object,
 ) -> list[Hit]:
     """The example products, then the ``k`` lookalikes of the examples (products and/or
-    images) nearest to their centroid: what a merchandiser reviews before tagging."""
+    images) nearest to their centroid: what a merchandiser reviews before tagging. ``values``
+    are search options (``k``, ``max_dist``, ``fq``, ...)."""
     if not example_ids and not example_images:
-        raise ValueError("give 1 or more example product ids or images")
-    options = dict(k=k, max_dist=max_dist, fq=fq, exclude=list(example_ids))
+        raise BadInput("give 1 or more example product ids or images")
+    options = {**values, "exclude": [*values.get("exclude", ()), *example_ids]}
     examples = client.index.get(list(example_ids), fl="*")
     missing = [i for i in example_ids if i not in examples]
     if missing:
-        raise KeyError(f"no example products with ids {missing}")
+        raise NotFound(f"no example products with ids {missing}")
     without = [i for i in example_ids if contract.VECTOR_FIELD not in examples[i]]
     if without:
-        raise ValueError(f"example products without an image vector: {without}")
+        raise BadInput(f"example products without an image vector: {without}")
     vectors = {i: contract.decode_vector(examples[i][contract.VECTOR_FIELD]) for i in example_ids}
     if example_images:
-        centroid = np.mean([client.embed(image) for image in example_images] + list(vectors.values()), axis=0)
-        query = Query(vector=contract.encode_vector(centroid), model=client.model.version, **options)
+        embedded = [client.runtime.embed(image) for image in example_images]
+        centroid = np.mean([vector for vector, _ in embedded] + list(vectors.values()), axis=0)
+        query = Query(vector=centroid, model=embedded[0][1], **options)
     else:
         centroid = np.mean(list(vectors.values()), axis=0, dtype=np.float64)
         query = Query(like=list(example_ids), **options)
-    shown = [replace(Hit.of_document(i, examples[i]), distance=float(((vectors[i] - centroid) ** 2).sum()))
-             for i in example_ids]  # fmt: skip
+    shown = [
+        replace(Hit.of_document(i, examples[i]), distance=float(((vectors[i] - centroid) ** 2).sum()))
+        for i in example_ids
+    ]
     return shown + client.run(query).hits
 
 
@@ -85,10 +88,13 @@ def apply(index: SolrIndex, attribute: Attribute, ids: Iterable[str]) -> int:
     fields, the vector included, are kept). Unknown ids are refused, not created."""
     ids = list(dict.fromkeys(ids))
     if not ids or len(ids) > MAX_TAGGED:
-        raise ValueError(f"tag 1 to {MAX_TAGGED} products, got {len(ids)}")
-    missing = sorted(set(ids) - (set(index.get(ids, fl="id")) - {MODEL_DOC_ID}))  # the PCA model is no product
+        raise BadInput(f"tag 1 to {MAX_TAGGED} products, got {len(ids)}")
+    reserved = [i for i in ids if contract.is_reserved_id(i)]
+    if reserved:
+        raise BadInput(f"ids {reserved[:10]} belong to the collection's own documents, not products")
+    missing = sorted(set(ids) - set(index.get(ids, fl="id")))
     if missing:
-        raise KeyError(f"no products with ids {missing[:10]}")
+        raise NotFound(f"no products with ids {missing[:10]}")
     # _version_ 1: the product must exist (an atomic update would otherwise create it).
     updates = [{"id": i, "_version_": 1, attribute.field: {"add-distinct": attribute.value}} for i in ids]
     index.add(updates)

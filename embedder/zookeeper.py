@@ -1,9 +1,12 @@
 """Finding SolrCloud nodes through ZooKeeper, so ``--solr`` accepts a ZooKeeper address
 (``localhost:9983/solr``, ``zk://zk1:2181,zk2:2181/solr``) as well as a node URL."""
+
 from __future__ import annotations
 
 import random
 import re
+
+from embedder.errors import BadInput
 
 _ZK = re.compile(r"^(?:zk://)?(?P<hosts>[^/\s]+?)(?P<chroot>/[^\s]*)?$")
 
@@ -20,7 +23,7 @@ def live_node_urls(address: str, timeout: float = 10.0) -> list[str]:
 
     match = _ZK.match(address.strip())
     if not match:
-        raise ValueError(f"not a ZooKeeper address (host:port[/chroot]): {address!r}")
+        raise BadInput(f"not a ZooKeeper address (host:port[/chroot]): {address!r}")
     chroot = (match["chroot"] or "").rstrip("/")
     client = KazooClient(hosts=match["hosts"], timeout=timeout)
     try:
@@ -29,7 +32,7 @@ def live_node_urls(address: str, timeout: float = 10.0) -> list[str]:
     except KazooTimeoutError:
         raise ConnectionError(f"ZooKeeper at {match['hosts']} did not answer within {timeout:.0f}s") from None
     except NoNodeError:
-        raise ValueError(f"no SolrCloud under {address!r} (no {chroot}/live_nodes); is the chroot right?") from None
+        raise BadInput(f"no SolrCloud under {address!r} (no {chroot}/live_nodes); is the chroot right?") from None
     except KazooException as error:
         raise ConnectionError(f"ZooKeeper at {match['hosts']}: {error}") from error
     finally:

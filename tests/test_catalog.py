@@ -1,4 +1,5 @@
 """Catalog reading: required and refused columns, field mapping, sharding."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,25 @@ from embedder.catalog import CatalogError, Shard, column_mapping, read_catalog
 from embedder.solr import SchemaInfo
 
 SCHEMA = SchemaInfo(
-    fields=frozenset({"id", "title", "description", "brand", "category", "color", "price",
-                      "attributes", "image_url", "image_vector", "pca_version", "cluster_id"}),
+    fields=frozenset(
+        {
+            "id",
+            "title",
+            "description",
+            "brand",
+            "category",
+            "color",
+            "price",
+            "attributes",
+            "image_url",
+            "image_vector",
+            "pca_version",
+            "cluster_id",
+        }
+    ),
     dynamic_fields=("attr_*", "*_s", "*_ss"),
     dimension=1024,
-)  # fmt: skip
+)
 
 
 def test_known_columns_map_to_fields_and_others_to_dynamic_attributes():
@@ -23,10 +38,13 @@ def test_known_columns_map_to_fields_and_others_to_dynamic_attributes():
 
 @pytest.mark.parametrize(
     "columns, problem",
-    [(["image", "title"], "no id"), (["id", "title"], "no image"),
-     (["id", "image", "image_vector"], "written by the indexing job"),
-     (["id", "image", "Bad Name"], "not a field name")],
-)  # fmt: skip
+    [
+        (["image", "title"], "no id"),
+        (["id", "title"], "no image"),
+        (["id", "image", "image_vector"], "written by the indexing job"),
+        (["id", "image", "Bad Name"], "not a field name"),
+    ],
+)
 def test_refused_columns_are_named(columns, problem):
     with pytest.raises(CatalogError, match=problem):
         column_mapping(columns, SCHEMA)
@@ -43,15 +61,22 @@ def test_csv_rows_become_fields_with_paths_resolved(tmp_path):
     first = rows[0]
     assert first.id == "A1" and first.error is None
     assert first.image == str(tmp_path / "img" / "a.jpg")
-    assert first.fields == {"title": "Red shirt", "price": 19.5, "attributes": ["cotton", "summer"],
-                            "attr_season": ["spring"], "image_url": str(tmp_path / "img" / "a.jpg")}  # fmt: skip
+    assert first.fields == {
+        "title": "Red shirt",
+        "price": 19.5,
+        "attributes": ["cotton", "summer"],
+        "attr_season": ["spring"],
+        "image_url": str(tmp_path / "img" / "a.jpg"),
+    }
     assert "price" in rows[1].error and "'cheap'" in rows[1].error
     assert len(rows) == 2  # a row without an id belongs to no shard and is not yielded
 
 
 def test_jsonl_rows_and_urls(tmp_path):
-    lines = [{"id": "J1", "image": "https://cdn.example.com/j1.jpg", "color": "red"},
-             {"id": "J2", "image": "j2.png", "text": "refused"}]  # fmt: skip
+    lines = [
+        {"id": "J1", "image": "https://cdn.example.com/j1.jpg", "color": "red"},
+        {"id": "J2", "image": "j2.png", "text": "refused"},
+    ]
     (tmp_path / "cat.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     rows = list(read_catalog(tmp_path / "cat.jsonl", SCHEMA))
     assert rows[0].image == "https://cdn.example.com/j1.jpg" and rows[0].fields["color"] == "red"

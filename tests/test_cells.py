@@ -1,6 +1,7 @@
 """The approximate mode end to end: ``lookalike cells`` trains cells from the collection, a core
 whose vector type declares them is re-indexed, and ``{!visual probe=N}`` searches only the
 documents of the probed cells (all cells probed: the exact answer)."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,7 @@ from embedder import cells, contract
 from embedder.client import LookalikeClient, Query
 from embedder.localsolr import CONFIGSET
 from embedder.solr import SolrIndex
-from tests.conftest import all_vectors
+from tests.helpers import all_vectors
 
 
 def test_cells_train_write_and_serve_probes(demo_index, local_solr, tmp_path):
@@ -29,8 +30,11 @@ def test_cells_train_write_and_serve_probes(demo_index, local_solr, tmp_path):
     configset = tmp_path / "configset"
     shutil.copytree(CONFIGSET, configset)
     schema = configset / "conf" / "schema.xml"
-    text, count = re.subn(r'(name="image_vector" class="io\.lookalike\.solr\.ImageVectorField" dimension="1024")',
-                          r'\1 cells="cells.bin"', schema.read_text())  # fmt: skip
+    text, count = re.subn(
+        r'(name="image_vector" class="io\.lookalike\.solr\.ImageVectorField" dimension="1024")',
+        r'\1 cells="cells.bin"',
+        schema.read_text(),
+    )
     assert count == 1
     schema.write_text(text)
     shutil.copy(out, configset / "conf" / "cells.bin")
@@ -45,6 +49,9 @@ def test_cells_train_write_and_serve_probes(demo_index, local_solr, tmp_path):
     assert [h.id for h in client.run(Query(vector=encoded, k=60, probe=6)).hits] == exact
     one_cell = [h.id for h in client.run(Query(vector=encoded, k=60, probe=1)).hits]
     nearest_cell = np.argmin(((centroids - query[: cells.CELL_DIMS]) ** 2).sum(axis=1))
-    members = [i for i, v in vectors.items()
-               if np.argmin(((centroids - v[: cells.CELL_DIMS]) ** 2).sum(axis=1)) == nearest_cell]  # fmt: skip
+    members = [
+        i
+        for i, v in vectors.items()
+        if np.argmin(((centroids - v[: cells.CELL_DIMS]) ** 2).sum(axis=1)) == nearest_cell
+    ]
     assert sorted(one_cell) == sorted(members) and one_cell == [i for i in exact if i in members]

@@ -1,56 +1,83 @@
 """The client's query building, and visual search over HTTP against a brute-force reference."""
+
 from __future__ import annotations
 
 import numpy as np
-import pysolr
 import pytest
 
 from embedder import contract
 from embedder.client import LookalikeClient, Query
+from embedder.errors import BadInput
 from embedder.solr import SolrIndex
 
 DIM = contract.DEFAULT_DIMENSION
 CATEGORIES = ("shirt", "shoe", "bag")
 
 
+V = [0.5, -1.0, 2.0]
+
+
 def test_visual_query_params():
-    params = Query(vector="AAAA", k=7, max_dist=2.5, model="v1", fq=["color:red"]).to_params()
-    assert params["q"] == "{!visual f=image_vector v=$qv maxDist=2.5 model=v1}"
-    assert params["qv"] == "AAAA" and params["rows"] == 7 and params["minExactCount"] == 7
+    params = Query(vector=V, k=7, start=14, max_dist=2.5, model="v1", fq=["color:red"]).to_params()
+    assert params["q"] == "{!visual f=image_vector v=$qv maxDist=2.5 model=$qmodel}" and params["qmodel"] == "v1"
+    assert contract.decode_vector(params["qv"]).tolist() == V
+    assert (params["rows"], params["start"], params["minExactCount"]) == (7, 14, 21)
     assert params["fq"] == ["color:red"]
     assert "distance:sqdist(image_vector,$qv)" in params["fl"]
 
 
+def test_search_by_id_is_resolved_by_solr_and_leaves_the_product_out():
+    params = Query(id="SKU,1", k=3).to_params()
+    assert params["q"] == "{!visual f=image_vector id=$qid}" and params["qid"] == "SKU,1"
+    assert params["excluded"].split(params["excludedsep"]) == ["SKU,1"] and params["excludedsep"] != ","
+
+
 def test_keywords_filter_a_visual_query_or_add_to_its_score():
-    filtered = Query(vector="AAAA", text="red shirt").to_params()
+    filtered = Query(vector=V, text="red shirt").to_params()
     assert filtered["q"].startswith("{!visual") and filtered["kw"] == "red shirt"
-    assert filtered["fq"] == ["{!edismax qf=$qf mm=100% v=$kw}"]
-    hybrid = Query(vector="AAAA", text="red shirt", hybrid=True, max_dist=1.0).to_params()
+    assert filtered["fq"] == ["{!edismax qf=$qf uf=$uf mm=100% v=$kw}"]
+    hybrid = Query(vector=V, text="red shirt", hybrid=True, max_dist=1.0).to_params()
     assert hybrid["q"] == "{!bool should=$vis should=$kwq}"
     assert hybrid["fq"] == [hybrid["vis"]]
 
 
 def test_examples_exclusions_and_facets():
-    params = Query(like=["A", "B"], unlike=["C"], exclude=["A", "x,y"], facets=["color"]).to_params()
+    params = Query(like=["A", "B,b"], unlike=["C\\"], exclude=["A", "x,y"], facets=["color"]).to_params()
     assert params["q"] == "{!visual f=image_vector like=$like unlike=$unlike}"
-    assert (params["like"], params["unlike"]) == ("A,B", "C")
-    assert params["excluded"] == "A,x\\,y" and "{!bool filter=*:* must_not=$excludedq}" in params["fq"]
+    assert (params["like"], params["unlike"]) == ("A,B\\,b", "C\\\\")
+    assert params["excluded"].split(params["excludedsep"]) == ["A", "x,y"]
+    assert "{!bool filter=*:* must_not=$excludedq}" in params["fq"]
     assert params["facet.field"] == ["color"]
 
 
 def test_keywords_alone_are_a_keyword_search_and_nothing_is_everything():
     params = Query(text="shirt").to_params()
-    assert params["q"] == "{!edismax qf=$qf mm=100% v=$kw}" and "qv" not in params
+    assert params["q"] == "{!edismax qf=$qf uf=$uf mm=100% v=$kw}" and "qv" not in params
     assert Query().to_params()["q"] == "*:*"
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"k": 0}, {"k": 5000}, {"max_dist": -1.0}, {"max_dist": float("nan")}, {"unlike": ["A"]},
-     {"vector": "AAAA", "like": ["A"]}, {"like": ["A"], "unlike_weight": float("inf")}],
-)  # fmt: skip
+    [
+        {"k": 0},
+        {"k": 5000},
+        {"k": 2.5},
+        {"start": -1},
+        {"probe": 0},
+        {"max_dist": -1.0},
+        {"max_dist": float("nan")},
+        {"unlike": ["A"]},
+        {"vector": V, "like": ["A"]},
+        {"id": "A", "like": ["B"]},
+        {"like": ["A"], "unlike_weight": float("inf")},
+        {"like": ["A"], "mode": "filter"},
+        {"like": ["A"] * 101},
+        {"facets": ["not a field"]},
+        {"kk": 3},
+    ],
+)
 def test_bad_queries_are_refused_before_reaching_solr(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(BadInput):
         Query(**kwargs)
 
 
@@ -59,11 +86,15 @@ def random_products(index: SolrIndex):
     rng = np.random.default_rng(42)
     vectors = rng.normal(size=(300, DIM)).astype(np.float32) * np.linspace(3, 0.1, DIM, dtype=np.float32)
     docs = [
-        {"id": f"R{i:03d}", "title": f"product {i} {'cotton' if i % 2 else 'linen'}",
-         "category": CATEGORIES[i % 3], contract.VECTOR_FIELD: contract.encode_vector(v),
-         contract.VERSION_FIELD: "test"}
+        {
+            "id": f"R{i:03d}",
+            "title": f"product {i} {'cotton' if i % 2 else 'linen'}",
+            "category": CATEGORIES[i % 3],
+            contract.VECTOR_FIELD: contract.encode_vector(v),
+            contract.VERSION_FIELD: "test",
+        }
         for i, v in enumerate(vectors)
-    ]  # fmt: skip
+    ]
     docs.append({"id": "NOVEC", "title": "product without an image", "category": "shirt"})
     index.add(docs)
     index.commit()
@@ -124,13 +155,13 @@ def test_hybrid_adds_keyword_relevance_to_visual_similarity(index, random_produc
 
 def test_unknown_id_and_wrong_dimension_are_clear_errors(index, random_products):
     client = LookalikeClient(index)
-    with pytest.raises(KeyError, match="NOPE"):
+    with pytest.raises(BadInput, match="NOPE"):
         client.search(id="NOPE")
-    with pytest.raises(pysolr.SolrError, match="1024"):
+    with pytest.raises(BadInput, match="1024"):
         client.search(vector=np.ones(DIM - 1))
 
 
 def test_indexing_a_wrong_length_vector_is_refused_and_names_the_field(index):
-    with pytest.raises(pysolr.SolrError, match="image_vector"):
+    with pytest.raises(BadInput, match="image_vector"):
         index.add([{"id": "BAD", contract.VECTOR_FIELD: contract.encode_vector(np.ones(3))}])
     assert index.get(["BAD"]) == {}

@@ -1,5 +1,6 @@
 """A local SolrCloud (3 nodes, 2 shards x 2 replicas, embedded ZooKeeper) answers every query
 form exactly like a single node: same ids, same order, same scores."""
+
 from __future__ import annotations
 
 import io
@@ -8,14 +9,14 @@ import socket
 import numpy as np
 import pytest
 
-from embedder import contract, tagging
+from embedder import contract, state, tagging
 from embedder.client import LookalikeClient, Query
 from embedder.config import load_settings
 from embedder.localsolr import CloudLayout, LocalSolr
-from embedder.pipeline import IndexOptions, Indexer
+from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
 from embedder.solr import SolrIndex
-from tests.conftest import all_vectors
+from tests.helpers import all_vectors, indexer
 
 
 def free_port_block(size: int, zookeeper_offset: int = 1000) -> int:
@@ -53,7 +54,7 @@ def indexes(cloud, demo_index, extractor, tmp_path_factory):
     directory = tmp_path_factory.mktemp("cloud-catalog")
     options = IndexOptions(batch_size=32, progress=False, report_path=directory / "report.jsonl")
     catalog = generate_catalog(directory / "catalog")  # the same images as the demo index
-    summary = Indexer(cloud_index, extractor, options).run(catalog)
+    summary = indexer(cloud_index, extractor, options).run(catalog)
     assert summary.indexed == 60
     return demo_index, cloud_index
 
@@ -65,14 +66,14 @@ def both(indexes, extractor, query: Query) -> tuple[list, list]:
 
 def test_documents_are_spread_over_both_shards(indexes):
     _, cloud_index = indexes
-    info = cloud_index.solr.search("*:*", rows=0, **{"shards.info": "true"}).raw_response["shards.info"]
+    info = cloud_index.request("select", {"q": "*:*", "rows": 0, "shards.info": "true"})["shards.info"]
     counts = [shard["numFound"] for shard in info.values()]
     assert len(counts) == 2 and sum(counts) == 60 and min(counts) > 0
 
 
 def test_vectors_and_the_pca_model_are_identical(indexes):
     single, cloud = indexes
-    assert single.load_model().version == cloud.load_model().version
+    assert state.load_model(single).version == state.load_model(cloud).version
     vectors_single, vectors_cloud = all_vectors(single), all_vectors(cloud)
     assert vectors_single.keys() == vectors_cloud.keys()
     assert all(np.array_equal(vectors_single[i], vectors_cloud[i]) for i in vectors_single)
@@ -107,9 +108,13 @@ def test_every_query_form_gives_the_single_nodes_answer(indexes, extractor, name
 def test_search_by_id_and_image_and_tag_preview_work_on_shards(indexes, extractor):
     single_client, cloud_client = (LookalikeClient(index, extractor=extractor) for index in indexes)
     for product_id in ("SKU0001", "SKU0044"):  # wherever they live, every shard finds the vector
-        assert [h.id for h in cloud_client.search(id=product_id, k=8)] == [h.id for h in single_client.search(id=product_id, k=8)]
+        assert [h.id for h in cloud_client.search(id=product_id, k=8)] == [
+            h.id for h in single_client.search(id=product_id, k=8)
+        ]
     image = indexes[0].catalog_dir / "images" / "SKU0009.jpg"
-    assert [h.id for h in cloud_client.search(image=image, k=5)] == [h.id for h in single_client.search(image=image, k=5)]
+    assert [h.id for h in cloud_client.search(image=image, k=5)] == [
+        h.id for h in single_client.search(image=image, k=5)
+    ]
     examples = ["SKU0002", "SKU0017", "SKU0047"]
     preview_single = [h.id for h in tagging.preview(single_client, examples, k=6)]
     preview_cloud = [h.id for h in tagging.preview(cloud_client, examples, k=6)]

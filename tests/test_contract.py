@@ -1,5 +1,6 @@
 """The cross-language contract, owned by solr-config/conf/schema.xml: field names, the vector
 dimension and the wire format. ContractTest.java checks the same on the Java side."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from embedder import contract
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 CONFIGSET = REPO / "solr-config"
 
@@ -31,15 +32,19 @@ def test_schema_declares_the_vector_field_and_its_dimension():
 
 def test_schema_has_every_field_the_embedder_writes():
     _, fields, _ = _schema()
-    for name in (contract.ID_FIELD, contract.VERSION_FIELD, contract.CLUSTER_FIELD,
-                 contract.IMAGE_URL_FIELD, contract.KIND_FIELD, contract.MODEL_BLOB_FIELD,
-                 contract.MODEL_META_FIELD):  # fmt: skip
+    for name in (
+        contract.ID_FIELD,
+        contract.VERSION_FIELD,
+        contract.CLUSTER_FIELD,
+        contract.IMAGE_URL_FIELD,
+        contract.KIND_FIELD,
+        contract.MODEL_BLOB_FIELD,
+        contract.MODEL_META_FIELD,
+    ):
         assert name in fields, name
 
 
-@pytest.mark.parametrize(
-    "example", json.loads((CONFIGSET / "vector-format-examples.json").read_text())["examples"]
-)
+@pytest.mark.parametrize("example", json.loads((CONFIGSET / "vector-format-examples.json").read_text())["examples"])
 def test_wire_format_matches_the_shared_examples(example):
     assert contract.encode_vector(np.array(example["floats"])) == example["base64"]
     decoded = contract.decode_vector(example["base64"])

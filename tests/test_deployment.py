@@ -5,6 +5,7 @@ No Docker engine is needed: a compose validator checks the file offline
 scripts/setup-system.sh), and the structural promises of docs/deployment.md are checked by reading
 the YAML and the Dockerfiles against the repository's build layout.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,19 +50,21 @@ def compose_cli() -> list[str] | None:
 
 def run_compose(cli: list[str], profiles: tuple[str, ...], *args: str) -> subprocess.CompletedProcess:
     # The file's own defaults, not whatever this shell exports.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("COMPOSE_", "LOOKALIKE_", "SOLR_"))}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "LOOKALIKE_", "SOLR_"))}
     flags = [flag for p in profiles for flag in ("--profile", p)]
-    return subprocess.run([*cli, *flags, "-f", str(COMPOSE_FILE), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [*cli, *flags, "-f", str(COMPOSE_FILE), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
 def cli() -> list[str]:
     found = compose_cli()
     if found is None:
-        pytest.skip("docker-compose is not installed: scripts/setup-system.sh installs it "
-                    "(Debian package docker-compose; `make test` runs that script)")  # fmt: skip
+        pytest.skip(
+            "docker-compose is not installed: scripts/setup-system.sh installs it "
+            "(Debian package docker-compose; `make test` runs that script)"
+        )
     return found
 
 
@@ -95,8 +98,9 @@ def volume_mounts(service: dict) -> dict[str, str]:
 def instructions(dockerfile: Path, name: str) -> list[str]:
     """Every instruction of one kind (COPY, RUN, ...), continuation lines joined."""
     text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    return [line.strip()[len(name):].strip() for line in text.splitlines()
-            if line.strip().upper().startswith(name + " ")]  # fmt: skip
+    return [
+        line.strip()[len(name) :].strip() for line in text.splitlines() if line.strip().upper().startswith(name + " ")
+    ]
 
 
 def final_stage(dockerfile: Path) -> str:
@@ -131,7 +135,7 @@ def _glob_regex(pattern: str) -> re.Pattern:
             out, i = out + "[^/]", i + 1
         elif pattern[i] == "[":
             end = pattern.index("]", i)
-            out, i = out + pattern[i:end + 1], end + 1
+            out, i = out + pattern[i : end + 1], end + 1
         else:
             out, i = out + re.escape(pattern[i]), i + 1
     return re.compile(out)
@@ -140,8 +144,11 @@ def _glob_regex(pattern: str) -> re.Pattern:
 # -- the validator ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("profiles", [(), ("cloud",), ("single",), ("index",), PROFILES],
-                         ids=["no-profile", "cloud", "single", "index", "all-profiles"])  # fmt: skip
+@pytest.mark.parametrize(
+    "profiles",
+    [(), ("cloud",), ("single",), ("index",), PROFILES],
+    ids=["no-profile", "cloud", "single", "index", "all-profiles"],
+)
 def test_compose_validator_accepts_the_file(cli, profiles):
     result = run_compose(cli, profiles, "config", "-q")
     assert result.returncode == 0, f"{' '.join(cli)} config -q rejected docker-compose.yml:\n{result.stderr}"
@@ -264,7 +271,7 @@ def test_plugin_jar_path_is_the_maven_build_output():
     artifact = pom.find("m:artifactId", ns).text
     version = (pom.find("m:version", ns) or pom.find("m:parent/m:version", ns)).text
     built = f"solr-plugin/plugin/target/{artifact}-{version}.jar"
-    assert localsolr.PLUGIN_JAR == REPO / built  # the local Solr uses the same jar
+    assert REPO / built == localsolr.PLUGIN_JAR  # the local Solr uses the same jar
     assert any(built in c for c in instructions(SOLR_DOCKERFILE, "COPY")), built
     assert any(f"{built}" in r for r in instructions(SOLR_DOCKERFILE, "RUN")), "the build checks its jar"
     assert any("-pl plugin" in r and "package" in r for r in instructions(SOLR_DOCKERFILE, "RUN"))
@@ -279,8 +286,10 @@ def test_configset_and_init_script_are_copied_from_the_repository():
             assert (REPO / source).exists(), f"COPY {source}: not in the repository"
             assert not dockerignore_excludes(source), f"COPY {source}: excluded by .dockerignore"
     assert (REPO / "solr-config" / "conf" / "schema.xml").is_file()
-    assert any(c.split()[-2:] == ["solr-config/conf", "${LOOKALIKE_SOLR_DIR}/configset/conf"]
-               for c in instructions(SOLR_DOCKERFILE, "COPY"))  # fmt: skip
+    assert any(
+        c.split()[-2:] == ["solr-config/conf", "${LOOKALIKE_SOLR_DIR}/configset/conf"]
+        for c in instructions(SOLR_DOCKERFILE, "COPY")
+    )
 
 
 def test_init_services_create_the_collection_if_missing(services):
@@ -301,8 +310,10 @@ def test_init_services_create_the_collection_if_missing(services):
         assert env["REPLICATION_FACTOR"] in (replicas, f"${{SOLR_REPLICAS:-{replicas}}}")
         for node, condition in service["depends_on"].items():
             assert node in SOLR_NODES and condition["condition"] == "service_healthy"
-    assert any(c.endswith("${LOOKALIKE_SOLR_DIR}/bin/solr-init.sh") and "docker/solr-init.sh" in c
-               for c in instructions(SOLR_DOCKERFILE, "COPY"))  # fmt: skip
+    assert any(
+        c.endswith("${LOOKALIKE_SOLR_DIR}/bin/solr-init.sh") and "docker/solr-init.sh" in c
+        for c in instructions(SOLR_DOCKERFILE, "COPY")
+    )
     assert "LOOKALIKE_SOLR_DIR=/opt/solr/lookalike" in instructions(SOLR_DOCKERFILE, "ENV")
 
 
@@ -378,9 +389,22 @@ def test_embedder_environment_uses_the_documented_settings(services):
 
 
 def test_build_context_leaves_out_local_state():
-    for path in (".venv", ".lookalike", ".git", "catalog", "solr-plugin/plugin/target",
-                 "embedder/__pycache__", "tests", "bench/data"):  # fmt: skip
+    for path in (
+        ".venv",
+        ".lookalike",
+        ".git",
+        "catalog",
+        "solr-plugin/plugin/target",
+        "embedder/__pycache__",
+        "tests",
+        "bench/data",
+    ):
         assert dockerignore_excludes(path), f"{path} would be sent to the Docker build"
-    for path in ("embedder/cli.py", "embedder/web/index.html", "solr-plugin/plugin/src/main",
-                 "solr-config/conf/solrconfig.xml", "docker/solr-init.sh"):  # fmt: skip
+    for path in (
+        "embedder/cli.py",
+        "embedder/web/index.html",
+        "solr-plugin/plugin/src/main",
+        "solr-config/conf/solrconfig.xml",
+        "docker/solr-init.sh",
+    ):
         assert not dockerignore_excludes(path), path

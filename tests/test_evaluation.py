@@ -1,5 +1,6 @@
 """Filling an attribute from three examples, on the real InceptionV3 pool_3 vectors with style
 labels (../shared/datasets/inception-pool3-styles): it must beat a random pick clearly."""
+
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,7 @@ import numpy as np
 
 from embedder.evaluation import fill_precision
 from embedder.reduce import PCAReducer
-from tests.conftest import shared_dataset
+from tests.helpers import shared_dataset
 
 
 def test_three_examples_find_their_style_better_than_chance():

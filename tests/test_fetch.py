@@ -1,5 +1,6 @@
 """Image URLs: only http(s), never inside the network unless allowed, size-capped, redirects
 re-checked."""
+
 from __future__ import annotations
 
 import threading
@@ -12,10 +13,17 @@ from embedder.fetch import FetchError, fetch_image
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x.jpg", "http://localhost:8983/solr", "http://10.1.2.3/a.png",
-     "http://192.168.0.1/a.png", "http://169.254.169.254/latest/meta-data", "http://[::1]/a.png",
-     "http://172.16.0.5/a.png", "http://0.0.0.0/a.png"],
-)  # fmt: skip
+    [
+        "http://127.0.0.1/x.jpg",
+        "http://localhost:8983/solr",
+        "http://10.1.2.3/a.png",
+        "http://192.168.0.1/a.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/a.png",
+        "http://172.16.0.5/a.png",
+        "http://0.0.0.0/a.png",
+    ],
+)
 def test_addresses_inside_the_network_are_refused(url):
     with pytest.raises(FetchError, match="inside the network"):
         fetch_image(url)

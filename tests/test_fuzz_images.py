@@ -5,6 +5,7 @@ a slow decode of a file that claims huge dimensions.
 Inputs: random bytes, valid images of every mode in every format Pillow writes (which must all
 decode), those images truncated, bit-flipped and spliced, small files whose headers claim huge
 dimensions (PNG, GIF, BMP, JPEG, TIFF, PSD), zero-byte and oversized input, and bad paths."""
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from embedder.images import DEFAULT_MAX_PIXELS, ImageError, load_image
-from tests.conftest import fuzz_settings
+from tests.helpers import fuzz_settings
 
 # What each format can hold (checked against Pillow 13: every pair saves and loads back).
 FORMAT_MODES = {
@@ -36,7 +37,7 @@ FORMAT_MODES = {
     "JPEG2000": ["L", "LA", "RGB", "RGBA", "YCbCr"],
     "QOI": ["RGB", "RGBA"],
     "IM": ["1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"],
-}  # fmt: skip
+}
 PAIRS = [(fmt, mode) for fmt, modes in FORMAT_MODES.items() for mode in modes]
 FAST = 2.0  # seconds: refusing a header or decoding a small image takes milliseconds
 
@@ -105,7 +106,9 @@ def test_truncated_and_corrupted_images_fail_cleanly(case, data):
             i = data.draw(st.integers(0, len(blob) - 1))
             blob[i] ^= 1 << data.draw(st.integers(0, 7))
     elif damage == "overwrite":
-        blob[position : position + 4] = data.draw(st.sampled_from([b"\xff\xff\xff\xff", b"\0\0\0\0", b"\x7f\xff\xff\xff"]))
+        blob[position : position + 4] = data.draw(
+            st.sampled_from([b"\xff\xff\xff\xff", b"\0\0\0\0", b"\x7f\xff\xff\xff"])
+        )
     elif damage == "splice":
         blob = blob[:position] + data.draw(st.binary(min_size=1, max_size=64)) + blob[position:]
     else:
@@ -117,8 +120,22 @@ def test_truncated_and_corrupted_images_fail_cleanly(case, data):
             load_image(bytes(blob))
 
 
-MAGIC = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"GIF87a", b"BM", b"II*\0", b"MM\0*", b"8BPS",
-         b"RIFF\0\0\0\0WEBP", b"\0\0\1\0", b"P6\n", b"qoif", b"\0\0\0\x0cjP  \r\n\x87\n", b""]  # fmt: skip
+MAGIC = [
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF89a",
+    b"GIF87a",
+    b"BM",
+    b"II*\0",
+    b"MM\0*",
+    b"8BPS",
+    b"RIFF\0\0\0\0WEBP",
+    b"\0\0\1\0",
+    b"P6\n",
+    b"qoif",
+    b"\0\0\0\x0cjP  \r\n\x87\n",
+    b"",
+]
 
 
 @fuzz_settings(max_examples=300)
@@ -138,7 +155,9 @@ def _png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _gif(width: int, height: int) -> bytes:
@@ -158,9 +177,20 @@ def _jpeg(width: int, height: int) -> bytes:
 
 
 def _tiff(width: int, height: int) -> bytes:
-    tags = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 8),
-            (277, 3, 1), (278, 4, height), (279, 4, 16)]  # fmt: skip
-    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in tags)
+    tags = [
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8),
+        (277, 3, 1),
+        (278, 4, height),
+        (279, 4, 16),
+    ]
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in tags
+    )
     return b"II*\0" + struct.pack("<I", 8 + 16) + b"\0" * 16 + ifd + b"\0\0\0\0"
 
 
@@ -169,15 +199,23 @@ def _psd(width: int, height: int) -> bytes:
     return header + struct.pack(">I", 0) * 3 + struct.pack(">H", 0) + b"\0" * 64
 
 
-BOMBS = {"PNG": (_png, 2**31 - 1), "GIF": (_gif, 2**16 - 1), "BMP": (_bmp, 2**31 - 1),
-         "JPEG": (_jpeg, 2**16 - 1), "TIFF": (_tiff, 2**32 - 1), "PSD": (_psd, 30000)}  # fmt: skip
+BOMBS = {
+    "PNG": (_png, 2**31 - 1),
+    "GIF": (_gif, 2**16 - 1),
+    "BMP": (_bmp, 2**31 - 1),
+    "JPEG": (_jpeg, 2**16 - 1),
+    "TIFF": (_tiff, 2**32 - 1),
+    "PSD": (_psd, 30000),
+}
 
 
 @st.composite
 def claimed_sizes(draw) -> tuple[str, int, int]:
     fmt = draw(st.sampled_from(sorted(BOMBS)))
     largest = BOMBS[fmt][1]
-    side = st.one_of(st.integers(1, largest), st.sampled_from([largest, 6500, 7000, 20000, 65535]).filter(lambda n: n <= largest))
+    side = st.one_of(
+        st.integers(1, largest), st.sampled_from([largest, 6500, 7000, 20000, 65535]).filter(lambda n: n <= largest)
+    )
     return fmt, draw(side), draw(side)
 
 
@@ -209,11 +247,17 @@ def test_a_huge_text_chunk_is_refused():
 
 @pytest.mark.parametrize(
     "source, message",
-    [(b"", "empty"), (bytearray(), "empty"), (b"\0" * (1024 + 1), "over the limit"),
-     ("/nonexistent/x.jpg", "cannot be read"), ("/", "cannot be read|over the limit"),
-     ("image\0.jpg", "cannot be read"),  # was a bare ValueError: it stopped a whole indexing batch
-     (12345, "unsupported input type"), (Image.new("RGB", (0, 3)), "no pixels")],
-)  # fmt: skip
+    [
+        (b"", "empty"),
+        (bytearray(), "empty"),
+        (b"\0" * (1024 + 1), "over the limit"),
+        ("/nonexistent/x.jpg", "cannot be read"),
+        ("/", "cannot be read|over the limit"),
+        ("image\0.jpg", "cannot be read"),  # was a bare ValueError: it stopped a whole indexing batch
+        (12345, "unsupported input type"),
+        (Image.new("RGB", (0, 3)), "no pixels"),
+    ],
+)
 def test_bad_sources_raise_image_error_with_a_message(source, message):
     with pytest.raises(ImageError, match=message):
         load_image(source, max_bytes=1024)

@@ -11,6 +11,7 @@ Properties: the sidecar answers every case with a 4xx (or a 200 for a valid imag
 error with a message, never a 5xx; it keeps answering /health, Solr keeps answering its ping;
 no URL inside the network is ever fetched (a local canary server records every request it gets);
 and the demo documents (ids, vectors, every field) are exactly as they were."""
+
 from __future__ import annotations
 
 import base64
@@ -32,9 +33,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import embedder.fetch as fetch
+from embedder import contract, state
 from embedder.fetch import FetchError, fetch_image
-from embedder.solr import MODEL_DOC_ID
-from tests.conftest import fuzz_settings, index_snapshot
+from tests.helpers import fuzz_settings, index_snapshot
 from tests.test_fuzz_images import BOMBS, images
 
 UPLOAD_LIMIT = 2 * 1024 * 1024  # the service_url fixture's max_upload_bytes
@@ -87,7 +88,9 @@ def bad_or_odd_images(draw) -> tuple[bytes, bool]:
         side = draw(st.sampled_from([7000, 20000, 65535]))
         return BOMBS[fmt][0](side, side), False
     if kind == "text":
-        return draw(st.sampled_from([b"<html><body>hi</body></html>", b"%PDF-1.4\n", b'{"image": 1}', b"GIF89a"])), False
+        return draw(
+            st.sampled_from([b"<html><body>hi</body></html>", b"%PDF-1.4\n", b'{"image": 1}', b"GIF89a"])
+        ), False
     return draw(st.binary(min_size=1, max_size=512)), False
 
 
@@ -101,8 +104,11 @@ def check_image_answer(status: int, body: dict, valid: bool | None, path: str) -
 
 
 @fuzz_settings(max_examples=40)
-@given(bad_or_odd_images(), st.sampled_from(["/embed", "/search"]),
-       st.sampled_from(["multipart", "multipart-wrong-type", "base64"]))  # fmt: skip
+@given(
+    bad_or_odd_images(),
+    st.sampled_from(["/embed", "/search"]),
+    st.sampled_from(["multipart", "multipart-wrong-type", "base64"]),
+)
 @example((b"", False), "/embed", "multipart")
 @example((BOMBS["PNG"][0](100_000, 100_000), False), "/search", "base64")
 @example((jpeg(), True), "/embed", "multipart-wrong-type")
@@ -121,18 +127,24 @@ def test_bad_and_odd_images_through_embed_and_search(service_url, case, path, ho
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"data": b"\xff\xd8\xff", "headers": {"Content-Type": "image/jpeg"}},
-     {"data": "<a/>", "headers": {"Content-Type": "application/xml"}},
-     {"data": "{not json", "headers": {"Content-Type": "application/json"}},
-     {"data": "NaN", "headers": {"Content-Type": "application/json"}},
-     {"data": '"a string"', "headers": {"Content-Type": "application/json"}},
-     {"data": b"\xff\xfe{\x00}\x00", "headers": {"Content-Type": "application/json"}},
-     {"data": "--x\r\nnot a part", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
-     {"files": {"image": ("a.jpg", b"", "image/jpeg")}},
-     {"files": {"image": ("a.jpg", jpeg(), "image/jpeg")}, "data": {"url": "http://example.com/a.jpg"}},
-     {"json": {"image_base64": "!!!!"}}, {"json": {"image_base64": "QUJD"}}, {"json": {"image_base64": 12}},
-     {"json": {"url": 12}}, {"json": {"url": ["http://127.0.0.1/"]}}, {"json": {}}],
-)  # fmt: skip
+    [
+        {"data": b"\xff\xd8\xff", "headers": {"Content-Type": "image/jpeg"}},
+        {"data": "<a/>", "headers": {"Content-Type": "application/xml"}},
+        {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+        {"data": "NaN", "headers": {"Content-Type": "application/json"}},
+        {"data": '"a string"', "headers": {"Content-Type": "application/json"}},
+        {"data": b"\xff\xfe{\x00}\x00", "headers": {"Content-Type": "application/json"}},
+        {"data": "--x\r\nnot a part", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
+        {"files": {"image": ("a.jpg", b"", "image/jpeg")}},
+        {"files": {"image": ("a.jpg", jpeg(), "image/jpeg")}, "data": {"url": "http://example.com/a.jpg"}},
+        {"json": {"image_base64": "!!!!"}},
+        {"json": {"image_base64": "QUJD"}},
+        {"json": {"image_base64": 12}},
+        {"json": {"url": 12}},
+        {"json": {"url": ["http://127.0.0.1/"]}},
+        {"json": {}},
+    ],
+)
 def test_wrong_content_types_and_bodies_get_a_4xx(service_url, kwargs):
     status, body = call(service_url, "/embed", **kwargs)
     assert 400 <= status < 500, body
@@ -146,23 +158,41 @@ ANY_JSON = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=3),
     max_leaves=8,
 )
-FQ = ["title:(", 'category:"', "{!visual f=image_vector v=$nope}", "{!collapse field=category}", "*:*",
-      "{!frange l=0 u=1}sqdist(image_vector,$qv)", "{!func}sqdist(title,1)", "{!join from=id to=id}*:*",
-      "_query_:\"{!visual}\"", "image_vector:abc", "price:[a TO b]", "{!lucene df=nope}x", "{!terms f=id}SKU0001",
-      "{!bool must=$x}", "id:SKU0001 OR", "((((((((((a))))))))))"]  # fmt: skip
+FQ = [
+    "title:(",
+    'category:"',
+    "{!visual f=image_vector v=$nope}",
+    "{!collapse field=category}",
+    "*:*",
+    "{!frange l=0 u=1}sqdist(image_vector,$qv)",
+    "{!func}sqdist(title,1)",
+    "{!join from=id to=id}*:*",
+    '_query_:"{!visual}"',
+    "image_vector:abc",
+    "price:[a TO b]",
+    "{!lucene df=nope}x",
+    "{!terms f=id}SKU0001",
+    "{!bool must=$x}",
+    "id:SKU0001 OR",
+    "((((((((((a))))))))))",
+]
 FIELDS = {
     "/search": ["k", "max_dist", "text", "fq", "facets", "id", "vector", "hybrid"],
     "/recommend": ["like", "unlike", "text", "fq", "k", "mode", "max_dist", "facets"],
     "/tag/preview": ["attribute", "value", "example_ids", "k", "max_dist", "fq"],
     "/navigate/start": ["size", "fq"],
 }
-LIKELY = {"k": st.sampled_from([0, 5, 1e400, -1, 1001, "5", 5.5, HUGE, True]),
-          "max_dist": st.sampled_from([-1, 0, 1e400, "nan", HUGE, "12.5", False]),
-          "vector": st.sampled_from([[HUGE] * 1024, [1e400] * 1024, [0.5] * 1024, [0.5] * 1023, [], [True] * 1024]),
-          "id": st.sampled_from(["SKU0001", "NOPE", "", "x" * 300, MODEL_DOC_ID]),
-          "like": st.sampled_from([["SKU0001"], ["NOPE"], [], ["SKU0001"] * 101, "SKU0001", [MODEL_DOC_ID]]),
-          "fq": st.lists(st.sampled_from(FQ), max_size=3), "facets": st.sampled_from([["image_vector"], ["nope"], ["title"]]),
-          "size": st.sampled_from([0, 4, 1e400, HUGE]), "mode": st.sampled_from(["rank", "filter", "x"])}  # fmt: skip
+LIKELY = {
+    "k": st.sampled_from([0, 5, 1e400, -1, 1001, "5", 5.5, HUGE, True]),
+    "max_dist": st.sampled_from([-1, 0, 1e400, "nan", HUGE, "12.5", False]),
+    "vector": st.sampled_from([[HUGE] * 1024, [1e400] * 1024, [0.5] * 1024, [0.5] * 1023, [], [True] * 1024]),
+    "id": st.sampled_from(["SKU0001", "NOPE", "", "x" * 300, contract.MODEL_DOC_ID]),
+    "like": st.sampled_from([["SKU0001"], ["NOPE"], [], ["SKU0001"] * 101, "SKU0001", [contract.MODEL_DOC_ID]]),
+    "fq": st.lists(st.sampled_from(FQ), max_size=3),
+    "facets": st.sampled_from([["image_vector"], ["nope"], ["title"]]),
+    "size": st.sampled_from([0, 4, 1e400, HUGE]),
+    "mode": st.sampled_from(["rank", "filter", "x"]),
+}
 
 
 @st.composite
@@ -190,24 +220,29 @@ def test_request_fields_of_any_shape_get_a_4xx_not_a_5xx(service_url, case):
 
 @pytest.mark.parametrize(
     "path, body",
-    [("/tag/apply", {"attribute": "Bad Name", "value": "x", "ids": ["SKU0001"]}),
-     ("/tag/apply", {"attribute": "a", "value": "x", "ids": ["NOPE"]}),
-     ("/tag/apply", {"attribute": "a", "value": "x", "ids": ["SKU0001"] * 100000}),
-     ("/tag/apply", {"attribute": "a" * 65, "value": "x", "ids": ["SKU0001"]}),
-     ("/tag/apply", {"attribute": "a", "value": ["x"], "ids": ["SKU0001"]}),
-     ("/tag/apply", {"attribute": "a", "value": "x", "ids": [MODEL_DOC_ID]}),
-     ("/clusters/999/attribute", {"attribute": "look", "value": "a"}),
-     ("/clusters/x/attribute", {"attribute": "look", "value": "a"}),
-     ("/clusters", {"k": 1e400}), ("/clusters", {"k": 1}), ("/navigate/step", {"session": "nope", "choose": "SKU0001"}),
-     ("/products", {"products": [{"id": "SKU0001", "image_url": "http://127.0.0.1/x.jpg", "title": "changed"}]}),
-     ("/products", {"products": [{"id": "SKU0001", "image_base64": "bm90IGFuIGltYWdl", "title": "changed"}]}),
-     ("/products", {"products": [{"id": "SKU0001", "image_base64": "!!", "title": "changed"}]}),
-     ("/products", {"products": [{"id": "SKU0001", "image_url": "http://x/a.jpg", "image_base64": "QUJD"}]}),
-     ("/products", {"products": [{"id": "SKU0001", "image_url": "http://10.0.0.1/", "image_vector": "AAAA"}]}),
-     ("/products", {"products": [{"id": "SKU0001", "image_url": "http://10.0.0.1/", "price": "cheap"}]}),
-     ("/products", {"products": [{"id": "SKU0001", "image_url": "http://10.0.0.1/", "kind": "model"}]}),
-     ("/products", {"products": [7]}), ("/products", {"products": [{}] * 101})],
-)  # fmt: skip
+    [
+        ("/tag/apply", {"attribute": "Bad Name", "value": "x", "ids": ["SKU0001"]}),
+        ("/tag/apply", {"attribute": "a", "value": "x", "ids": ["NOPE"]}),
+        ("/tag/apply", {"attribute": "a", "value": "x", "ids": ["SKU0001"] * 100000}),
+        ("/tag/apply", {"attribute": "a" * 65, "value": "x", "ids": ["SKU0001"]}),
+        ("/tag/apply", {"attribute": "a", "value": ["x"], "ids": ["SKU0001"]}),
+        ("/tag/apply", {"attribute": "a", "value": "x", "ids": [contract.MODEL_DOC_ID]}),
+        ("/clusters/999/attribute", {"attribute": "look", "value": "a"}),
+        ("/clusters/x/attribute", {"attribute": "look", "value": "a"}),
+        ("/clusters", {"k": 1e400}),
+        ("/clusters", {"k": 1}),
+        ("/navigate/step", {"session": "nope", "choose": "SKU0001"}),
+        ("/products", {"products": [{"id": "SKU0001", "image_url": "http://127.0.0.1/x.jpg", "title": "changed"}]}),
+        ("/products", {"products": [{"id": "SKU0001", "image_base64": "bm90IGFuIGltYWdl", "title": "changed"}]}),
+        ("/products", {"products": [{"id": "SKU0001", "image_base64": "!!", "title": "changed"}]}),
+        ("/products", {"products": [{"id": "SKU0001", "image_url": "http://x/a.jpg", "image_base64": "QUJD"}]}),
+        ("/products", {"products": [{"id": "SKU0001", "image_url": "http://10.0.0.1/", "image_vector": "AAAA"}]}),
+        ("/products", {"products": [{"id": "SKU0001", "image_url": "http://10.0.0.1/", "price": "cheap"}]}),
+        ("/products", {"products": [{"id": "SKU0001", "image_url": "http://10.0.0.1/", "kind": "model"}]}),
+        ("/products", {"products": [7]}),
+        ("/products", {"products": [{}] * 101}),
+    ],
+)
 def test_bad_writes_change_nothing(service_url, path, body):
     status, answer = call(service_url, path, data=json.dumps(body), headers={"Content-Type": "application/json"})
     assert 400 <= status < 500, answer
@@ -223,12 +258,14 @@ def _chunks(total: int):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"files": {"image": ("big.jpg", b"\0" * (UPLOAD_LIMIT + 1), "image/jpeg")}},
-     {"json": {"image_base64": "A" * (UPLOAD_LIMIT + 4)}},
-     {"data": {"text": "x" * (UPLOAD_LIMIT + 1)}},
-     {"data": _chunks(UPLOAD_LIMIT + 65536 * 4), "headers": {"Content-Type": "application/json"}},  # chunked
-     {"files": {"image": ("a.jpg", jpeg(), "image/jpeg"), **{f"f{n}": ("x", b"x") for n in range(1100)}}}],  # parts
-)  # fmt: skip
+    [
+        {"files": {"image": ("big.jpg", b"\0" * (UPLOAD_LIMIT + 1), "image/jpeg")}},
+        {"json": {"image_base64": "A" * (UPLOAD_LIMIT + 4)}},
+        {"data": {"text": "x" * (UPLOAD_LIMIT + 1)}},
+        {"data": _chunks(UPLOAD_LIMIT + 65536 * 4), "headers": {"Content-Type": "application/json"}},  # chunked
+        {"files": {"image": ("a.jpg", jpeg(), "image/jpeg"), **{f"f{n}": ("x", b"x") for n in range(1100)}}},
+    ],  # parts
+)
 def test_uploads_over_the_limit_get_413_with_a_message(service_url, kwargs):
     for path in ("/embed", "/search"):
         if "data" in kwargs and not isinstance(kwargs["data"], dict):
@@ -353,25 +390,79 @@ def _own_addresses() -> list[str]:
 
 def inside_urls(port: int) -> list[str]:
     """Loopback, private, link-local and metadata addresses, in every spelling."""
-    hosts = ["127.0.0.1", "127.0.0.2", "127.1", "0x7f.1", "0x7f000001", "2130706433", "017700000001", "0177.0.0.1",
-             "0", "0.0.0.0", "localhost", "LOCALHOST", "[::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.1]",
-             "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]",
-             "[::]", "10.0.0.1", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "[fd00::1]",
-             "[fe80::1]", "[::ffff:169.254.169.254]", "[64:ff9b::a9fe:a9fe]", "224.0.0.1", "255.255.255.255",
-             "198.18.0.1", "①②⑦.0.0.1", "１２７.０.０.１", socket.gethostname()]  # fmt: skip
+    hosts = [
+        "127.0.0.1",
+        "127.0.0.2",
+        "127.1",
+        "0x7f.1",
+        "0x7f000001",
+        "2130706433",
+        "017700000001",
+        "0177.0.0.1",
+        "0",
+        "0.0.0.0",
+        "localhost",
+        "LOCALHOST",
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[0:0:0:0:0:ffff:127.0.0.1]",
+        "[::127.0.0.1]",
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::]",
+        "[::]",
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "100.64.0.1",
+        "169.254.169.254",
+        "[fd00::1]",
+        "[fe80::1]",
+        "[::ffff:169.254.169.254]",
+        "[64:ff9b::a9fe:a9fe]",
+        "224.0.0.1",
+        "255.255.255.255",
+        "198.18.0.1",
+        "①②⑦.0.0.1",
+        "１２７.０.０.１",
+        socket.gethostname(),
+    ]
     hosts += [f"[{a}]" if ":" in a else a for a in _own_addresses()]
     urls = [f"http://{host}:{port}/image.jpg" for host in hosts] + [f"https://{hosts[0]}:{port}/image.jpg"]
-    urls += [f"http://127.0.0.1:{port}\\@example.com/image.jpg",  # urlparse: example.com; urllib3: 127.0.0.1
-             f"http://example.com@127.0.0.1:{port}/image.jpg", f"http://127.0.0.1:{port}#@example.com/",
-             f"HTTP://127.0.0.1:{port}/image.jpg", f" http://127.0.0.1:{port}/image.jpg",
-             f"http://127.0.0.1\t:{port}/image.jpg", "http://169.254.169.254/latest/meta-data/"]  # fmt: skip
+    urls += [
+        f"http://127.0.0.1:{port}\\@example.com/image.jpg",  # urlparse: example.com; urllib3: 127.0.0.1
+        f"http://example.com@127.0.0.1:{port}/image.jpg",
+        f"http://127.0.0.1:{port}#@example.com/",
+        f"HTTP://127.0.0.1:{port}/image.jpg",
+        f" http://127.0.0.1:{port}/image.jpg",
+        f"http://127.0.0.1\t:{port}/image.jpg",
+        "http://169.254.169.254/latest/meta-data/",
+    ]
     return urls
 
 
-NOT_HTTP = ["file:///etc/passwd", "file://localhost/etc/passwd", "ftp://127.0.0.1/a.jpg", "gopher://127.0.0.1:70/_x",
-            "dict://127.0.0.1:11211/stat", "data:image/png;base64,iVBORw0KGgo=", "jar:http://x/a.jar!/", "/etc/passwd",
-            "//127.0.0.1/image.jpg", "http:/127.0.0.1/image.jpg", "http:127.0.0.1", "javascript:alert(1)", "",
-            "http://", "http://:80/", "http://127.0.0.1:99999/", "http://[::1/", "http://a:b/", "http://" + "a" * 70 + ".com/"]  # fmt: skip
+NOT_HTTP = [
+    "file:///etc/passwd",
+    "file://localhost/etc/passwd",
+    "ftp://127.0.0.1/a.jpg",
+    "gopher://127.0.0.1:70/_x",
+    "dict://127.0.0.1:11211/stat",
+    "data:image/png;base64,iVBORw0KGgo=",
+    "jar:http://x/a.jar!/",
+    "/etc/passwd",
+    "//127.0.0.1/image.jpg",
+    "http:/127.0.0.1/image.jpg",
+    "http:127.0.0.1",
+    "javascript:alert(1)",
+    "",
+    "http://",
+    "http://:80/",
+    "http://127.0.0.1:99999/",
+    "http://[::1/",
+    "http://a:b/",
+    "http://" + "a" * 70 + ".com/",
+]
 
 
 @pytest.fixture
@@ -405,8 +496,11 @@ def test_product_image_urls_inside_the_network_or_not_http_index_nothing(service
     """Not even a local file: image_url was read as a path on the sidecar's disk."""
     canary.hits.clear()
     local_image = str(demo_index.catalog_dir / "images" / "SKU0001.jpg")
-    urls = inside_urls(canary.port) + NOT_HTTP + [local_image, f"file://{local_image}", "tests/conftest.py",
-                                                  "../../etc/hostname", "~/.ssh/id_rsa", "embedder"]  # fmt: skip
+    urls = (
+        inside_urls(canary.port)
+        + NOT_HTTP
+        + [local_image, f"file://{local_image}", "tests/conftest.py", "../../etc/hostname", "~/.ssh/id_rsa", "embedder"]
+    )
     products = [{"id": f"FUZZ{n}", "image_url": url, "title": "x"} for n, url in enumerate(urls) if url]
     for batch in (products[i : i + 20] for i in range(0, len(products), 20)):
         status, body = call(service_url, "/products", json={"products": batch})
@@ -416,12 +510,24 @@ def test_product_image_urls_inside_the_network_or_not_http_index_nothing(service
 
 @pytest.mark.parametrize(
     "target",
-    ["{canary}/image.jpg", "http://[::1]:{port}/image.jpg", "http://localhost:{port}/image.jpg",
-     "http://[::ffff:127.0.0.1]:{port}/image.jpg", "http://0x7f.1:{port}/image.jpg", "http://10.0.0.1/x.jpg",
-     "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "file:///etc/passwd", "gopher://127.0.0.1/",
-     "/image.jpg", "//127.0.0.1:{port}/image.jpg", "http://127.0.0.1:{port}\\@example.com/image.jpg",
-     "{canary}/chain/0", "http://[::1"],
-)  # fmt: skip
+    [
+        "{canary}/image.jpg",
+        "http://[::1]:{port}/image.jpg",
+        "http://localhost:{port}/image.jpg",
+        "http://[::ffff:127.0.0.1]:{port}/image.jpg",
+        "http://0x7f.1:{port}/image.jpg",
+        "http://10.0.0.1/x.jpg",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+        "/image.jpg",
+        "//127.0.0.1:{port}/image.jpg",
+        "http://127.0.0.1:{port}\\@example.com/image.jpg",
+        "{canary}/chain/0",
+        "http://[::1",
+    ],
+)
 def test_redirects_into_the_network_are_refused(service_url, canary, first_hop_allowed, public_name, target):
     target = target.format(canary=canary.url, port=canary.port)
     url = f"{canary.url}/to?u={requests.utils.quote(target, safe='')}"
@@ -437,8 +543,10 @@ def test_a_redirect_loop_stops(service_url, canary, first_hop_allowed):
         fetch_image(f"{canary.url}/chain/0", timeout=2)
 
 
-@pytest.mark.parametrize("path, message", [("/trickle", "within"), ("/reset", ""), ("/gzip-bomb", "limit"),
-                                           ("/huge", "limit"), ("/stall", "")])  # fmt: skip
+@pytest.mark.parametrize(
+    "path, message",
+    [("/trickle", "within"), ("/reset", ""), ("/gzip-bomb", "limit"), ("/huge", "limit"), ("/stall", "")],
+)
 def test_slow_and_broken_image_hosts_fail_cleanly_and_in_time(canary, path, message):
     started = time.monotonic()
     with pytest.raises(FetchError, match=message):
@@ -454,6 +562,8 @@ def test_a_broken_image_host_is_the_client_s_fault_not_solr_s(service_url, canar
 
 def test_the_pca_model_document_cannot_be_overwritten_as_a_product(service_url, demo_index):
     image = base64.b64encode(jpeg()).decode()
-    status, body = call(service_url, "/products", json={"products": [{"id": MODEL_DOC_ID, "image_base64": image}]})
-    assert status == 400 and MODEL_DOC_ID in body["failed"], body
-    assert demo_index.load_model() is not None
+    status, body = call(
+        service_url, "/products", json={"products": [{"id": contract.MODEL_DOC_ID, "image_base64": image}]}
+    )
+    assert status == 400 and contract.MODEL_DOC_ID in body["failed"], body
+    assert state.load_model(demo_index) is not None

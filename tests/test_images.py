@@ -1,4 +1,5 @@
 """embedder.images: every input mode normalises to upright RGB; bad input raises ImageError."""
+
 from __future__ import annotations
 
 import io
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_dataset
 from embedder.images import ImageError, load_image, to_model_input
+from tests.helpers import shared_dataset
 
 SIZE = (64, 48)
 
@@ -28,6 +29,7 @@ def pixel(img: Image.Image, xy: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height (a decompression bomb's shape)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)

@@ -1,5 +1,6 @@
 """The local Solr: loads the plugin from its home's lib/, keeps data across restarts, and does
 not rebuild on a second start."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,10 @@ def test_the_plugin_is_loaded_from_the_solr_home_lib(local_solr):
 
 def test_vectors_arrive_as_json_arrays_or_base64_and_read_back_as_base64(local_solr, index):
     vector = np.linspace(-1, 1, contract.DEFAULT_DIMENSION).astype(np.float32)
-    docs = [{"id": "ARRAY", "image_vector": vector.tolist()},
-            {"id": "B64", "image_vector": contract.encode_vector(vector)}]  # fmt: skip
+    docs = [
+        {"id": "ARRAY", "image_vector": vector.tolist()},
+        {"id": "B64", "image_vector": contract.encode_vector(vector)},
+    ]
     response = requests.post(f"{index.url}/update?commit=true", json=docs, timeout=30)
     assert response.status_code == 200, response.text
     stored = index.get(["ARRAY", "B64"], fl="id,image_vector")

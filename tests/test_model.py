@@ -1,4 +1,5 @@
 """embedder.model with seeded random weights (ImageNet weights cannot be downloaded here)."""
+
 from __future__ import annotations
 
 import io
@@ -12,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, shared_dataset
 from embedder import model as model_module
 from embedder.images import ImageError
 from embedder.model import FeatureExtractor, WeightsUnavailable, imagenet_weights_cached
+from tests.helpers import REPO, shared_dataset
 
 # Embedding an image alone or inside a batch runs different oneDNN kernels, so
 # the same image differs by float rounding (~1e-9 on values ~1e-3), never more.

@@ -1,18 +1,21 @@
 """The indexing job against the real local Solr, with the real InceptionV3 (seeded weights)."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pysolr
 import pytest
 
-from embedder import contract
+from embedder import contract, state
 from embedder.client import LookalikeClient
-from embedder.pipeline import IndexOptions, Indexer
+from embedder.errors import BadInput
+from embedder.pipeline import IndexOptions
 from embedder.reduce import PCAReducer
 from embedder.samples import generate_catalog
-from embedder.solr import ModelMismatch, SolrIndex
+from embedder.solr import SolrIndex
+from embedder.state import ModelMismatch
+from tests.helpers import indexer
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def stored_vectors(index: SolrIndex, ids: list[str]) -> np.ndarray:
 
 
 def test_index_then_search_returns_the_brute_force_neighbours(index, extractor, catalog, tmp_path):
-    summary = Indexer(index, extractor, options(tmp_path)).run(catalog)
+    summary = indexer(index, extractor, options(tmp_path)).run(catalog)
     assert (summary.indexed, summary.skipped, summary.failed) == (60, 0, 2)
     report = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
     assert {r["id"] for r in report} == {"BROKEN1", "MISSING1"}
@@ -45,7 +48,7 @@ def test_index_then_search_returns_the_brute_force_neighbours(index, extractor, 
     assert any("zero-padded" in note for note in summary.notes)  # 60 images < 1024 dimensions
 
     # The stored vectors are the pool_3 vectors through the stored PCA: one embed path.
-    model = index.load_model()
+    model = state.load_model(index)
     ids = [f"SKU{i:04d}" for i in range(1, 61)]
     raw = extractor.embed([str(catalog.parent / "images" / f"{i}.jpg") for i in ids]).vectors
     vectors = stored_vectors(index, ids)
@@ -66,7 +69,7 @@ def test_index_then_search_returns_the_brute_force_neighbours(index, extractor, 
 
 
 def test_search_by_image_uses_the_collections_model(index, extractor, catalog, tmp_path):
-    Indexer(index, extractor, options(tmp_path)).run(catalog)
+    indexer(index, extractor, options(tmp_path)).run(catalog)
     client = LookalikeClient(index, extractor=extractor)
     image = catalog.parent / "images" / "SKU0007.jpg"
     hits = client.search(image=image, k=3)
@@ -76,24 +79,24 @@ def test_search_by_image_uses_the_collections_model(index, extractor, catalog, t
 
 
 def test_a_client_follows_a_new_model_of_its_collection(index, extractor, catalog, tmp_path, monkeypatch):
-    import embedder.client
+    import embedder.runtime
 
-    Indexer(index, extractor, options(tmp_path)).run(catalog)
+    indexer(index, extractor, options(tmp_path)).run(catalog)
     client = LookalikeClient(index, extractor=extractor)
     image = catalog.parent / "images" / "SKU0011.jpg"
     assert client.search(image=image, k=1)[0].id == "SKU0011"
-    first = client.model.version
-    Indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
-    monkeypatch.setattr(embedder.client, "MODEL_RECHECK_SECONDS", 0.0)
+    first = client.runtime.model().version
+    indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
+    monkeypatch.setattr(embedder.runtime, "MODEL_RECHECK_SECONDS", 0.0)
     hits = client.search(image=image, k=1)  # embedded with the new model, accepted by Solr
-    assert client.model.version != first and hits[0].id == "SKU0011"
+    assert client.runtime.model().version != first and hits[0].id == "SKU0011"
 
 
 def test_rerun_skips_everything_and_refit_reindexes(index, extractor, catalog, tmp_path):
-    first = Indexer(index, extractor, options(tmp_path)).run(catalog)
-    again = Indexer(index, extractor, options(tmp_path)).run(catalog)
+    first = indexer(index, extractor, options(tmp_path)).run(catalog)
+    again = indexer(index, extractor, options(tmp_path)).run(catalog)
     assert (again.indexed, again.skipped) == (0, 60) and again.pca_version == first.pca_version
-    refit = Indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
+    refit = indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
     assert refit.pca_version != first.pca_version and refit.indexed == 60
 
 
@@ -109,26 +112,26 @@ def test_resume_after_a_crash_loses_and_duplicates_nothing(index, extractor, cat
 
     monkeypatch.setattr(SolrIndex, "add", crash_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
-        Indexer(index, extractor, options(tmp_path)).run(catalog)
+        indexer(index, extractor, options(tmp_path)).run(catalog)
     monkeypatch.setattr(SolrIndex, "add", real_add)
-    resumed = Indexer(index, extractor, options(tmp_path)).run(catalog)
+    resumed = indexer(index, extractor, options(tmp_path)).run(catalog)
     assert resumed.skipped == 32 and resumed.indexed == 28  # two batches of 16 landed before
-    results = index.solr.search("*:*", rows=0, facet="true", **{"facet.field": "id", "facet.mincount": 2})
-    assert results.hits == 60 and results.facets["facet_fields"]["id"] == []
+    results = index.search(rows=0, facet="true", **{"facet.field": "id", "facet.mincount": 2})
+    assert results.hits == 60 and results.facets["id"] == {}
 
 
 def test_a_pca_model_of_the_wrong_dimension_is_refused(index, extractor, catalog, tmp_path):
     small = PCAReducer(n_components=16).fit(np.random.default_rng(0).random((40, 2048)))
     small.save(tmp_path / "small.npz")
     with pytest.raises(ModelMismatch, match="16 dimensions"):
-        Indexer(index, extractor, options(tmp_path, pca_path=tmp_path / "small.npz")).run(catalog)
+        indexer(index, extractor, options(tmp_path, pca_path=tmp_path / "small.npz")).run(catalog)
 
 
 def test_a_query_vector_of_another_model_version_is_refused(index, extractor, catalog, tmp_path):
-    Indexer(index, extractor, options(tmp_path)).run(catalog)
-    with pytest.raises(pysolr.SolrError, match="model"):
-        index.solr.search(
-            "{!visual f=image_vector v=$qv model=someothermodel}",
+    indexer(index, extractor, options(tmp_path)).run(catalog)
+    with pytest.raises(BadInput, match="model"):
+        index.search(
+            q="{!visual f=image_vector v=$qv model=someothermodel}",
             qv=contract.encode_vector(np.zeros(contract.DEFAULT_DIMENSION)),
         )
 
@@ -136,7 +139,7 @@ def test_a_query_vector_of_another_model_version_is_refused(index, extractor, ca
 def test_other_weights_than_the_collections_are_refused(index, extractor, catalog, tmp_path):
     from embedder.model import FeatureExtractor
 
-    Indexer(index, extractor, options(tmp_path)).run(catalog)
+    indexer(index, extractor, options(tmp_path)).run(catalog)
     other = FeatureExtractor.load("none", seed=1)
     with pytest.raises(ModelMismatch, match="--refit"):
-        Indexer(index, other, options(tmp_path)).run(catalog)
+        indexer(index, other, options(tmp_path)).run(catalog)

@@ -1,4 +1,5 @@
 """embedder.reduce: PCA 2048 -> N, its persistence, and neighbour recall on real pool_3 vectors."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,8 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances
 
-from conftest import shared_dataset
 from embedder.reduce import PCAReducer, neighbour_recall
+from tests.helpers import shared_dataset
 
 
 def low_rank(n: int, d: int = 64, rank: int = 12, seed: int = 0) -> np.ndarray:

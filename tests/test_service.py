@@ -1,5 +1,6 @@
 """The HTTP sidecar over real HTTP (waitress) against the real local Solr: every endpoint, and
 a 4xx with a message for every kind of bad input."""
+
 from __future__ import annotations
 
 import base64
@@ -9,8 +10,9 @@ import pytest
 import requests
 from PIL import Image
 
+from embedder import state
 from embedder.samples import query_image
-from tests.conftest import all_vectors
+from tests.helpers import all_vectors
 
 
 def post(url: str, path: str, **kwargs) -> requests.Response:
@@ -26,10 +28,20 @@ def jpeg(image: Image.Image) -> bytes:
 def test_health_and_openapi_describe_the_service(service_url, demo_index):
     health = requests.get(f"{service_url}/health", timeout=30).json()
     assert health["status"] == "ok" and health["solr"] and health["documents"] == 60
-    assert health["pca_version"] == demo_index.load_model().version
+    assert health["pca_version"] == state.load_model(demo_index).version
     spec = requests.get(f"{service_url}/openapi.json", timeout=30).json()
-    for path in ("/embed", "/search", "/products", "/tag/preview", "/tag/apply", "/clusters",
-                 "/navigate/start", "/navigate/step", "/recommend", "/health"):  # fmt: skip
+    for path in (
+        "/embed",
+        "/search",
+        "/products",
+        "/tag/preview",
+        "/tag/apply",
+        "/clusters",
+        "/navigate/start",
+        "/navigate/step",
+        "/recommend",
+        "/health",
+    ):
         assert path in spec["paths"], path
     page = requests.get(service_url, timeout=30)
     assert page.status_code == 200 and "<html" in page.text.lower()
@@ -39,13 +51,17 @@ def test_embed_an_upload(service_url, demo_index):
     image = jpeg(query_image("dress", "blue", "dotted"))
     body = post(service_url, "/embed", files={"image": ("q.jpg", image, "image/jpeg")}).json()
     assert body["dimension"] == len(body["vector"]) == 1024
-    assert body["pca_version"] == demo_index.load_model().version and body["model"].startswith("inceptionv3")
+    assert body["pca_version"] == state.load_model(demo_index).version and body["model"].startswith("inceptionv3")
 
 
 def test_search_by_uploaded_image_with_keywords_and_a_facet(service_url):
     image = jpeg(query_image("tshirt", "red", "striped"))
-    response = post(service_url, "/search", files={"image": ("q.jpg", image, "image/jpeg")},
-                    data={"text": "cotton", "fq": ['color:"red"'], "k": "5"})  # fmt: skip
+    response = post(
+        service_url,
+        "/search",
+        files={"image": ("q.jpg", image, "image/jpeg")},
+        data={"text": "cotton", "fq": ['color:"red"'], "k": "5"},
+    )
     body = response.json()
     assert response.status_code == 200, body
     assert body["results"] and all(r["fields"]["color"] == "red" for r in body["results"])
@@ -67,22 +83,28 @@ def test_search_by_id_vector_and_keywords(service_url, demo_index):
 
 @pytest.mark.parametrize(
     "kwargs, status, message",
-    [({"json": {"k": 0}}, 400, "k"), ({"json": {"k": "x"}}, 400, "k"),
-     ({"json": {"max_dist": -1, "id": "SKU0001"}}, 400, "max_dist"),
-     ({"json": {"id": "NOPE"}}, 404, "NOPE"), ({"json": {"vector": [1.0, 2.0]}}, 400, "1024"),
-     ({"json": {"vector": ["a"]}}, 400, "vector"), ({"json": {"fq": ["title:("]}}, 400, "title"),
-     ({"json": {"fq": ["{!join from=id to=id}*:*"]}}, 400, "local parameters"),
-     ({"json": {"fq": ["_query_:x"]}}, 400, "nested"), ({"json": {"facets": ["{!ex=x}color"]}}, 400, "field names"),
-     ({"json": {"url": "http://127.0.0.1:8983/solr"}}, 400, "inside the network"),
-     ({"json": {"url": "file:///etc/passwd"}}, 400, "only http"),
-     ({"json": {"url": "http://169.254.169.254/latest"}}, 400, "inside the network"),
-     ({"json": {"image_base64": "not base64!"}}, 400, "base64"),
-     ({"json": ["a list"]}, 400, "JSON object"),
-     ({"data": "x", "headers": {"Content-Type": "text/plain"}}, 400, "text/plain"),
-     ({"files": {"image": ("x.jpg", b"\xff\xd8\xff garbage", "image/jpeg")}}, 400, "not a recognised image"),
-     ({"files": {"image": ("x.jpg", b"", "image/jpeg")}}, 400, "empty"),
-     ({"files": {"image": ("big.jpg", b"\0" * (3 * 1024 * 1024), "image/jpeg")}}, 413, "limit")],
-)  # fmt: skip
+    [
+        ({"json": {"k": 0}}, 400, "k"),
+        ({"json": {"k": "x"}}, 400, "k"),
+        ({"json": {"max_dist": -1, "id": "SKU0001"}}, 400, "max_dist"),
+        ({"json": {"id": "NOPE"}}, 400, "NOPE"),  # Solr refuses an unknown id
+        ({"json": {"vector": [1.0, 2.0]}}, 400, "1024"),
+        ({"json": {"vector": ["a"]}}, 400, "vector"),
+        ({"json": {"fq": ["title:("]}}, 400, "title"),
+        ({"json": {"fq": ["{!join from=id to=id}*:*"]}}, 400, "local parameters"),
+        ({"json": {"fq": ["_query_:x"]}}, 400, "nested"),
+        ({"json": {"facets": ["{!ex=x}color"]}}, 400, "facets: expected values matching"),
+        ({"json": {"url": "http://127.0.0.1:8983/solr"}}, 400, "inside the network"),
+        ({"json": {"url": "file:///etc/passwd"}}, 400, "only http"),
+        ({"json": {"url": "http://169.254.169.254/latest"}}, 400, "inside the network"),
+        ({"json": {"image_base64": "not base64!"}}, 400, "base64"),
+        ({"json": ["a list"]}, 400, "JSON object"),
+        ({"data": "x", "headers": {"Content-Type": "text/plain"}}, 400, "text/plain"),
+        ({"files": {"image": ("x.jpg", b"\xff\xd8\xff garbage", "image/jpeg")}}, 400, "not a recognised image"),
+        ({"files": {"image": ("x.jpg", b"", "image/jpeg")}}, 400, "empty"),
+        ({"files": {"image": ("big.jpg", b"\0" * (3 * 1024 * 1024), "image/jpeg")}}, 413, "limit"),
+    ],
+)
 def test_bad_search_input_gets_a_4xx_with_a_message(service_url, kwargs, status, message):
     response = post(service_url, "/search", **kwargs)
     assert response.status_code == status, response.text
@@ -91,26 +113,35 @@ def test_bad_search_input_gets_a_4xx_with_a_message(service_url, kwargs, status,
 
 def test_products_are_indexed_in_real_time_through_the_pipeline(service_url, demo_index):
     image = base64.b64encode(jpeg(query_image("bag", "green", "dotted", seed=99))).decode()
-    response = post(service_url, "/products", json={"products": [
-        {"id": "NEW1", "image_base64": image, "title": "Green dotted canvas tote", "category": "bag"},
-        {"id": "NEW2", "image_base64": base64.b64encode(b"not an image").decode()},
-        {"id": "NEW3", "image_url": "http://10.0.0.8/x.jpg"},
-    ]})  # fmt: skip
+    response = post(
+        service_url,
+        "/products",
+        json={
+            "products": [
+                {"id": "NEW1", "image_base64": image, "title": "Green dotted canvas tote", "category": "bag"},
+                {"id": "NEW2", "image_base64": base64.b64encode(b"not an image").decode()},
+                {"id": "NEW3", "image_url": "http://10.0.0.8/x.jpg"},
+            ]
+        },
+    )
     body = response.json()
     assert body["indexed"] == ["NEW1"] and set(body["failed"]) == {"NEW2", "NEW3"}
     assert "inside the network" in body["failed"]["NEW3"]
     doc = demo_index.get(["NEW1"])["NEW1"]
-    assert doc["pca_version"] == demo_index.load_model().version and doc["image_vector"]
+    assert doc["pca_version"] == state.load_model(demo_index).version and doc["image_vector"]
     found = post(service_url, "/search", json={"image_base64": image, "k": 1}).json()["results"]
     assert found[0]["id"] == "NEW1" and found[0]["distance"] < 1e-3
-    demo_index.solr.delete(id="NEW1", commit=True)
+    demo_index.request("update", {"commit": "true"}, body={"delete": {"id": "NEW1"}})
     for bad in ({"products": []}, {"products": [{"id": "X"}]}, {"products": "nope"}):
         assert post(service_url, "/products", json=bad).status_code == 400
 
 
 def test_tag_review_then_apply_over_http(service_url, demo_index):
-    preview = post(service_url, "/tag/preview", json={
-        "attribute": "pattern_group", "value": "loud", "example_ids": ["SKU0002", "SKU0005"], "k": 3})
+    preview = post(
+        service_url,
+        "/tag/preview",
+        json={"attribute": "pattern_group", "value": "loud", "example_ids": ["SKU0002", "SKU0005"], "k": 3},
+    )
     body = preview.json()
     assert preview.status_code == 200 and body["field"] == "attr_pattern_group"
     ids = [c["id"] for c in body["candidates"]]
@@ -118,8 +149,11 @@ def test_tag_review_then_apply_over_http(service_url, demo_index):
     applied = post(service_url, "/tag/apply", json={"attribute": "pattern_group", "value": "loud", "ids": ids})
     assert applied.json() == {"field": "attr_pattern_group", "tagged": 5}
     assert {d["id"] for d in demo_index.stream("id", fq=["attr_pattern_group:loud"])} == set(ids)
-    for bad in ({"attribute": "Bad Name", "value": "x", "ids": ids}, {"attribute": "a", "ids": ids},
-                {"attribute": "a", "value": "x", "ids": []}):  # fmt: skip
+    for bad in (
+        {"attribute": "Bad Name", "value": "x", "ids": ids},
+        {"attribute": "a", "ids": ids},
+        {"attribute": "a", "value": "x", "ids": []},
+    ):
         assert post(service_url, "/tag/apply", json=bad).status_code == 400
     assert post(service_url, "/tag/apply", json={"attribute": "a", "value": "x", "ids": ["NOPE"]}).status_code == 404
 
@@ -137,7 +171,9 @@ def test_clusters_navigation_and_recommendations_over_http(service_url):
 
     start = post(service_url, "/navigate/start", json={"size": 4}).json()
     assert len(start["gallery"]) == 4  # one representative per cluster
-    step = post(service_url, "/navigate/step", json={"session": start["session"], "choose": start["gallery"][0]["id"]}).json()
+    step = post(
+        service_url, "/navigate/step", json={"session": start["session"], "choose": start["gallery"][0]["id"]}
+    ).json()
     shown = [g["id"] for g in start["gallery"] + step["gallery"]]
     assert len(shown) == len(set(shown))
     assert post(service_url, "/navigate/step", json={"session": "nope", "choose": "SKU0001"}).status_code == 404
@@ -147,7 +183,9 @@ def test_clusters_navigation_and_recommendations_over_http(service_url):
     assert post(service_url, "/navigate/step", json={"session": start["session"]}).status_code == 400
 
     recommended = post(service_url, "/recommend", json={"like": ["SKU0002"], "unlike": ["SKU0003"], "k": 5}).json()
-    assert len(recommended["results"]) == 5 and {"SKU0002", "SKU0003"}.isdisjoint(r["id"] for r in recommended["results"])
+    assert len(recommended["results"]) == 5 and {"SKU0002", "SKU0003"}.isdisjoint(
+        r["id"] for r in recommended["results"]
+    )
     assert post(service_url, "/recommend", json={"like": [], "k": 5}).status_code == 400
     assert post(service_url, "/recommend", json={"like": ["SKU0002"], "mode": "filter"}).status_code == 400
     assert post(service_url, "/recommend", json={"like": ["NOPE"]}).status_code == 400

@@ -2,6 +2,7 @@
 driven by Selenium) against the real service over HTTP (waitress, in a thread) and a real local
 Solr holding the generated demo catalog. Screenshots of every step, the browser's console log and
 the last page state go to test-artifacts/web/."""
+
 from __future__ import annotations
 
 import base64
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from embedder import options
 from embedder.config import Settings
 from embedder.samples import query_image
 
@@ -32,10 +34,17 @@ CHROMIUM = Path(os.environ.get("LOOKALIKE_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("LOOKALIKE_CHROMEDRIVER", "/usr/bin/chromedriver"))
 # A machine without network: keep Chromium from calling home (each refused connection costs).
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1500,1100",
-)  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1500,1100",
+)
 WAIT = 120  # seconds: the first search by image embeds it with InceptionV3 on the CPU
 _ABSENT = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
 pytestmark = pytest.mark.skipif(
@@ -110,24 +119,31 @@ class Page:
         before = self.generation()
         yield
         gallery = self.find("gallery")
-        self.wait(lambda: self.generation() > before and gallery.get_attribute("data-state") == "ready",
-                  f"the gallery did not render {what}")  # fmt: skip
+        self.wait(
+            lambda: self.generation() > before and gallery.get_attribute("data-state") == "ready",
+            f"the gallery did not render {what}",
+        )
         self.wait_for_images()
 
     def wait_for_images(self) -> None:
         """Waits for every image to load, and checks that none is broken."""
         images = "[...document.images].filter(i => i.getAttribute('src'))"
-        self.wait(lambda: self.driver.execute_script(f"return {images}.every(i => i.complete)"),
-                  "images did not finish loading")  # fmt: skip
+        self.wait(
+            lambda: self.driver.execute_script(f"return {images}.every(i => i.complete)"),
+            "images did not finish loading",
+        )
         broken = self.driver.execute_script(f"return {images}.filter(i => !i.naturalWidth).map(i => i.src)")
         assert broken == [], f"images that did not load: {broken}"
 
     def results(self) -> list[dict]:
         return [
-            {"id": card.get_attribute("data-id"), "distance": self.find("result-distance", card).text,
-             "title": self.find("result-title", card).text}
+            {
+                "id": card.get_attribute("data-id"),
+                "distance": self.find("result-distance", card).text,
+                "title": self.find("result-title", card).text,
+            }
             for card in self.find_all("result", self.find("gallery"))
-        ]  # fmt: skip
+        ]
 
     def result_ids(self) -> list[str]:
         return [r["id"] for r in self.results()]
@@ -193,7 +209,7 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     with page.new_gallery("all products on load"):
         driver.get(page.base_url + "/")
     assert "Lookalike" in driver.title
-    assert len(page.results()) == 24  # the default k, out of 60
+    assert len(page.results()) == options.SEARCH["k"].default  # out of 60
     assert page.find_all("facet-category-tshirt"), "facet counts from /search are rendered as checkboxes"
     page.wait(lambda: "products" in page.find("health").text, "the health line did not load")
     page.screenshot("home")
@@ -243,7 +259,9 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.fill("tag-value", "hawaiian")
     page.fill("tag-k", "8")
     page.find("tag-preview").click()
-    page.wait(lambda: page.message_kind() == "error" and page.message(), "no error shown for a preview without examples")
+    page.wait(
+        lambda: page.message_kind() == "error" and page.message(), "no error shown for a preview without examples"
+    )
     page.screenshot("error-no-examples")
 
     # 4. Three examples, a preview to review, one candidate unticked, then confirm.

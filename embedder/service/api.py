@@ -1,4 +1,5 @@
 """Search routes: /embed, /search, /products, /products/<id>/image."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,10 +9,11 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, redirect, send_file
 
-from embedder import contract
+from embedder import contract, options
 from embedder.catalog import parse_record
-from embedder.client import Hit, Query
-from embedder.pipeline import IndexOptions, Indexer
+from embedder.client import Hit
+from embedder.errors import BadInput, NotFound
+from embedder.pipeline import Indexer, IndexOptions
 from embedder.service.inputs import Payload
 
 blueprint = Blueprint("api", __name__)
@@ -33,11 +35,16 @@ def embed():
     s = services()
     image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
     if image is None:
-        raise ValueError("send an image: a multipart field 'image', or JSON {\"url\": ...}")
-    with s.model_lock:
-        vector = s.client.embed(image)
-    return jsonify({"vector": vector.tolist(), "dimension": int(vector.shape[0]),
-                    "model": s.client.extractor.name, "pca_version": s.client.model.version})  # fmt: skip
+        raise BadInput("send an image: a multipart field 'image', or JSON {\"url\": ...}")
+    vector, version = s.runtime.embed(image)
+    return jsonify(
+        {
+            "vector": vector.tolist(),
+            "dimension": int(vector.shape[0]),
+            "model": s.runtime.extractor().name,
+            "pca_version": version,
+        }
+    )
 
 
 @blueprint.post("/search")
@@ -45,20 +52,9 @@ def search():
     payload = Payload()
     s = services()
     image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
-    options = dict(
-        text=payload.text("text"), fq=payload.filters(), k=payload.integer("k", 12, 1, 1000),
-        max_dist=payload.number("max_dist"), hybrid=payload.flag("hybrid"),
-        facets=payload.field_names("facets") or [*DEFAULT_FACETS, *services().attribute_fields()],
-    )  # fmt: skip
-    product_id, vector = payload.text("id", 200), payload.vector()
-    if image is not None:
-        with s.model_lock:
-            query = s.client.query(image=image, **options)
-    elif product_id is not None or vector is not None:
-        query = s.client.query(id=product_id, vector=vector, **options)
-    else:
-        query = Query(**options)
-    page = s.client.run(query)
+    values = payload.search(options.SEARCH_REQUEST)
+    values.setdefault("facets", [*DEFAULT_FACETS, *s.attribute_fields()])
+    page = s.client.run(s.client.query(image=image, **values))
     return jsonify({"results": [hit_json(h) for h in page.hits], "facets": page.facets, "total": page.total})
 
 
@@ -68,14 +64,14 @@ def products():
     payload = Payload()
     records = payload.fields.get("products")
     if not isinstance(records, list) or not 1 <= len(records) <= MAX_PRODUCTS:
-        raise ValueError(f"products: expected a list of 1 to {MAX_PRODUCTS} product objects")
+        raise BadInput(f"products: expected a list of 1 to {MAX_PRODUCTS} product objects")
     s = services()
     schema = s.index.schema_info()
     rows = [parse_record(n, _with_image(record, s), schema, Path.cwd()) for n, record in enumerate(records, 1)]
-    options = IndexOptions(batch_size=s.settings.batch_size, progress=False,
-                           allow_private_urls=s.config.allow_private_urls)  # fmt: skip
-    with s.model_lock:
-        indexed, failed = Indexer(s.index, s.client.extractor, options).index_rows(rows)
+    settings = IndexOptions(
+        batch_size=s.settings.batch_size, progress=False, allow_private_urls=s.config.allow_private_urls
+    )
+    indexed, failed = Indexer(s.index, s.runtime, settings).index_rows(rows)
     if failed and not indexed:  # an error like any other, with the reasons beside it
         first = next(iter(failed))
         error = f"no product was indexed; {first}: {failed[first]}"
@@ -87,15 +83,15 @@ def _with_image(record: object, s) -> dict:
     """A product object with its image as the catalog's ``image``: a URL, or an upload saved
     under the service's home (so the gallery can show it)."""
     if not isinstance(record, dict):
-        raise ValueError("products: each product is a JSON object")
+        raise BadInput("products: each product is a JSON object")
     record = dict(record)
     url, data = record.pop("image_url", None), record.pop("image_base64", None)
     if (url is None) == (data is None):
-        raise ValueError(f"product {record.get('id')!r}: give one of image_url or image_base64")
+        raise BadInput(f"product {record.get('id')!r}: give one of image_url or image_base64")
     if url is not None:
         # Only a URL: anything else would be read as a path on the sidecar's own disk.
         if not str(url).startswith(("http://", "https://")):
-            raise ValueError(f"product {record.get('id')!r}: image_url: only http and https URLs are fetched")
+            raise BadInput(f"product {record.get('id')!r}: image_url: only http and https URLs are fetched")
         return {**record, "image": str(url)}
     image = Payload.decode_base64(str(data), f"product {record.get('id')!r}: image_base64")
     uploads = s.settings.home / "uploads"
@@ -110,7 +106,7 @@ def product_image(product_id: str):
     s = services()
     doc = s.index.get([product_id], fl=f"id,{contract.IMAGE_URL_FIELD}").get(product_id)
     if doc is None or contract.IMAGE_URL_FIELD not in doc:
-        raise KeyError(f"no image for product {product_id!r}")
+        raise NotFound(f"no image for product {product_id!r}")
     location = doc[contract.IMAGE_URL_FIELD]
     if location.startswith(("http://", "https://")):
         return redirect(location)
@@ -118,7 +114,6 @@ def product_image(product_id: str):
     path = path if path.is_absolute() else Path.cwd() / path
     path = path.resolve()
     if not any(path.is_relative_to(root.resolve()) for root in s.image_roots()) or not path.is_file():
-        raise KeyError(f"the image of product {product_id!r} is not served from here")
+        raise NotFound(f"the image of product {product_id!r} is not served from here")
     mimetype = mimetypes.guess_type(path.name)[0] or "image/jpeg"
     return send_file(path, mimetype=mimetype, max_age=3600)
-

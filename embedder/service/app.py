@@ -1,22 +1,23 @@
 """The Flask app factory: configuration, shared objects, JSON errors, health, the web page."""
+
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pysolr
-import requests
 from flask import Flask, jsonify, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from embedder import state
 from embedder.client import LookalikeClient
 from embedder.config import Settings, load_settings
+from embedder.errors import LookalikeError, SolrUnavailable
 from embedder.navigation import Navigator
+from embedder.runtime import EmbeddingRuntime
 from embedder.service import api, merchandising, openapi
-from embedder.solr import ModelMismatch, SolrIndex, SolrUnavailable
+from embedder.solr import SolrIndex
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -34,15 +35,16 @@ class ServiceConfig:
 
 
 class Services:
-    """What the routes share: the client (Solr + model), navigation sessions, a model lock."""
+    """What the routes share: the Solr index, the embedding runtime, the client over both, and
+    navigation sessions."""
 
     def __init__(self, settings: Settings, config: ServiceConfig, extractor=None) -> None:
         self.settings = settings
         self.config = config
         self.index = SolrIndex(settings.collection_url, timeout=30)
-        self.client = LookalikeClient(self.index, weights=settings.weights, extractor=extractor)
+        self.runtime = EmbeddingRuntime(self.index, settings.weights, extractor)
+        self.client = LookalikeClient(self.index, self.runtime)
         self.navigator = Navigator(self.client)
-        self.model_lock = threading.Lock()  # one embedding at a time: TensorFlow uses both cores
         self._attributes: tuple[float, list[str]] = (0.0, [])
 
     def attribute_fields(self) -> list[str]:
@@ -91,59 +93,45 @@ def _register_pages(app: Flask) -> None:
     @app.get("/health")
     def health():
         services: Services = app.extensions["lookalike"]
-        status = {"solr": False, "model_loaded": services.client.extractor_loaded,
-                  "pca_version": None, "documents": None, "weights": services.settings.weights}  # fmt: skip
+        status = {
+            "solr": False,
+            "model_loaded": services.runtime.loaded,
+            "pca_version": None,
+            "documents": None,
+            "weights": services.settings.weights,
+        }
         try:
-            status["documents"] = services.index.solr.search("*:*", rows=0).hits
-            model = services.index.load_model()
+            status["documents"] = services.index.count()
+            status["pca_version"] = state.model_version(services.index)
             status["solr"] = True
-            status["pca_version"] = model.version if model else None
-        except (SolrUnavailable, pysolr.SolrError, requests.RequestException) as error:
+        except LookalikeError as error:
             status["error"] = str(error)
         status["status"] = "ok" if status["solr"] else "degraded"
         return jsonify(status), 200 if status["solr"] else 503
 
 
 def _register_errors(app: Flask) -> None:
-    """Every error is JSON {"error": message} with a status that says whose fault it is."""
+    """Every error is JSON {"error": message}. The package's errors carry their own status
+    (``embedder.errors``); anything else is our bug: a 500 with a generic message, logged."""
 
-    def error(status: int, message: str):
-        return jsonify({"error": message}), status
+    def answer(status: int, message: str, headers: dict | None = None):
+        return jsonify({"error": message}), status, headers or {}
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
-            return error(413, f"the request is over the {limit}-byte upload limit")
-        return error(exc.code or 500, exc.description or exc.name)
+            return answer(413, f"the request is over the {limit}-byte upload limit")
+        return answer(exc.code or 500, exc.description or exc.name)
 
-    @app.errorhandler(ModelMismatch)
-    def mismatch(exc: ModelMismatch):
-        return error(409, str(exc))
+    @app.errorhandler(LookalikeError)
+    def expected(exc: LookalikeError):
+        if exc.status >= 500:
+            log.warning("%s: %s", type(exc).__name__, exc)
+        retry = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, SolrUnavailable) else None
+        return answer(exc.status, str(exc), retry)
 
-    @app.errorhandler(ValueError)
-    def bad_input(exc: ValueError):  # ImageError, FetchError and CatalogError included
-        return error(400, str(exc))
-
-    @app.errorhandler(KeyError)
-    def not_found(exc: KeyError):
-        return error(404, exc.args[0] if exc.args else "not found")
-
-    @app.errorhandler(LookupError)
-    def not_ready(exc: LookupError):
-        return error(409, str(exc))
-
-    @app.errorhandler(pysolr.SolrError)
-    def solr_error(exc: pysolr.SolrError):
-        message = str(exc)
-        if "Failed to connect" in message or "Connection to server" in message:
-            return error(503, f"Solr is unavailable, retry later: {message}")
-        if "(HTTP 400)" in message:
-            return error(400, message.split("[Reason: ", 1)[-1].rstrip("]"))
-        log.error("Solr failed: %s", message)
-        return error(502, f"Solr failed: {message}")
-
-    @app.errorhandler(SolrUnavailable)
-    @app.errorhandler(requests.RequestException)
-    def unavailable(exc: Exception):
-        return error(503, f"Solr is unavailable, retry later: {exc}")
+    @app.errorhandler(Exception)
+    def bug(exc: Exception):
+        log.exception("unexpected error")
+        return answer(500, "internal error: the sidecar failed unexpectedly (logged); please report it")

@@ -1,12 +1,14 @@
 """Merchandiser and shopper routes: tagging from examples, clusters, navigation, recommendation."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
 
 from flask import Blueprint, jsonify
 
-from embedder import clustering, tagging
+from embedder import clustering, options, tagging
 from embedder.client import Hit
+from embedder.errors import BadInput
 from embedder.service.api import hit_json, services
 from embedder.service.inputs import Payload
 
@@ -16,7 +18,7 @@ blueprint = Blueprint("merchandising", __name__)
 def _attribute(payload: Payload) -> tagging.Attribute:
     name, value = payload.text("attribute", 64), payload.text("value", 200)
     if name is None or value is None:
-        raise ValueError("attribute and value are required, e.g. attribute=style, value=hawaiian")
+        raise BadInput("attribute and value are required, e.g. attribute=style, value=hawaiian")
     return tagging.Attribute(name, value)
 
 
@@ -26,11 +28,12 @@ def tag_preview():
     attribute = _attribute(payload)
     s = services()
     image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
-    with s.model_lock:
-        candidates = tagging.preview(
-            s.client, payload.strings("example_ids"), [image] if image else [],
-            k=payload.integer("k", 20, 1, 1000), max_dist=payload.number("max_dist"), fq=payload.filters(),
-        )  # fmt: skip
+    candidates = tagging.preview(
+        s.client,
+        payload.strings("example_ids"),
+        [image] if image else [],
+        **payload.search(options.TAG_PREVIEW_REQUEST),
+    )
     return jsonify({"field": attribute.field, "candidates": [hit_json(h) for h in candidates]})
 
 
@@ -46,10 +49,14 @@ def tag_apply():
 
 def _clusters_json(result: clustering.Clustering) -> dict:
     docs = services().index.get([c.representative for c in result.clusters], fl="*")
-    return {"created_at": result.created_at, "pca_version": result.pca_version, "clusters": [
-        {**asdict(c), "representative": hit_json(Hit.of_document(c.representative, docs.get(c.representative, {})))}
-        for c in result.clusters
-    ]}  # fmt: skip
+    return {
+        "created_at": result.created_at,
+        "pca_version": result.pca_version,
+        "clusters": [
+            {**asdict(c), "representative": hit_json(Hit.of_document(c.representative, docs.get(c.representative, {})))}
+            for c in result.clusters
+        ],
+    }
 
 
 @blueprint.post("/clusters")
@@ -79,9 +86,11 @@ def cluster_attribute(cluster_id: int):
 def navigate_start():
     payload = Payload()
     session, gallery = services().navigator.start(
-        payload.integer("size", 12, 1, 100), payload.filters(), payload.text("choose", 200),
+        payload.integer("size", 12, 1, 100),
+        payload.filters(),
+        payload.text("choose", 200),
         payload.strings("reject"),
-    )  # fmt: skip
+    )
     return jsonify({"session": session.id, "current": session.current, "gallery": [hit_json(h) for h in gallery]})
 
 
@@ -90,7 +99,7 @@ def navigate_step():
     payload = Payload()
     session_id, choose = payload.text("session", 100), payload.text("choose", 200)
     if session_id is None or choose is None:
-        raise ValueError("session and choose are required")
+        raise BadInput("session and choose are required")
     session, gallery = services().navigator.step(
         session_id, choose, payload.strings("reject"), payload.integer("k", 12, 1, 100)
     )
@@ -100,15 +109,8 @@ def navigate_step():
 @blueprint.post("/recommend")
 def recommend():
     payload = Payload()
-    like = payload.strings("like")
-    if not like:
-        raise ValueError("like: give 1 or more liked product ids")
-    mode = payload.text("mode", 10) or "rank"
-    if mode not in ("rank", "filter"):
-        raise ValueError(f"mode: rank or filter, got {mode!r}")
-    page = services().client.recommend(
-        like, payload.strings("unlike"), text=payload.text("text"), fq=payload.filters(),
-        k=payload.integer("k", 12, 1, 1000), max_dist=payload.number("max_dist"),
-        visual_filter=mode == "filter", facets=payload.field_names("facets"),
-    )  # fmt: skip
+    values = payload.search(options.RECOMMEND_REQUEST)
+    if not values.get("like"):
+        raise BadInput("like: give 1 or more liked product ids")
+    page = services().client.recommend(**values)
     return jsonify({"results": [hit_json(h) for h in page.hits], "facets": page.facets, "total": page.total})

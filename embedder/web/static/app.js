@@ -163,11 +163,47 @@ function describe(fields) {
 
 // ---- search and facets ----------------------------------------------------------------------
 
+/** The search form's option inputs, one per option the service's schema marks for the page
+ * (x-page), with its type, bounds, default and help: declared once, in embedder/options.py. */
+async function buildSearchOptions() {
+  const spec = await api("/openapi.json");
+  const properties = spec.components.schemas.SearchRequest.properties;
+  state.pageOptions = Object.entries(properties).filter(([, schema]) => schema["x-page"]);
+  $("search-options").replaceChildren(...state.pageOptions.map(([name, schema]) => optionInput(name, schema)));
+}
+
+function optionInput(name, schema) {
+  const id = `${name.replaceAll("_", "-")}-input`;
+  const label = el("label", { for: id, text: schema.title ?? name, title: schema.description });
+  if (schema.type === "boolean") {
+    const box = el("input", { id, name, type: "checkbox", "data-testid": id, title: schema.description });
+    box.checked = schema.default === true;
+    return el("div", { class: "field check" }, box, label);
+  }
+  const input = el("input", { id, name, type: "number", "data-testid": id, title: schema.description,
+    step: schema.type === "integer" ? "1" : "any", placeholder: schema.default === undefined ? "none" : "" });
+  for (const bound of ["minimum", "maximum"]) if (schema[bound] !== undefined) input[bound.slice(0, 3)] = schema[bound];
+  if (schema.default !== undefined) input.value = String(schema.default);
+  return el("div", { class: "field small" }, label, input);
+}
+
+/** The values of the page's option inputs, by option name (empty number inputs are left out). */
+function pageOptionValues() {
+  const values = {};
+  for (const [name, schema] of state.pageOptions ?? []) {
+    const input = $(`${name.replaceAll("_", "-")}-input`);
+    values[name] = schema.type === "boolean" ? input.checked : numberOrNull(input);
+  }
+  return values;
+}
+
+/** The number of results a gallery shows: the k input, or its declared default. */
+const pageSize = () => pageOptionValues().k ?? 10;
+
 function search(heading) {
   state.nav = null;
   const text = $("text-input").value.trim();
-  const options = { text, fq: filterQueries(), k: numberOrNull($("k-input")) ?? 24,
-    max_dist: numberOrNull($("max-dist-input")), hybrid: $("hybrid-input").checked, facets: [...state.facetFields] };
+  const options = { text, fq: filterQueries(), facets: [...state.facetFields], ...pageOptionValues() };
   let request;
   if (state.query?.kind === "file") {
     const form = new FormData();
@@ -236,7 +272,7 @@ function useAsQuery(result) {
 
 /** A step to the clicked product's lookalikes; a session never shows a product twice. */
 function navigateTo(result) {
-  const k = Math.min(numberOrNull($("k-input")) ?? 12, NAV_MAX); // a step shows at most 100
+  const k = Math.min(pageSize(), NAV_MAX); // a step shows at most 100
   const reject = [...state.rejected].filter((id) => id !== result.id);
   const step = (state.nav?.step ?? 0) + 1;
   return loadGallery(async () => {
@@ -252,7 +288,7 @@ function navigateTo(result) {
 function browse() {
   state.rejected.clear();
   return loadGallery(async () => {
-    const body = await post("/navigate/start", { size: Math.min(numberOrNull($("k-input")) ?? 12, NAV_MAX), fq: filterQueries() });
+    const body = await post("/navigate/start", { size: Math.min(pageSize(), NAV_MAX), fq: filterQueries() });
     state.nav = { session: body.session, step: 0 };
     return body;
   }, "Diverse products: click the one closest to what you want", "navigate");
@@ -403,7 +439,7 @@ function showCluster(cluster) {
   state.filters = new Map([["cluster_id", new Set([String(cluster.id)])]]);
   setQuery(null);
   $("text-input").value = "";
-  $("k-input").value = String(Math.max(numberOrNull($("k-input")) ?? 24, cluster.size));
+  $("k-input").value = String(Math.max(pageSize(), cluster.size));
   return search(`Cluster ${cluster.id}: its ${cluster.size} products`);
 }
 
@@ -456,4 +492,4 @@ function wire() {
 wire();
 loadHealth();
 guarded(loadClusters);
-search();
+guarded(async () => { await buildSearchOptions(); await search(); });

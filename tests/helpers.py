@@ -1,0 +1,70 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from embedder import contract
+from embedder.pipeline import Indexer, IndexOptions
+from embedder.runtime import EmbeddingRuntime
+from embedder.solr import SolrIndex
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shared_dataset(name: str) -> Path:
+    """A dataset under ../shared/datasets, or a skip saying it is absent."""
+    path = SHARED / "datasets" / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/ is only beside the developers' and CI's checkouts)")
+    return path
+
+
+def indexer(index: SolrIndex, extractor, options: IndexOptions) -> Indexer:
+    """The indexing job over ``index`` with a loaded extractor."""
+    return Indexer(index, EmbeddingRuntime(index, extractor=extractor), options)
+
+
+def all_vectors(index: SolrIndex) -> dict:
+    """Every product's vector, read back from Solr, as float64 for brute-force references."""
+    docs = index.stream(f"id,{contract.VECTOR_FIELD}", fq=[f"{contract.VECTOR_FIELD}:*"])
+    return {d["id"]: contract.decode_vector(d[contract.VECTOR_FIELD]).astype("float64") for d in docs}
+
+
+def fuzz_settings(max_examples: int = 60):
+    """Hypothesis settings for the bad-input suites: bounded, reproducible (derandomized, no
+    example database), with no per-example deadline (a request to a real server can be slow)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
+
+
+def index_snapshot(index: SolrIndex) -> dict[str, dict]:
+    """Every committed document of the collection, products and its own documents alike, with
+    every field (the vector as base64) but ``_version_``, by id: to show that bad input changed
+    nothing."""
+    docs = index.search(fl="*", rows=100000).docs
+    docs += list(index.get(list(contract.OWN_DOCUMENTS), fl="*").values())  # /select hides them
+    return {doc["id"]: {k: v for k, v in doc.items() if k != "_version_"} for doc in docs}

@@ -1,0 +1,279 @@
+"""Seams between the pieces, on the emptied collection: product ids with awkward characters
+through every id list (real-time get, {!visual id/like/unlike}, {!terms} exclusion), the
+reserved ids at the adapter and in the indexing job, the collection's own state when broken,
+and the exit statuses of ``lookalike``. The sidecar's seams are in test_seams_service.py."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from embedder import contract, state
+from embedder.client import LookalikeClient, Query
+from embedder.config import load_settings
+from embedder.errors import BadInput, CollectionStateError
+from embedder.pipeline import IndexOptions
+from embedder.samples import generate_catalog, query_image
+from tests.helpers import free_port, indexer
+
+DIM = contract.DEFAULT_DIMENSION
+AWKWARD = [
+    "a,b",
+    "back\\slash",
+    "two words",
+    "it's",
+    'say "hi"',
+    "sku:1",
+    "Ünïcode✓",
+    "trailing\\",
+    "a\\,b",
+    "'quoted",
+    "x*?",
+]
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("LOOKALIKE_")}
+
+
+@pytest.fixture
+def awkward_products(index) -> dict[str, np.ndarray]:
+    """40 plain products and one per awkward id, with random vectors (float64 for references)."""
+    ids = [f"P{i:03d}" for i in range(40)] + AWKWARD
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(len(ids), DIM)).astype(np.float32) * np.linspace(3, 0.1, DIM, dtype=np.float32)
+    index.add(
+        [
+            {"id": i, "title": f"product {n}", contract.VECTOR_FIELD: contract.encode_vector(v),
+             contract.VERSION_FIELD: "test"}
+            for n, (i, v) in enumerate(zip(ids, vectors))
+        ]
+    )
+    index.commit()
+    return {i: v.astype(np.float64) for i, v in zip(ids, vectors)}
+
+
+def nearest(vectors: dict[str, np.ndarray], query: np.ndarray, leave_out=()) -> list[str]:
+    """Brute force: every id but ``leave_out``, nearest first."""
+    distances = {i: float(((v - query) ** 2).sum()) for i, v in vectors.items() if i not in leave_out}
+    return sorted(distances, key=distances.get)
+
+
+def test_real_time_get_finds_every_awkward_id(index, awkward_products):
+    assert set(index.get(AWKWARD, fl="id")) == set(AWKWARD)
+    for product_id in AWKWARD:
+        assert list(index.get([product_id, "P001"], fl="id")) == [product_id, "P001"] or set(
+            index.get([product_id, "P001"], fl="id")
+        ) == {product_id, "P001"}
+
+
+@pytest.mark.parametrize("product_id", AWKWARD)
+def test_search_by_an_awkward_id_leaves_it_out_and_equals_brute_force(index, awkward_products, product_id):
+    hits = LookalikeClient(index).search(id=product_id, k=10)
+    expected = nearest(awkward_products, awkward_products[product_id], leave_out={product_id})
+    assert [h.id for h in hits] == expected[:10]
+
+
+@pytest.mark.parametrize("product_id", AWKWARD)
+def test_excluding_an_awkward_id_leaves_out_exactly_it(index, awkward_products, product_id):
+    query = awkward_products[product_id]
+    hits = LookalikeClient(index).search(vector=query, exclude=[product_id, "P000"], k=100)
+    assert [h.id for h in hits] == nearest(awkward_products, query, leave_out={product_id, "P000"})
+
+
+def test_excluding_every_awkward_id_at_once_leaves_the_plain_ones(index, awkward_products):
+    query = awkward_products["P005"]
+    hits = LookalikeClient(index).search(vector=query, exclude=AWKWARD, k=100)
+    assert [h.id for h in hits] == nearest(awkward_products, query, leave_out=set(AWKWARD))
+
+
+def test_like_and_unlike_awkward_ids_move_the_query_as_documented(index, awkward_products):
+    like, unlike = ["a,b", "back\\slash", "trailing\\", "'quoted"], ['say "hi"', "it's", "a\\,b"]
+    positive = np.mean([awkward_products[i] for i in like], axis=0)
+    negative = np.mean([awkward_products[i] for i in unlike], axis=0)
+    target = positive + 0.5 * (positive - negative)  # the plugin's default unlikeWeight
+    page = LookalikeClient(index).run(Query(like=like, unlike=unlike, k=20))
+    assert [h.id for h in page.hits] == nearest(awkward_products, target)[:20]
+
+
+def test_recommend_leaves_the_liked_and_disliked_awkward_ids_out(index, awkward_products):
+    like, unlike = ["Ünïcode✓", "sku:1", "x*?"], ["two words", "trailing\\"]
+    positive = np.mean([awkward_products[i] for i in like], axis=0)
+    negative = np.mean([awkward_products[i] for i in unlike], axis=0)
+    page = LookalikeClient(index).recommend(like=like, unlike=unlike, k=100)
+    expected = nearest(awkward_products, positive + 0.5 * (positive - negative), leave_out={*like, *unlike})
+    assert [h.id for h in page.hits] == expected and page.total == len(expected)
+
+
+# -- reserved ids at the adapter and in the indexing job ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"id": contract.CLUSTERS_DOC_ID, "title": "x"},
+        {"id": contract.MODEL_DOC_ID, "kind": "model"},
+        {"id": "_lookalike_anything"},
+        {"id": "PLAIN", "kind": "clusters"},
+    ],
+)
+def test_the_adapter_refuses_reserved_ids_and_kind_before_writing_anything(index, doc):
+    with pytest.raises(BadInput, match="_lookalike_"):
+        index.add([{"id": "GOOD", "title": "fine"}, doc])
+    index.commit()
+    assert index.get(["GOOD", doc["id"]]) == {}
+
+
+def small_catalog(directory, keep: int, extra: list[dict] = ()) -> tuple:
+    """The generated catalog cut to its first ``keep`` rows, then ``extra`` rows."""
+    catalog = generate_catalog(directory)
+    with open(catalog, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = rows[:keep] + [{**rows[keep], **row} for row in extra]
+    with open(catalog, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    return catalog, [r["id"] for r in rows[:keep]]
+
+
+def test_a_reserved_id_in_the_catalog_fails_alone_and_the_other_rows_land(index, extractor, tmp_path):
+    reserved = [contract.MODEL_DOC_ID, contract.CLUSTERS_DOC_ID, "_lookalike_x"]
+    catalog, good = small_catalog(tmp_path / "catalog", 5, [{"id": i} for i in reserved])
+    report = tmp_path / "report.jsonl"
+    options = IndexOptions(batch_size=4, progress=False, report_path=report)
+    summary = indexer(index, extractor, options).run(catalog)
+    assert (summary.indexed, summary.failed, summary.skipped) == (5, 3, 0)
+    failures = {r["id"]: r for r in map(json.loads, report.read_text().splitlines())}
+    assert set(failures) == set(reserved) and all("reserved" in r["reason"] for r in failures.values())
+    docs = index.get(good, fl="id,pca_version")
+    assert {i: d["pca_version"] for i, d in docs.items()} == dict.fromkeys(good, summary.pca_version)
+    assert index.get(reserved[1:]) == {}
+    assert state.load_model(index).version == summary.pca_version  # the model was not replaced
+
+
+# -- the collection's own state when broken -------------------------------------------------------
+
+
+def corrupt(reducer, how: str) -> bytes:
+    if how == "garbage":
+        return b"not a PCA model at all"
+    if how == "nan":
+        reducer.mean_[0] = np.nan
+    else:  # finite, but no longer what its version hashes
+        reducer.components_[0, 0] += 1.0
+    return reducer.to_bytes()
+
+
+@pytest.mark.parametrize("how", ["garbage", "nan", "tampered"])
+def test_a_corrupt_model_document_is_the_collections_problem_naming_refit(index, extractor, tmp_path, how):
+    catalog, _ = small_catalog(tmp_path / "catalog", 4)
+    options = IndexOptions(batch_size=4, progress=False, report_path=tmp_path / "report.jsonl")
+    indexer(index, extractor, options).run(catalog)
+    model = state.load_model(index)
+    index.write_own(
+        {
+            contract.ID_FIELD: contract.MODEL_DOC_ID,
+            contract.KIND_FIELD: "model",
+            contract.VERSION_FIELD: model.version,
+            contract.MODEL_BLOB_FIELD: base64.b64encode(corrupt(model.reducer, how)).decode("ascii"),
+            contract.MODEL_META_FIELD: json.dumps({"extractor": model.extractor}),
+        }
+    )
+    with pytest.raises(CollectionStateError, match="--refit"):
+        state.load_model(index)
+
+    from embedder.service import ServiceConfig, create_app
+
+    settings = load_settings(environ={}, solr_url=index.url.rsplit("/", 1)[0], home=tmp_path, weights="none")
+    client = create_app(settings, ServiceConfig(), extractor=extractor).test_client()
+    image = io.BytesIO()
+    query_image("bag", "red", "solid").save(image, format="JPEG")
+    response = client.post("/search", data={"image": (io.BytesIO(image.getvalue()), "q.jpg")})
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert "--refit" in response.get_json()["error"]
+
+
+# -- exit statuses of `lookalike` -----------------------------------------------------------------
+
+
+def lookalike(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "embedder.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def test_cli_with_nothing_listening_exits_6_in_one_line():
+    done = lookalike("--solr", f"http://127.0.0.1:{free_port()}/solr", "search", "--id", "X")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 6, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("lookalike: error:") and "re-run" in lines[0]
+
+
+def test_cli_bad_option_value_exits_2(local_solr):
+    done = lookalike("--solr", local_solr.url, "search", "--id", "X", "-k", "0")
+    assert done.returncode == 2 and "-k" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_unknown_id_exits_2_in_one_line_and_an_awkward_one_works(index, awkward_products, local_solr):
+    solr = ("--solr", local_solr.url, "--collection", local_solr.collection)
+    done = lookalike(*solr, "search", "--id", "NOPE")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("lookalike: error:") and "NOPE" in lines[0]
+    found = lookalike(*solr, "search", "--id", "a,b", "-k", "5", "--json")
+    assert found.returncode == 0, found.stderr
+    expected = nearest(awkward_products, awkward_products["a,b"], leave_out={"a,b"})[:5]
+    assert [hit["id"] for hit in json.loads(found.stdout)] == expected
+
+
+def read_until_progress(process: subprocess.Popen, at_least: int, total: int) -> str:
+    """stderr until the indexing bar shows ``at_least`` of ``total`` (bounded: 600 s, 4 KB reads)."""
+    seen, deadline = "", time.monotonic() + 600
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace") if ready else ""
+        assert chunk, f"the job ended or went silent early:\n{seen[-2000:]}"
+        seen += chunk
+        counts = re.findall(rf"indexing:.*?(\d+)/{total}", seen)
+        if counts and int(counts[-1]) >= at_least:
+            return seen
+    raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")
+
+
+def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_solr, tmp_path):
+    total, at_least = 120, 16
+    catalog = generate_catalog(tmp_path / "catalog", variants=total // 60)
+    command = [
+        sys.executable, "-m", "embedder.cli", "--solr", local_solr.url, "--collection", local_solr.collection,
+        "index", str(catalog), "--weights", "none", "--fit-sample", "16", "--batch-size", "8",
+        "--report", str(tmp_path / "report.jsonl"),
+    ]  # fmt: skip
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    try:
+        seen = read_until_progress(job, at_least, total)
+        job.send_signal(signal.SIGINT)
+        _, rest = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    stderr = seen + rest.decode(errors="replace")
+    assert job.returncode == 130, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    assert "interrupted" in last and "re-run" in last and "Traceback" not in stderr, stderr[-3000:]
+
+    done = subprocess.run(command + ["--no-progress"], capture_output=True, text=True, timeout=600, env=ENV)
+    assert done.returncode == 0, done.stderr
+    indexed, skipped = map(int, re.search(r"indexed (\d+), skipped (\d+)", done.stdout).groups())
+    assert indexed + skipped == total and skipped >= at_least
+    ids = [d["id"] for d in index.stream("id", fq=[f"{contract.VECTOR_FIELD}:*"])]
+    assert len(ids) == len(set(ids)) == total
