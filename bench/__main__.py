@@ -29,7 +29,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("pysolr").setLevel(logging.WARNING)
     results_path = FOLDER / f"results-{args.size}.json"
     if args.report_only:
         results = json.loads(results_path.read_text())

@@ -21,6 +21,7 @@ from embedder.localsolr import LocalSolr
 from embedder.model import FeatureExtractor
 from embedder.pipeline import Indexer, IndexOptions
 from embedder.reduce import PCAReducer
+from embedder.runtime import EmbeddingRuntime
 from embedder.solr import SolrIndex
 
 PHOTOS = REAL_VECTORS.parents[1] / "fashion-products"
@@ -47,7 +48,7 @@ def run(solr: LocalSolr, data: Path, count: int) -> dict:
         extractor.embed(images[:batch], batch_size=batch)  # traces the graph for this shape
         index.delete_all()
         options = IndexOptions(batch_size=batch, pca_path=pca, progress=False, report_path=data / "embed-report.jsonl")
-        summary = Indexer(index, extractor, options).run(catalog)
+        summary = Indexer(index, EmbeddingRuntime(index, extractor=extractor), options).run(catalog)
         job = summary.indexed / summary.seconds
         rows.append(
             {

@@ -79,7 +79,7 @@ def measure(
 
 
 def index_catalog(index: SolrIndex, docs: int) -> None:
-    if index.solr.search("*:*", rows=0).hits == docs:
+    if index.count() == docs:
         return
     index.delete_all()
     for chunk in Catalog(calibrate(contract.DEFAULT_DIMENSION)).chunks(docs):
@@ -201,7 +201,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8996)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("pysolr").setLevel(logging.WARNING)
     results = run(args.docs, args.seconds, args.threads, args.port)
     write(results)
     print(section(results))

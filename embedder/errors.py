@@ -79,7 +79,7 @@ BUG_EXIT_CODE = 1
 # The exit statuses of ``lookalike``, for its --help and docs/configuration.md.
 EXIT_CODES = {
     0: "success",
-    BUG_EXIT_CODE: "an unexpected error (a bug: run with --verbose for the traceback)",
+    BUG_EXIT_CODE: "failed: the message says why (an unexpected error says so; --verbose shows the traceback)",
     BadInput.exit_code: "bad input or usage",
     3: "`solr status`: Solr is not running",
     NotFound.exit_code: "not found",

@@ -1,0 +1,283 @@
+"""Seams of the sidecar over real HTTP: Solr's refusals and outages as the client sees them, our
+own bugs as a generic 500, the approximate mode's probe against its declared bounds, and the
+collection's own documents, which no write may name and no search may show."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import logging
+import re
+import shutil
+import threading
+
+import pytest
+import requests
+from waitress.server import create_server
+
+from embedder import cells, contract
+from embedder.config import load_settings
+from embedder.localsolr import CONFIGSET
+from embedder.samples import query_image
+from embedder.service import ServiceConfig, create_app
+from embedder.solr import SolrIndex
+from tests.helpers import all_vectors, free_port, index_snapshot
+
+PRODUCTS = 60  # the demo catalog
+
+
+def post(url: str, path: str, **kwargs) -> requests.Response:
+    return requests.post(f"{url}{path}", timeout=120, **kwargs)
+
+
+def jpeg_base64(category: str = "bag", color: str = "red", pattern: str = "solid") -> str:
+    buffer = io.BytesIO()
+    query_image(category, color, pattern).save(buffer, format="JPEG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@contextlib.contextmanager
+def sidecar(solr_url: str, home, extractor, collection: str | None = None):
+    """A sidecar of this test's own (waitress on a free loopback port): (app, base URL)."""
+    settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights="none")
+    app = create_app(settings, ServiceConfig(), extractor=extractor)
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield app, f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+
+
+# -- errors through the service ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({"fq": ["price:[x TO"]}, "Cannot parse"),
+        ({"fq": ["price:[x TO *]"]}, "x"),
+        ({"fq": ["no_such_field:x"]}, "no_such_field"),
+        ({"facets": ["no_such_field"]}, "no_such_field"),
+        ({"id": "NOPE"}, "NOPE"),
+    ],
+)
+def test_a_read_solr_refuses_is_a_400_with_solrs_reason(service_url, body, reason):
+    response = post(service_url, "/search", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error.startswith("Solr refused the request") and reason in error, error
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"k": True}, "k"),
+        ({"k": 2.5}, "k"),
+        ({"k": [3]}, "k"),
+        ({"start": {"n": 1}}, "start"),
+        ({"id": 5}, "id"),
+        ({"text": ["cotton"]}, "text"),
+        ({"fq": [1]}, "fq"),
+        ({"fq": {"color": "red"}}, "fq"),
+        ({"hybrid": "maybe"}, "hybrid"),
+        ({"hybrid": 1}, "hybrid"),
+        ({"max_dist": [1.0]}, "max_dist"),
+        ({"max_dist": "far"}, "max_dist"),
+        ({"probe": "many"}, "probe"),
+        ({"probe": 1.5}, "probe"),
+        ({"like": [None]}, "like"),
+        ({"unlike_weight": "NaN"}, "unlike_weight"),
+        ({"mode": ["rank"]}, "mode"),
+        ({"facets": [["color"]]}, "facets"),
+        ({"exclude": 7}, "exclude"),
+        ({"vector": "0.1,0.2"}, "vector"),
+        ({"vector": [True] * 3}, "vector"),
+    ],
+)
+def test_a_search_option_of_the_wrong_json_type_is_a_400_naming_it(service_url, body, field):
+    response = post(service_url, "/search", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(f"{field}:"), response.text
+
+
+def test_probe_without_cells_is_solrs_400_naming_probe(service_url):
+    response = post(service_url, "/search", json={"id": "SKU0001", "probe": 4})
+    assert response.status_code == 400, response.text
+    assert "probe" in response.json()["error"] and "cells" in response.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def cells_core(demo_index, local_solr, tmp_path_factory) -> SolrIndex:
+    """A core whose vector type declares 4 coarse cells, holding the demo vectors."""
+    vectors = all_vectors(demo_index)
+    configset = tmp_path_factory.mktemp("seams-cells") / "configset"
+    shutil.copytree(CONFIGSET, configset)
+    schema = configset / "conf" / "schema.xml"
+    text, count = re.subn(r'(name="image_vector" class="[^"]+" dimension="1024")', r'\1 cells="cells.bin"',
+                          schema.read_text())  # fmt: skip
+    assert count == 1
+    schema.write_text(text)
+    cells.write(cells.train(cells.sample_index(demo_index), 4), configset / "conf" / "cells.bin")
+    core = SolrIndex(local_solr.create_core("seams_cells", configset))
+    core.add([{"id": i, contract.VECTOR_FIELD: contract.encode_vector(v)} for i, v in vectors.items()])
+    core.commit()
+    return core
+
+
+def test_probe_bounds_in_openapi_are_the_bounds_the_service_accepts(service_url, cells_core, local_solr, extractor,
+                                                                    tmp_path):  # fmt: skip
+    spec = requests.get(f"{service_url}/openapi.json", timeout=30).json()
+    probe = spec["components"]["schemas"]["SearchRequest"]["properties"]["probe"]
+    assert probe["type"] == "integer" and probe["x-page"]
+    low, high = probe["minimum"], probe["maximum"]
+    with sidecar(local_solr.url, tmp_path, extractor, collection="seams_cells") as (_, url):
+        exact = post(url, "/search", json={"id": "SKU0002", "k": PRODUCTS})
+        assert exact.status_code == 200, exact.text
+        exact_ids = [r["id"] for r in exact.json()["results"]]
+        assert len(exact_ids) == PRODUCTS - 1
+        for value in (4, high):  # every cell probed: the exact answer
+            every = post(url, "/search", json={"id": "SKU0002", "k": PRODUCTS, "probe": value})
+            assert every.status_code == 200 and [r["id"] for r in every.json()["results"]] == exact_ids
+        one = post(url, "/search", json={"id": "SKU0002", "k": PRODUCTS, "probe": low}).json()["results"]
+        one_ids = [r["id"] for r in one]
+        assert one_ids == [i for i in exact_ids if i in one_ids]  # one cell: a subset, in exact order
+        for value in (low - 1, high + 1):
+            outside = post(url, "/search", json={"id": "SKU0002", "probe": value})
+            assert outside.status_code == 400 and outside.json()["error"].startswith("probe:"), outside.text
+
+
+ANY_SOLR_ROUTE = [
+    ("POST", "/search", {"id": "SKU0001"}),
+    ("POST", "/search", {"image_base64": jpeg_base64()}),
+    ("POST", "/recommend", {"like": ["SKU0001"]}),
+    ("POST", "/tag/apply", {"attribute": "look", "value": "x", "ids": ["SKU0001"]}),
+    ("POST", "/products", {"products": [{"id": "N1", "image_base64": jpeg_base64()}]}),
+    ("POST", "/navigate/start", {"size": 3}),
+    ("GET", "/clusters", None),
+    ("GET", "/health", None),
+]
+
+
+@pytest.mark.parametrize("method, path, body", ANY_SOLR_ROUTE)
+def test_solr_not_listening_is_a_503_with_retry_after(extractor, tmp_path, method, path, body):
+    with sidecar(f"http://127.0.0.1:{free_port()}/solr", tmp_path, extractor) as (_, url):
+        response = requests.request(method, f"{url}{path}", json=body, timeout=60)
+    assert response.status_code == 503, response.text
+    assert "not reachable" in response.json()["error"]
+    if path != "/health":  # /health reports, it is not an error answer
+        assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_collection_that_does_not_exist_reads_as_solr_unavailable(local_solr, extractor, tmp_path):
+    # solr.py: a 404 that is not Solr's own JSON (Jetty's page for an absent core) is "unavailable"
+    with sidecar(local_solr.url, tmp_path, extractor, collection="no_such_collection") as (_, url):
+        response = post(url, "/search", json={"id": "SKU0001"})
+    assert response.status_code == 503 and "Retry-After" in response.headers, response.text
+    assert "no_such_collection" in response.json()["error"] and "<html" not in response.text.lower()
+
+
+def test_our_own_bug_is_a_generic_500_and_the_traceback_is_logged(local_solr, extractor, tmp_path, caplog):
+    def broken(query):
+        raise KeyError("secret-internal-detail")
+
+    with sidecar(local_solr.url, tmp_path, extractor) as (app, url):
+        app.extensions["lookalike"].client.run = broken
+        with caplog.at_level(logging.ERROR, logger="embedder.service.app"):
+            response = post(url, "/search", json={"text": "cotton"})
+    assert response.status_code == 500
+    assert "internal error" in response.json()["error"] and "secret-internal-detail" not in response.text
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert logged and "secret-internal-detail" in caplog.text and "Traceback" in caplog.text
+
+
+# -- the collection's own documents -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clustering(service_url) -> dict:
+    response = post(service_url, "/clusters", json={"k": 3})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def assert_clustering_intact(service_url: str, clustering: dict) -> None:
+    assert requests.get(f"{service_url}/clusters", timeout=30).json() == clustering
+    start = post(service_url, "/navigate/start", json={"size": 3})
+    largest = sorted(clustering["clusters"], key=lambda c: (-c["size"], c["id"]))
+    assert start.status_code == 200 and [g["id"] for g in start.json()["gallery"]] == [
+        c["representative"]["id"] for c in largest
+    ]
+
+
+ATTRIBUTE = {"attribute": "seam", "value": "x"}
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/products", {"products": [{"id": contract.CLUSTERS_DOC_ID, "image_base64": jpeg_base64(), "title": "x"}]}),
+        ("/products", {"products": [{"id": "_lookalike_anything", "image_base64": jpeg_base64()}]}),
+        ("/products", {"products": [{"id": "NEWKIND", "kind": "clusters", "image_base64": jpeg_base64()}]}),
+        ("/tag/apply", {**ATTRIBUTE, "ids": [contract.CLUSTERS_DOC_ID]}),
+        ("/tag/apply", {**ATTRIBUTE, "ids": [contract.MODEL_DOC_ID]}),
+        ("/tag/apply", {**ATTRIBUTE, "ids": ["SKU0001", contract.CLUSTERS_DOC_ID]}),
+    ],
+)
+def test_a_write_naming_a_reserved_id_is_refused_and_changes_nothing(service_url, demo_index, clustering, path, body):
+    before = index_snapshot(demo_index)
+    response = post(service_url, path, json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert re.search(r"_lookalike_|kind", response.json()["error"]), response.text
+    assert index_snapshot(demo_index) == before
+    assert_clustering_intact(service_url, clustering)
+
+
+def test_naming_a_cluster_tags_its_members_and_never_the_reserved_documents(service_url, demo_index, clustering):
+    cluster = clustering["clusters"][0]
+    named = post(service_url, f"/clusters/{cluster['id']}/attribute", json={"attribute": "seam_look", "value": "a"})
+    assert named.status_code == 200 and named.json()["tagged"] == cluster["size"]
+    members = {d["id"] for d in demo_index.stream("id", fq=[f"cluster_id:{cluster['id']}"])}
+    assert {d["id"] for d in demo_index.stream("id", fq=["attr_seam_look:a"])} == members
+    own = demo_index.get(list(contract.OWN_DOCUMENTS), fl="*")
+    assert set(own) == set(contract.OWN_DOCUMENTS) and not any("attr_seam_look" in d for d in own.values())
+    assert_clustering_intact(service_url, clustering)
+
+
+@pytest.mark.parametrize(
+    "body, total",
+    [
+        ({"facets": ["kind", "category"]}, PRODUCTS),
+        ({"fq": ["-kind:*"]}, PRODUCTS),
+        ({"id": "SKU0001", "facets": ["kind", "category"]}, PRODUCTS - 1),
+        ({"fq": ["kind:*"]}, 0),
+        ({"fq": ["kind:model"]}, 0),
+        ({"fq": ["id:_lookalike_*"]}, 0),
+        ({"fq": ["*:* -id:SKU*"]}, 0),
+        ({"text": "model_meta:*"}, None),
+        ({"text": "kind:model"}, None),
+        ({"text": "_lookalike_clusters"}, None),
+    ],
+)
+def test_reserved_documents_never_show_in_searches_counts_or_facets(service_url, clustering, body, total):
+    response = post(service_url, "/search", json={"k": 1000, **body})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    ids = [r["id"] for r in found["results"]]
+    assert not any(contract.is_reserved_id(i) for i in ids) and found["total"] == len(ids)
+    assert total is None or found["total"] == total
+    assert found["facets"].get("kind", {}) == {}
+    if "category" in found["facets"]:
+        assert sum(found["facets"]["category"].values()) == found["total"]
+
+
+def test_a_facet_excluding_a_tagged_visual_query_still_hides_the_reserved_documents(demo_index, clustering):
+    # A tagged main query may be excluded by a facet, which then counts every document.
+    results = demo_index.search(
+        q="{!visual tag=v f=image_vector id=SKU0001}",
+        rows=0,
+        facet="true",
+        **{"facet.field": ["{!ex=v}kind", "{!ex=v}category"], "facet.mincount": 1},
+    )
+    assert results.facets["kind"] == {} and sum(results.facets["category"].values()) == PRODUCTS
