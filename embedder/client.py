@@ -70,6 +70,9 @@ class Query:
         sources = [name for name in ("vector", "id", "like") if self._values[name]]
         if len(sources) > 1:
             raise BadInput(f"search by one of vector, id or like, not {' and '.join(sources)}")
+        for name in ("max_dist", "probe", "unlike_weight"):
+            if self._values[name] is not None and not self.visual:
+                raise BadInput(f"{name}: needs a visual source (an image, a product id, liked products or a vector)")
         if self.unlike and not self.visual:
             raise BadInput("unlike needs liked products, a product id or a vector to move away from")
         if self.mode == "filter" and (self.max_dist is None or not self.visual):

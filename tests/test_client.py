@@ -74,6 +74,8 @@ def test_keywords_alone_are_a_keyword_search_and_nothing_is_everything():
         {"like": ["A"] * 101},
         {"facets": ["not a field"]},
         {"kk": 3},
+        {"text": "shirt", "max_dist": 1.0},
+        {"probe": 2},
     ],
 )
 def test_bad_queries_are_refused_before_reaching_solr(kwargs):

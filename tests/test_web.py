@@ -210,6 +210,15 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
         driver.get(page.base_url + "/")
     assert "Lookalike" in driver.title
     assert len(page.results()) == options.SEARCH["k"].default  # out of 60
+    # The form's options come from the one declaration, through the service's schema.
+    for name in ("k", "probe"):
+        box = page.find(f"{name}-input")
+        assert box.get_attribute("min") == f"{options.SEARCH[name].minimum:g}", name
+        assert box.get_attribute("max") == f"{options.SEARCH[name].maximum:g}", name
+    page.fill("probe-input", "2")  # reaches Solr, which says the demo's field type declares no cells
+    page.find("search-button").click()
+    page.wait(lambda: page.message_kind() == "error" and "probe" in page.message(), "no error for probe")
+    page.fill("probe-input", "")
     assert page.find_all("facet-category-tshirt"), "facet counts from /search are rendered as checkboxes"
     page.wait(lambda: "products" in page.find("health").text, "the health line did not load")
     page.screenshot("home")
