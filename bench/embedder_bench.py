@@ -49,14 +49,14 @@ def run(solr: LocalSolr, data: Path, count: int) -> dict:
         index.delete_all()
         options = IndexOptions(batch_size=batch, pca_path=pca, progress=False, report_path=data / "embed-report.jsonl")
         summary = Indexer(index, EmbeddingRuntime(index, extractor=extractor), options).run(catalog)
-        job = summary.indexed / summary.seconds
+        job = summary.counts["added"] / summary.seconds
         rows.append(
             {
                 "batch": batch,
                 "predict_per_s": predict,
                 "job_per_s": job,
                 "overhead": predict / job,
-                "indexed": summary.indexed,
+                "indexed": summary.counts["added"],
             }
         )
     index.delete_all()

@@ -210,5 +210,7 @@ def _hit(doc: dict, pure_visual: bool) -> Hit:
 
 
 def _fields(doc: dict) -> dict:
-    hidden = (contract.ID_FIELD, contract.VECTOR_FIELD, "_version_", "score", DISTANCE_FIELD)
+    # No server paths (image_url: the hit's served `image` stands for it), no bookkeeping.
+    hidden = (contract.ID_FIELD, contract.VECTOR_FIELD, contract.IMAGE_URL_FIELD, "_version_", "score", DISTANCE_FIELD)
+    hidden += contract.SYNC_FIELDS
     return {name: value for name, value in doc.items() if name not in hidden}

@@ -20,6 +20,11 @@ VERSION_FIELD = "pca_version"
 CLUSTER_FIELD = "cluster_id"
 IMAGE_URL_FIELD = "image_url"
 KIND_FIELD = "kind"
+# What the catalog last said of a product (embedder/sync.py)
+IMAGE_HASH_FIELD = "image_hash"
+CATALOG_HASH_FIELD = "catalog_hash"
+CATALOG_FIELDS_FIELD = "catalog_fields"
+SYNC_FIELDS = (IMAGE_HASH_FIELD, CATALOG_HASH_FIELD, CATALOG_FIELDS_FIELD)
 MODEL_BLOB_FIELD = "model_blob"
 MODEL_META_FIELD = "model_meta"
 DEFAULT_DIMENSION = 1024
@@ -36,6 +41,9 @@ OWN_DOCUMENTS = {MODEL_DOC_ID: "model", CLUSTERS_DOC_ID: "clusters"}  # id -> ki
 # Fields only the indexing job and the collection's own documents write; never a catalog column.
 OWNED_FIELDS = frozenset(
     {
+        IMAGE_HASH_FIELD,
+        CATALOG_HASH_FIELD,
+        CATALOG_FIELDS_FIELD,
         VECTOR_FIELD,
         VERSION_FIELD,
         CLUSTER_FIELD,

@@ -1,9 +1,10 @@
 """The indexing job: catalog rows -> InceptionV3 pool_3 -> PCA -> Solr documents.
 
-It streams (memory holds one batch, plus the PCA fitting sample when a model is fitted), skips
-products already indexed with the current PCA model (so an interrupted run resumes where it
-stopped, and nothing is duplicated because documents are keyed by product id), and records every
-failure with its reason in a JSON Lines report.
+A run is a sync (embedder/sync.py): new products are added, changed ones updated (re-embedded
+only when their image changed), unchanged ones cost one batched lookup, and with
+``delete_missing`` the products the catalog no longer has are deleted. An interrupted run
+resumes where it stopped, and nothing is duplicated because documents are keyed by product id.
+Every failed, updated and deleted product is listed with its reason in a JSON Lines report.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
-from embedder import contract, state
+from embedder import contract, state, sync
 from embedder.catalog import CatalogRow, Shard, read_catalog
 from embedder.errors import BadInput
 from embedder.fetch import FetchError, fetch_image
@@ -43,26 +44,40 @@ class IndexOptions:
     report_path: Path = Path("lookalike-index-report.jsonl")
     progress: bool = True
     allow_private_urls: bool = True  # a merchant's catalog may use internal image hosts
+    delete_missing: bool = False  # delete this worker's products that the catalog no longer has
+    yes: bool = False  # ... even more than DELETE_GUARD of them
+
+
+DELETE_GUARD = 0.2  # --delete-missing refuses to delete more than this share without --yes
+# Changes the report lists (with failures and deletions); the added are only counted.
+CHANGE_REASONS = {
+    sync.Change.REEMBEDDED: "its image changed, or it had a vector of another PCA model",
+    sync.Change.UPDATED: "its catalog fields changed (not re-embedded)",
+}
 
 
 @dataclass
 class IndexSummary:
-    indexed: int = 0
-    skipped: int = 0
-    failed: int = 0
+    """What a run did, counted by change (embedder/sync.py), and where the report is."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     pca_version: str = ""
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def format(self) -> str:
-        rate = self.indexed / self.seconds if self.seconds else 0.0
+        embedded = self.counts["added"] + self.counts["re-embedded"]
+        rate = embedded / self.seconds if self.seconds else 0.0
+        counted = ", ".join(f"{name} {count}" for name, count in self.counts.items())
         lines = [
-            f"indexed {self.indexed}, skipped {self.skipped} (already indexed), "
-            f"failed {self.failed} in {self.seconds:.1f}s ({rate:.1f} images/s)",
-            f"PCA model {self.pca_version}; failures and skips with reasons: {self.report_path}",
+            f"{counted} in {self.seconds:.1f}s ({rate:.1f} images/s)",
+            f"PCA model {self.pca_version}; failed, updated and deleted products with reasons: {self.report_path}",
         ]
         return "\n".join(lines + [f"note: {note}" for note in self.notes])
+
+
+COUNTED = ("added", "re-embedded", "updated", "unchanged", "deleted", "failed")
 
 
 class Indexer:
@@ -78,20 +93,41 @@ class Indexer:
         schema = self.index.schema_info()
         summary = IndexSummary(report_path=self.options.report_path)
         rows = list(read_catalog(catalog, schema, self.options.shard))  # the file is read once
+        missing = self._missing(rows) if self.options.delete_missing else []
         model, cached = self._model(catalog, rows, schema, summary)
         reducer = model.reducer
         summary.pca_version = reducer.version
+        self.options.report_path.parent.mkdir(parents=True, exist_ok=True)
         with (
             open(self.options.report_path, "w", encoding="utf-8") as report,
             tqdm(total=len(rows), unit="img", desc="indexing", disable=not self.options.progress) as progress,
         ):
             for batch in _batched(rows, self.options.batch_size):
-                self._index_batch(batch, reducer, cached, summary, report, skip_indexed=True)
+                self._index_batch(batch, reducer, cached, summary, report)
                 progress.update(len(batch))
+            for start in range(0, len(missing), 1000):
+                self.index.delete(missing[start : start + 1000])
+            for product_id in missing:
+                report.write(json.dumps({"id": product_id, "status": "deleted", "reason": "not in the catalog"}) + "\n")
+            summary.counts["deleted"] = len(missing)
         self.index.commit()
         summary.seconds = time.monotonic() - started
         log.info("index %s: %s", catalog, summary.format().replace("\n", "; "))
         return summary
+
+    def _missing(self, rows: list[CatalogRow]) -> list[str]:
+        """This worker's products that the catalog no longer has; refuses to delete more than
+        DELETE_GUARD of them unless told to (a truncated catalog would empty the collection)."""
+        listed = {row.id for row in rows}
+        stored = [doc[contract.ID_FIELD] for doc in self.index.stream(contract.ID_FIELD)]
+        mine = [i for i in stored if self.options.shard.owns(i)]
+        missing = sorted(i for i in mine if i not in listed)
+        if len(missing) > DELETE_GUARD * max(len(mine), 1) and not self.options.yes:
+            raise BadInput(
+                f"--delete-missing would delete {len(missing)} of {len(mine)} products, more than "
+                f"{DELETE_GUARD:.0%}: is the catalog complete? Pass --yes to delete them; nothing was changed"
+            )
+        return missing
 
     def _index_batch(
         self,
@@ -100,41 +136,35 @@ class Indexer:
         cached: dict[str, np.ndarray],
         summary: IndexSummary,
         report: TextIO,
-        skip_indexed: bool,
-    ) -> None:
-        def fail(row: CatalogRow, reason: str, status: str = "failed") -> None:
+    ) -> list[str]:
+        """Syncs one batch; returns the ids of the rows that failed."""
+
+        def note(row: CatalogRow, status: str, reason: str) -> None:
             report.write(json.dumps({"id": row.id, "line": row.line, "status": status, "reason": reason}) + "\n")
 
-        good = []
+        failed = {row.id: row.error for row in batch if row.error}
+        good = [row for row in batch if not row.error]
+        stored = self.index.get([r.id for r in good], fl=sync.REMEMBERED)
+        plans, unreadable = sync.plan(good, stored, reducer.version)
+        failed |= unreadable
+        embed = [p for p in plans if p.needs_vector]
+        vectors, errors = self._embed([p.row for p in embed], cached)
+        failed |= errors
+        embedded = [(p, v) for p, v in zip(embed, vectors) if v is not None]
+        reduced = reducer.transform(np.stack([v for _, v in embedded])) if embedded else []
+        documents = {p.row.id: p.document(reducer.version, vector) for (p, _), vector in zip(embedded, reduced)}
+        documents |= {p.row.id: p.document(reducer.version) for p in plans if p.change is sync.Change.UPDATED}
+        self.index.add(documents.values())
         for row in batch:
-            if row.error:
-                fail(row, row.error)
-                summary.failed += 1
-            else:
-                good.append(row)
-        done = self.index.ids_indexed_with([r.id for r in good], reducer.version) if skip_indexed else set()
-        for row in (r for r in good if r.id in done):
-            fail(row, f"already indexed with PCA model {reducer.version}", status="skipped")
-        summary.skipped += sum(1 for r in good if r.id in done)
-        todo = [r for r in good if r.id not in done]
-        vectors, errors = self._embed(todo, cached)
-        for row in todo:
-            if row.id in errors:
-                fail(row, errors[row.id])
-        embedded = [row for row, vector in zip(todo, vectors) if vector is not None]
-        reduced = reducer.transform(np.stack([v for v in vectors if v is not None])) if embedded else []
-        docs = [
-            {
-                **row.fields,
-                contract.ID_FIELD: row.id,
-                contract.VECTOR_FIELD: contract.encode_vector(vector),
-                contract.VERSION_FIELD: reducer.version,
-            }
-            for row, vector in zip(embedded, reduced)
-        ]
-        self.index.add(docs)
-        summary.indexed += len(docs)
-        summary.failed += len(todo) - len(docs)
+            if row.error or row.id in failed:
+                note(row, "failed", row.error or failed[row.id])
+                summary.counts["failed"] += 1
+        for p in plans:
+            if p.row.id not in failed:
+                summary.counts[p.change.value] += 1
+                if p.change in CHANGE_REASONS:
+                    note(p.row, p.change.value, CHANGE_REASONS[p.change])
+        return list(failed)
 
     def index_rows(self, rows: list[CatalogRow]) -> tuple[list[str], dict[str, str]]:
         """Indexes (or updates) a few products now, with the collection's stored model, through
@@ -142,11 +172,10 @@ class Indexer:
         model = state.require_model(self.index)
         check_model(model, self.index.schema_info(), self.runtime.extractor().name)
         report = io.StringIO()
-        summary = IndexSummary()
-        self._index_batch(rows, model.reducer, {}, summary, report, skip_indexed=False)
+        failed = self._index_batch(rows, model.reducer, {}, IndexSummary(), report)
         self.index.commit()
-        failures = {r["id"]: r["reason"] for r in map(json.loads, report.getvalue().splitlines())}
-        return [r.id for r in rows if r.id not in failures], failures
+        reasons = {r["id"]: r["reason"] for r in map(json.loads, report.getvalue().splitlines()) if r["id"] in failed}
+        return [r.id for r in rows if r.id not in reasons], reasons
 
     def _embed(
         self, rows: list[CatalogRow], cached: dict[str, np.ndarray]

@@ -148,11 +148,6 @@ class SolrIndex:
         body = self.request("get", {"ids": escaping.for_get(ids), "fl": fl}, form=True)
         return {doc[contract.ID_FIELD]: doc for doc in body["response"]["docs"]}
 
-    def ids_indexed_with(self, ids: Sequence[str], version: str) -> set[str]:
-        """The ids among ``ids`` already indexed with a vector of PCA model ``version``."""
-        docs = self.get(ids, fl=f"{contract.ID_FIELD},{contract.VERSION_FIELD}")
-        return {i for i, doc in docs.items() if doc.get(contract.VERSION_FIELD) == version}
-
     def stream(self, fl: str, fq: Sequence[str] = (), rows: int = 1000) -> Iterator[dict]:
         """Every matching product, paged with a cursor (stable under concurrent writes)."""
         cursor = "*"
@@ -185,6 +180,14 @@ class SolrIndex:
             raise ValueError(f"not one of the collection's own documents: {doc[contract.ID_FIELD]!r}")
         doc = {**doc, "_version_": -1} if only_if_absent else doc
         self.request("update", {"commit": "true"}, body=[doc])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Deletes these products (not committed: see ``commit``); never the collection's own."""
+        reserved = [i for i in ids if contract.is_reserved_id(i)]
+        if reserved:
+            raise BadInput(f"ids {reserved[:5]} belong to the collection's own documents, not products")
+        if ids:
+            self.request("update", {"commitWithin": COMMIT_WITHIN_MS}, body={"delete": list(ids)})
 
     def commit(self) -> None:
         self.request("update", {"commit": "true"}, body={})

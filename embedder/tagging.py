@@ -100,3 +100,24 @@ def apply(index: SolrIndex, attribute: Attribute, ids: Iterable[str]) -> int:
     index.add(updates)
     index.commit()
     return len(ids)
+
+
+def remove(index: SolrIndex, attribute: Attribute, ids: Sequence[str] | None = None) -> int:
+    """Removes the attribute value from these products, or with ``ids=None`` from every product
+    that has it (atomic ``remove``: other values and fields are kept); returns how many had it."""
+    having = [doc[contract.ID_FIELD] for doc in index.stream(contract.ID_FIELD, fq=[_has(attribute)])]
+    if ids is not None:
+        apply_to = set(ids)
+        unknown = sorted(apply_to - set(index.get(list(apply_to), fl="id")))
+        if unknown:
+            raise NotFound(f"no products with ids {unknown[:10]}")
+        having = [i for i in having if i in apply_to]
+    for start in range(0, len(having), 1000):
+        index.add({"id": i, attribute.field: {"remove": attribute.value}} for i in having[start : start + 1000])
+    index.commit()
+    return len(having)
+
+
+def _has(attribute: Attribute) -> str:
+    escaped = attribute.value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{attribute.field}:"{escaped}"'

@@ -69,7 +69,7 @@ def test_csv_rows_become_fields_with_paths_resolved(tmp_path):
         "image_url": str(tmp_path / "img" / "a.jpg"),
     }
     assert "price" in rows[1].error and "'cheap'" in rows[1].error
-    assert len(rows) == 2  # a row without an id belongs to no shard and is not yielded
+    assert len(rows) == 3 and rows[2].error == "line 4: id and image are required"  # it fails alone, reported
 
 
 def test_jsonl_rows_and_urls(tmp_path):

@@ -54,7 +54,7 @@ def test_index_shows_progress_survives_a_kill_and_resumes(index, tmp_path):
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    indexed, skipped = map(int, re.search(r"indexed (\d+), skipped (\d+)", done.stdout).groups())
+    indexed, skipped = map(int, re.search(r"added (\d+), .*unchanged (\d+)", done.stdout).groups())
     assert skipped >= 96 and indexed + skipped == PRODUCTS
     index.commit()
     assert index.count() == PRODUCTS
@@ -99,7 +99,7 @@ def test_two_shard_workers_split_one_catalog(index, tmp_path):
         )
         out = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr
-        counts.append(int(re.search(r"indexed (\d+), skipped 0", out.stdout).group(1)))
+        counts.append(int(re.search(r"added (\d+), .*unchanged 0", out.stdout).group(1)))
     assert all(10 < c < 50 for c in counts) and sum(counts) == 60
     index.commit()
     assert index.count() == 60

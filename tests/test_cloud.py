@@ -55,7 +55,7 @@ def indexes(cloud, demo_index, extractor, tmp_path_factory):
     options = IndexOptions(batch_size=32, progress=False, report_path=directory / "report.jsonl")
     catalog = generate_catalog(directory / "catalog")  # the same images as the demo index
     summary = indexer(cloud_index, extractor, options).run(catalog)
-    assert summary.indexed == 60
+    assert summary.counts["added"] == 60
     return demo_index, cloud_index
 
 

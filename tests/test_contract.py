@@ -40,6 +40,9 @@ def test_schema_has_every_field_the_embedder_writes():
         contract.KIND_FIELD,
         contract.MODEL_BLOB_FIELD,
         contract.MODEL_META_FIELD,
+        contract.IMAGE_HASH_FIELD,
+        contract.CATALOG_HASH_FIELD,
+        contract.CATALOG_FIELDS_FIELD,
     ):
         assert name in fields, name
 

@@ -41,7 +41,7 @@ def stored_vectors(index: SolrIndex, ids: list[str]) -> np.ndarray:
 
 def test_index_then_search_returns_the_brute_force_neighbours(index, extractor, catalog, tmp_path):
     summary = indexer(index, extractor, options(tmp_path)).run(catalog)
-    assert (summary.indexed, summary.skipped, summary.failed) == (60, 0, 2)
+    assert (summary.counts["added"], summary.counts["unchanged"], summary.counts["failed"]) == (60, 0, 2)
     report = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
     assert {r["id"] for r in report} == {"BROKEN1", "MISSING1"}
     assert all(r["reason"] for r in report)
@@ -95,9 +95,9 @@ def test_a_client_follows_a_new_model_of_its_collection(index, extractor, catalo
 def test_rerun_skips_everything_and_refit_reindexes(index, extractor, catalog, tmp_path):
     first = indexer(index, extractor, options(tmp_path)).run(catalog)
     again = indexer(index, extractor, options(tmp_path)).run(catalog)
-    assert (again.indexed, again.skipped) == (0, 60) and again.pca_version == first.pca_version
+    assert (again.counts["added"], again.counts["unchanged"]) == (0, 60) and again.pca_version == first.pca_version
     refit = indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
-    assert refit.pca_version != first.pca_version and refit.indexed == 60
+    assert refit.pca_version != first.pca_version and refit.counts["re-embedded"] == 60
 
 
 def test_resume_after_a_crash_loses_and_duplicates_nothing(index, extractor, catalog, tmp_path, monkeypatch):
@@ -115,7 +115,7 @@ def test_resume_after_a_crash_loses_and_duplicates_nothing(index, extractor, cat
         indexer(index, extractor, options(tmp_path)).run(catalog)
     monkeypatch.setattr(SolrIndex, "add", real_add)
     resumed = indexer(index, extractor, options(tmp_path)).run(catalog)
-    assert resumed.skipped == 32 and resumed.indexed == 28  # two batches of 16 landed before
+    assert resumed.counts["unchanged"] == 32 and resumed.counts["added"] == 28  # two batches of 16 landed before
     results = index.search(rows=0, facet="true", **{"facet.field": "id", "facet.mincount": 2})
     assert results.hits == 60 and results.facets["id"] == {}
 

@@ -41,7 +41,7 @@ def test_real_photos_index_and_search_like_brute_force(index, extractor, tmp_pat
     rows = write_catalog(shared_dataset("fashion-products"), tmp_path / "real.csv")
     options = IndexOptions(batch_size=32, progress=False, report_path=tmp_path / "report.jsonl")
     summary = indexer(index, extractor, options).run(tmp_path / "real.csv")
-    assert (summary.indexed, summary.failed) == (PRODUCTS, 0)
+    assert (summary.counts["added"], summary.counts["failed"]) == (PRODUCTS, 0)
 
     ids = [r["id"] for r in rows]
     docs = index.get(ids, fl="id,image_vector,attr_gender")

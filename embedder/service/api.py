@@ -101,6 +101,24 @@ def _with_image(record: object, s) -> dict:
     return {**record, "image": str(path)}
 
 
+@blueprint.get("/products/<path:product_id>")
+def get_product(product_id: str):
+    doc = services().index.get([product_id], fl="*").get(product_id)
+    if doc is None or contract.is_reserved_id(product_id):
+        raise NotFound(f"no product with id {product_id!r}")
+    return jsonify(hit_json(Hit.of_document(product_id, doc)))
+
+
+@blueprint.delete("/products/<path:product_id>")
+def delete_product(product_id: str):
+    s = services()
+    if contract.is_reserved_id(product_id) or not s.index.get([product_id], fl="id"):
+        raise NotFound(f"no product with id {product_id!r}")
+    s.index.delete([product_id])
+    s.index.commit()
+    return jsonify({"deleted": product_id})
+
+
 @blueprint.get("/products/<path:product_id>/image")
 def product_image(product_id: str):
     s = services()

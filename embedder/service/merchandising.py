@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 from embedder import clustering, options, tagging
 from embedder.client import Hit
 from embedder.errors import BadInput
+from embedder.options import Option
 from embedder.service.api import hit_json, services
 from embedder.service.inputs import Payload
 
@@ -45,6 +46,19 @@ def tag_apply():
     tagged = tagging.apply(services().index, attribute, ids)
     services().attributes_changed()
     return jsonify({"field": attribute.field, "tagged": tagged})
+
+
+@blueprint.post("/tag/remove")
+def tag_remove():
+    payload = Payload()
+    attribute = _attribute(payload)
+    every = Option("all", "boolean", "", default=False).parse(payload.fields.get("all"))
+    ids = payload.strings("ids", max_items=tagging.MAX_TAGGED)
+    if every == bool(ids):
+        raise BadInput("give ids, or all: true to remove it from every product that has it")
+    removed = tagging.remove(services().index, attribute, None if every else ids)
+    services().attributes_changed()
+    return jsonify({"field": attribute.field, "removed": removed})
 
 
 def _clusters_json(result: clustering.Clustering) -> dict:

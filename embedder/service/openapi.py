@@ -59,6 +59,7 @@ RESULTS = _obj(results={"type": "array", "items": _ref("Hit")}, facets=_ref("Fac
 CLUSTERS = _obj(clusters={"type": "array", "items": _ref("Cluster")}, created_at=NULLABLE_STR, pca_version=NULLABLE_STR)
 GALLERY = _obj(session=STR, current=STR, gallery={"type": "array", "items": _ref("Hit")})
 TAGGED = _obj(field=STR, tagged=INT)
+ID_PATH = {"name": "id", "in": "path", "required": True, "schema": STR}
 
 SPEC = {
     "openapi": "3.1.0",
@@ -106,6 +107,14 @@ SPEC = {
             ),
             _obj(indexed=STRS, failed={"type": "object", "additionalProperties": STR}),
         ),
+        "/products/{id}": {
+            "parameters": [ID_PATH],
+            **_get("A product: its fields and its served image", _ref("Hit")),
+            "delete": {
+                "summary": "Delete a product",
+                "responses": {"200": {"description": "OK", **_json(_obj(deleted=STR))}, **ERRORS},
+            },
+        },
         "/products/{id}/image": {
             "get": {
                 "summary": "A product's image",
@@ -123,6 +132,11 @@ SPEC = {
                 **options.json_schema(options.TAG_PREVIEW_REQUEST),
             ),
             _obj(field=STR, candidates={"type": "array", "items": _ref("Hit")}),
+        ),
+        "/tag/remove": _post(
+            "Remove an attribute value from these products, or from every product that has it",
+            _obj(["attribute", "value"], **ATTRIBUTE, ids=STRS, all=BOOL),
+            _obj(field=STR, removed=INT),
         ),
         "/tag/apply": _post(
             "Write an attribute into exactly these products",

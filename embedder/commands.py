@@ -1,0 +1,206 @@
+"""What each ``lookalike`` command does, given its parsed arguments and the settings. TensorFlow
+is imported only by the commands that embed images, so the others start fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from embedder import errors, options
+from embedder.config import Settings
+from embedder.display import format_hits
+
+
+def attribute(text: str):
+    from embedder.tagging import Attribute
+
+    try:
+        return Attribute.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def solr(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.localsolr import CloudLayout, LocalSolr
+
+    cloud = CloudLayout(args.nodes, args.shards, args.replicas) if args.cloud else None
+    local = LocalSolr(settings.home, settings.solr_port, settings.collection, cloud=cloud)
+    if args.action == "start":
+        print(f"Solr is up: {local.start()} (log: {local.log_file})")
+        if cloud:
+            print(
+                f"SolrCloud: {cloud.nodes} nodes, {cloud.shards} shards x {cloud.replicas} replicas; "
+                f"ZooKeeper at {local.zk_host} (also accepted by --solr)"
+            )
+    elif args.action == "stop":
+        print("Solr stopped" if local.stop() else "Solr was not running")
+    else:
+        status = local.status()
+        print(json.dumps(status, indent=2))
+        return 0 if status["running"] else 3
+    return 0
+
+
+def index(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.pipeline import Indexer, IndexOptions
+    from embedder.runtime import EmbeddingRuntime
+    from embedder.solr import SolrIndex
+
+    job = IndexOptions(
+        batch_size=settings.batch_size,
+        fit_sample=args.fit_sample,
+        refit=args.refit,
+        pca_path=args.pca,
+        shard=args.shard,
+        report_path=args.report or settings.home / "reports" / f"index-{time.strftime('%Y%m%d-%H%M%S')}.jsonl",
+        progress=not args.no_progress,
+        delete_missing=args.delete_missing,
+        yes=args.yes,
+    )
+    index = SolrIndex(settings.collection_url)
+    runtime = EmbeddingRuntime(index, settings.weights)
+    runtime.extractor()  # bad weights fail before any work
+    summary = Indexer(index, runtime, job).run(args.catalog)
+    print(summary.format())
+    return 0
+
+
+def search(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.client import LookalikeClient
+
+    client = LookalikeClient.connect(settings)
+    hits = client.search(image=args.image, **_given(args, options.SEARCH_REQUEST))
+    if args.json:
+        print(json.dumps([hit.__dict__ for hit in hits], indent=2, default=str))
+    else:
+        print(format_hits(hits))
+    return 0
+
+
+def _given(args: argparse.Namespace, names: Sequence[str]) -> dict:
+    """The search options given on the command line (the others keep their declared defaults)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) not in (None, False)}
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import waitress
+
+    from embedder.model import FeatureExtractor
+    from embedder.service import ServiceConfig, create_app
+
+    config = ServiceConfig(
+        max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+        allow_private_urls=args.allow_private_urls,
+        image_roots=tuple(args.image_root),
+    )
+    app = create_app(settings, config, extractor=FeatureExtractor.load(settings.weights))
+    logging.getLogger(__name__).info(
+        "serving on http://%s:%d (Solr %s)", args.host, args.http_port, settings.collection_url
+    )
+    waitress.serve(app, host=args.host, port=args.http_port, threads=args.threads)
+    return 0
+
+
+def tag(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import tagging
+    from embedder.client import LookalikeClient
+
+    client = LookalikeClient.connect(settings)
+    candidates = tagging.preview(client, args.example, args.example_image, **_given(args, options.TAG_PREVIEW_REQUEST))
+    print(format_hits(candidates))
+    if not candidates:
+        return 0
+    question = f"Write {args.attribute.name}={args.attribute.value} into these {len(candidates)} products? [y/N] "
+    if not args.yes and not (sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes")):
+        print("nothing written (pass --yes to write without asking)")
+        return 0
+    tagged = tagging.apply(client.index, args.attribute, [h.id for h in candidates])
+    print(f"tagged {tagged} products with {args.attribute.field}={args.attribute.value}")
+    return 0
+
+
+def untag(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import tagging
+    from embedder.solr import SolrIndex
+
+    removed = tagging.remove(SolrIndex(settings.collection_url), args.attribute, None if args.all else args.ids)
+    print(f"removed {args.attribute.field}={args.attribute.value} from {removed} products")
+    return 0
+
+
+def delete(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.solr import SolrIndex
+
+    index = SolrIndex(settings.collection_url)
+    found = index.get(args.ids, fl="id")
+    missing = [i for i in args.ids if i not in found]
+    if missing:
+        raise errors.NotFound(f"no products with ids {missing[:10]}; nothing was deleted")
+    index.delete(args.ids)
+    index.commit()
+    print(f"deleted {len(args.ids)} products")
+    return 0
+
+
+def cluster(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import clustering
+    from embedder.solr import SolrIndex
+
+    index = SolrIndex(settings.collection_url)
+    if args.name:
+        tagged = clustering.assignattribute(index, int(args.name[0]), attribute(args.name[1]))
+        print(f"tagged the {tagged} products of cluster {args.name[0]} with {args.name[1]}")
+        return 0
+    result = clustering.cluster_catalog(index, k=args.k)
+    print(f"{'cluster':>7} {'size':>6}  representative (nearest to the centroid)")
+    for c in result.clusters:
+        print(f"{c.id:>7} {c.size:>6}  {c.representative}")
+    return 0
+
+
+def recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.client import LookalikeClient
+
+    values = _given(args, options.RECOMMEND_REQUEST)
+    if not values.get("like"):
+        raise errors.BadInput("recommend: give 1 or more --like product ids")
+    page = LookalikeClient.connect(settings).recommend(**values)
+    print(format_hits(page.hits))
+    return 0
+
+
+def cells(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder import cells
+    from embedder.solr import SolrIndex
+
+    sample = cells.sample_index(SolrIndex(settings.collection_url), args.sample)
+    centroids = cells.train(sample, args.count or cells.cell_count(len(sample)))
+    cells.write(centroids, args.out)
+    print(
+        f"wrote {len(centroids)} cells of {centroids.shape[1]} components to {args.out}; declare it on "
+        f'the vector field type (cells="{args.out.name}"), reload the collection and re-index'
+    )
+    return 0
+
+
+def navigate(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.client import LookalikeClient
+    from embedder.navigation import Navigator
+
+    navigator = Navigator(LookalikeClient.connect(settings))
+    session, gallery = navigator.start(size=args.k)
+    print("start:\n" + format_hits(gallery))
+    for choice in args.steps:
+        session, gallery = navigator.step(session.id, choice, k=args.k)
+        print(f"\nafter choosing {choice}:\n" + format_hits(gallery))
+    return 0
+
+
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    from embedder.demo import run_demo
+
+    return run_demo(settings, explicit_solr=args.solr is not None)

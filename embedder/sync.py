@@ -1,0 +1,117 @@
+"""Catalog sync: what a catalog row changes in the collection, and the write that does it.
+
+A product remembers what the catalog last said of it: a hash of its catalog fields, the names
+of those fields, and a hash of its image (the bytes of a local file; the URL of a remote one).
+A re-run compares each row with that, in one batched real-time get per batch, and:
+
+- a new id is **added** (embedded, then written whole);
+- a changed image, or a vector of another PCA model, is **re-embedded**;
+- changed catalog fields are **updated** in place, without re-embedding;
+- anything else is **unchanged** and costs nothing more.
+
+Every write to an existing product is an atomic update that sets exactly the catalog's fields
+(and removes the catalog fields the row no longer has), so what merchandisers wrote (tags,
+cluster ids) is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from embedder import contract
+from embedder.catalog import CatalogRow
+from embedder.errors import BadInput
+
+# What a product remembers of the catalog (and the id and model version), as an `fl`.
+REMEMBERED = ",".join(
+    (
+        contract.ID_FIELD,
+        contract.VERSION_FIELD,
+        contract.IMAGE_HASH_FIELD,
+        contract.CATALOG_HASH_FIELD,
+        contract.CATALOG_FIELDS_FIELD,
+    )
+)
+
+
+class Change(Enum):
+    ADDED = "added"
+    REEMBEDDED = "re-embedded"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one row changes: ``change``, and the image hash and catalog hash it was judged by."""
+
+    row: CatalogRow
+    change: Change
+    image_hash: str
+    catalog_hash: str
+    previous_fields: tuple[str, ...] = ()
+
+    @property
+    def needs_vector(self) -> bool:
+        return self.change in (Change.ADDED, Change.REEMBEDDED)
+
+    def document(self, version: str, vector: np.ndarray | None = None) -> dict:
+        """The Solr document (a new product) or atomic update (an existing one) for this row."""
+        owned = {
+            contract.IMAGE_HASH_FIELD: self.image_hash,
+            contract.CATALOG_HASH_FIELD: self.catalog_hash,
+            contract.CATALOG_FIELDS_FIELD: sorted(self.row.fields),
+        }
+        if vector is not None:
+            owned |= {contract.VECTOR_FIELD: contract.encode_vector(vector), contract.VERSION_FIELD: version}
+        if self.change is Change.ADDED:
+            return {contract.ID_FIELD: self.row.id, **self.row.fields, **owned}
+        removed = {name: {"set": None} for name in self.previous_fields if name not in self.row.fields}
+        fields = {name: {"set": value} for name, value in {**self.row.fields, **owned}.items()}
+        return {contract.ID_FIELD: self.row.id, **fields, **removed}
+
+
+def plan(rows: list[CatalogRow], stored: dict[str, dict], version: str) -> tuple[list[Plan], dict[str, str]]:
+    """The change of each row against the stored products (``SolrIndex.get(ids, fl=REMEMBERED)``),
+    and the reasons of the rows that cannot be judged (an unreadable image)."""
+    plans, failures = [], {}
+    for row in rows:
+        try:
+            image_hash, catalog_hash = image_hash_of(row.image), catalog_hash_of(row)
+        except BadInput as error:
+            failures[row.id] = str(error)
+            continue
+        doc = stored.get(row.id)
+        if doc is None:
+            change = Change.ADDED
+        elif doc.get(contract.VERSION_FIELD) != version or doc.get(contract.IMAGE_HASH_FIELD) != image_hash:
+            change = Change.REEMBEDDED
+        elif doc.get(contract.CATALOG_HASH_FIELD) != catalog_hash:
+            change = Change.UPDATED
+        else:
+            change = Change.UNCHANGED
+        previous = tuple((doc or {}).get(contract.CATALOG_FIELDS_FIELD, ()))
+        plans.append(Plan(row, change, image_hash, catalog_hash, previous))
+    return plans, failures
+
+
+def catalog_hash_of(row: CatalogRow) -> str:
+    canonical = json.dumps(row.fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def image_hash_of(image: str) -> str:
+    """The bytes of a local image; the URL of a remote one (its bytes are only fetched to embed)."""
+    if image.startswith(("http://", "https://")):
+        return "url:" + hashlib.sha256(image.encode("utf-8")).hexdigest()[:16]
+    try:
+        with open(Path(image), "rb") as handle:
+            return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+    except OSError as error:
+        raise BadInput(f"cannot read image {image}: {error.strerror}") from None

@@ -1,0 +1,154 @@
+"""A living catalog: re-running the indexing job is a sync that keeps merchandiser work, and
+products can be read, deleted and untagged from the CLI and the service."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import requests
+
+from embedder import contract, tagging
+from embedder.errors import BadInput
+from embedder.pipeline import IndexOptions
+from embedder.samples import generate_catalog
+from tests.helpers import indexer
+
+HAWAIIAN = tagging.Attribute("style", "hawaiian")
+
+
+def read_rows(catalog) -> list[dict]:
+    with open(catalog, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(catalog, rows: list[dict]) -> None:
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    with open(catalog, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def run(index, extractor, catalog, tmp_path, **kwargs):
+    report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.jsonl"
+    options = IndexOptions(batch_size=16, progress=False, report_path=report, **kwargs)
+    summary = indexer(index, extractor, options).run(catalog)
+    return summary, [json.loads(line) for line in report.read_text().splitlines()]
+
+
+def same_vector(a: dict, b: dict) -> bool:
+    # A photo embedded alone or in another batch runs other kernels: equal to float rounding.
+    decoded = [contract.decode_vector(d[contract.VECTOR_FIELD]) for d in (a, b)]
+    return bool(np.allclose(*decoded, rtol=1e-4, atol=1e-3))
+
+
+def snapshot(index) -> dict[str, dict]:
+    return {doc["id"]: doc for doc in index.stream("*")}
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    return generate_catalog(tmp_path / "catalog")
+
+
+def test_an_edited_catalog_is_synced_and_every_tag_survives(index, extractor, catalog, tmp_path):
+    run(index, extractor, catalog, tmp_path)
+    tagged = ["SKU0001", "SKU0002", "SKU0003", "SKU0004"]
+    tagging.apply(index, HAWAIIAN, tagged)
+    before = snapshot(index)
+
+    rows = read_rows(catalog)
+    rows[0]["title"] = "Renamed shirt"  # a field change: updated in place
+    shutil.copy(catalog.parent / rows[9]["image"], catalog.parent / "images" / "new-2.jpg")
+    rows[1]["image"] = "images/new-2.jpg"  # another photo: re-embedded
+    del rows[2]["color"]  # a column the row no longer has is removed from the product
+    removed = [rows.pop(5)["id"], rows.pop(5)["id"]]  # SKU0006, SKU0007: deleted
+    rows.append({**next(r for r in rows if r["id"] == "SKU0011"), "id": "NEW0001", "title": "A new product"})
+    write_rows(catalog, rows)
+    summary, report = run(index, extractor, catalog, tmp_path, delete_missing=True, yes=True)
+
+    assert summary.counts == {"added": 1, "re-embedded": 1, "updated": 2, "unchanged": 55, "deleted": 2, "failed": 0}
+    statuses = {r["id"]: r["status"] for r in report}
+    assert statuses == {"SKU0001": "updated", "SKU0003": "updated", "SKU0002": "re-embedded"} | dict.fromkeys(
+        removed, "deleted"
+    )
+    after = snapshot(index)
+    assert set(after) == set(before) - set(removed) | {"NEW0001"}
+    assert after["SKU0001"]["title"] == "Renamed shirt" and "color" not in after["SKU0003"]
+    assert same_vector(after["SKU0002"], before["SKU0010"])  # now the same photo
+    assert after["SKU0001"][contract.VECTOR_FIELD] == before["SKU0001"][contract.VECTOR_FIELD]  # not re-embedded
+    assert same_vector(after["NEW0001"], before["SKU0011"])
+    for product_id in tagged:
+        assert after[product_id][HAWAIIAN.field] == ["hawaiian"], product_id
+    unchanged = set(after) - {"SKU0001", "SKU0002", "SKU0003", "NEW0001"}
+    assert all(after[i]["_version_"] == before[i]["_version_"] for i in unchanged), "an unchanged row was written"
+
+
+def test_a_rerun_of_the_same_catalog_writes_nothing(index, extractor, catalog, tmp_path):
+    run(index, extractor, catalog, tmp_path)
+    before = snapshot(index)
+    summary, report = run(index, extractor, catalog, tmp_path)
+    assert summary.counts["unchanged"] == 60 and sum(summary.counts.values()) == 60 and report == []
+    assert {i: d["_version_"] for i, d in snapshot(index).items()} == {i: d["_version_"] for i, d in before.items()}
+
+
+def test_deleting_more_than_a_fifth_needs_yes_and_refusing_changes_nothing(index, extractor, catalog, tmp_path):
+    run(index, extractor, catalog, tmp_path)
+    before = snapshot(index)
+    write_rows(catalog, read_rows(catalog)[:40])  # a truncated catalog: 20 of 60 missing
+    with pytest.raises(BadInput, match="would delete 20 of 60"):
+        run(index, extractor, catalog, tmp_path, delete_missing=True)
+    assert snapshot(index) == before
+    summary, _ = run(index, extractor, catalog, tmp_path, delete_missing=True, yes=True)
+    assert summary.counts["deleted"] == 20 and index.count() == 40
+    assert index.get([contract.MODEL_DOC_ID]), "the collection's own documents are never deleted"
+
+
+def cli(local_solr, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "embedder.cli", "--solr", local_solr.url, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_delete_and_untag_from_the_command_line(index, extractor, catalog, tmp_path, local_solr):
+    run(index, extractor, catalog, tmp_path)
+    tagging.apply(index, HAWAIIAN, ["SKU0001", "SKU0002", "SKU0003"])
+    done = cli(local_solr, "untag", "style=hawaiian", "--id", "SKU0001")
+    assert done.returncode == 0 and "from 1 products" in done.stdout, done.stderr
+    assert [d["id"] for d in index.stream("id", fq=['attr_style:"hawaiian"'])] == ["SKU0002", "SKU0003"]
+    assert cli(local_solr, "untag", "style=hawaiian", "--all").returncode == 0
+    assert index.count(['attr_style:"hawaiian"']) == 0 and index.get(["SKU0002"])["SKU0002"]["title"]
+
+    refused = cli(local_solr, "delete", "SKU0004", "NOPE")
+    assert refused.returncode == 4 and "NOPE" in refused.stderr and index.get(["SKU0004"])
+    assert cli(local_solr, "delete", "SKU0004", "SKU0005").returncode == 0
+    assert index.get(["SKU0004", "SKU0005"]) == {} and index.count() == 58
+    own = cli(local_solr, "delete", contract.MODEL_DOC_ID)
+    assert own.returncode == 2 and "own documents" in own.stderr and index.get([contract.MODEL_DOC_ID])
+
+
+def test_read_delete_and_untag_a_product_through_the_service(service_url, demo_index):
+    product = requests.get(f"{service_url}/products/SKU0010", timeout=30)
+    assert product.status_code == 200 and product.json()["id"] == "SKU0010"
+    fields = product.json()["fields"]
+    assert fields["title"] and contract.IMAGE_URL_FIELD not in fields and contract.IMAGE_HASH_FIELD not in fields
+    assert requests.get(f"{service_url}/products/{contract.MODEL_DOC_ID}", timeout=30).status_code == 404
+
+    tagging.apply(demo_index, HAWAIIAN, ["SKU0010", "SKU0011"])
+    body = {"attribute": "style", "value": "hawaiian", "ids": ["SKU0010"]}
+    removed = requests.post(f"{service_url}/tag/remove", json=body, timeout=30)
+    assert removed.json() == {"field": HAWAIIAN.field, "removed": 1}
+    assert HAWAIIAN.field not in demo_index.get(["SKU0010"])["SKU0010"]
+    both = requests.post(f"{service_url}/tag/remove", json={**body, "all": True}, timeout=30)
+    assert both.status_code == 400  # ids or all, not both
+    assert requests.post(f"{service_url}/tag/remove", json={**body, "ids": [], "all": True}, timeout=30).ok
+    assert demo_index.count(['attr_style:"hawaiian"']) == 0
+
+    assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).json() == {"deleted": "SKU0060"}
+    assert requests.get(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
+    assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
