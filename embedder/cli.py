@@ -168,7 +168,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _weights(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", help="imagenet | none (seeded random) | PATH to .h5/.keras (default imagenet)")
+    parser.add_argument(
+        "--weights",
+        help="imagenet | none (seeded random) | PATH to .h5/.keras (default: the collection's, imagenet for a new one)",
+    )
 
 
 if __name__ == "__main__":

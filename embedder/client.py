@@ -160,7 +160,7 @@ class LookalikeClient:
     """Searches one collection; embeds query images with the collection's own PCA model."""
 
     def __init__(
-        self, index: SolrIndex, runtime: EmbeddingRuntime | None = None, *, weights: str = "imagenet", extractor=None
+        self, index: SolrIndex, runtime: EmbeddingRuntime | None = None, *, weights: str | None = None, extractor=None
     ) -> None:
         self.index = index
         self.runtime = runtime or EmbeddingRuntime(index, weights, extractor)

@@ -63,7 +63,7 @@ def index(args: argparse.Namespace, settings: Settings) -> int:
     )
     index = SolrIndex(settings.collection_url)
     runtime = EmbeddingRuntime(index, settings.weights)
-    runtime.extractor()  # bad weights fail before any work
+    runtime.extractor_name()  # bad weights fail before any work; TensorFlow loads only to embed
     summary = Indexer(index, runtime, job).run(args.catalog)
     print(summary.format())
     return 0
@@ -89,7 +89,6 @@ def _given(args: argparse.Namespace, names: Sequence[str]) -> dict:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import waitress
 
-    from embedder.model import FeatureExtractor
     from embedder.service import ServiceConfig, create_app
 
     config = ServiceConfig(
@@ -97,7 +96,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         allow_private_urls=args.allow_private_urls,
         image_roots=tuple(args.image_root),
     )
-    app = create_app(settings, config, extractor=FeatureExtractor.load(settings.weights))
+    app = create_app(settings, config)
+    try:  # load the model now, so bad weights fail in one line at start-up
+        app.extensions["lookalike"].runtime.extractor()
+    except errors.SolrUnavailable:  # the collection says which weights; loaded on first use
+        logging.getLogger(__name__).warning("Solr is not reachable yet: the model loads on first use")
     logging.getLogger(__name__).info(
         "serving on http://%s:%d (Solr %s)", args.host, args.http_port, settings.collection_url
     )

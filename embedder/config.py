@@ -20,7 +20,7 @@ class Settings:
 
     solr_url: str = "http://localhost:8983/solr"
     collection: str = "products"
-    weights: str = "imagenet"
+    weights: str | None = None  # None: the collection's (imagenet for a new collection)
     home: Path = REPO_ROOT / ".lookalike"
     solr_port: int = 8983
     batch_size: int = 32

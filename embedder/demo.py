@@ -26,7 +26,7 @@ def run_demo(settings: Settings, explicit_solr: bool = False) -> int:
     if not explicit_solr:
         local = LocalSolr(settings.home, settings.solr_port, settings.collection)
         print(f"Starting a local Solr (first run builds the plugin) ... {local.start()}")
-    extractor = _extractor(settings.weights)
+    extractor = _extractor(settings.weights or "imagenet")
     catalog = generate_catalog(settings.home / "demo-catalog")
     print(f"Generated {catalog} ({len(catalog.read_text().splitlines()) - 1} products)")
 

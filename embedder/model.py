@@ -53,6 +53,25 @@ class EmbedBatch:
     errors: dict[int, str]  # input index -> reason it failed
 
 
+def extractor_name(weights: str | os.PathLike, seed: int = 0) -> str:
+    """The stable id an extractor of these weights records beside its vectors, found without
+    loading TensorFlow (so commands that embed nothing never load it)."""
+    if weights == "imagenet":
+        return f"{MODEL_FAMILY}/imagenet"
+    if weights == "none":
+        return f"{MODEL_FAMILY}/random-he-seed{seed}"
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsUnavailable(f"weights file {str(path)!r} does not exist; {_WEIGHTS_HINT}")
+    return f"{MODEL_FAMILY}/file:{_sha256(path)[:12]}"
+
+
+def weights_of(name: str) -> str | None:
+    """The ``--weights`` value that makes extractor ``name``, or None for a weights file (its
+    path is not recorded, only its hash)."""
+    return {extractor_name("imagenet"): "imagenet", extractor_name("none"): "none"}.get(name)
+
+
 def keras_cache_dirs() -> list[Path]:
     """Where Keras caches downloaded model weights, in lookup order.
 
@@ -106,7 +125,7 @@ class FeatureExtractor:
         keras = _import_keras()
         if weights == "imagenet":
             model = _inception(keras, _imagenet_weights_path(keras))
-            return cls(model, f"{MODEL_FAMILY}/imagenet", "InceptionV3 pool_3, ImageNet weights")
+            return cls(model, extractor_name(weights), "InceptionV3 pool_3, ImageNet weights")
         if weights == "none":
             # Keras draws initial weights from its global seed; seeding just
             # before building makes them a pure function of `seed`. (This also
@@ -116,7 +135,7 @@ class FeatureExtractor:
             _he_normal_kernels(keras, model, seed)
             return cls(
                 model,
-                f"{MODEL_FAMILY}/random-he-seed{seed}",
+                extractor_name(weights, seed),
                 f"InceptionV3 pool_3, random He-normal weights (seed {seed})",
             )
         return cls._from_file(keras, Path(weights))
@@ -135,13 +154,8 @@ class FeatureExtractor:
                 f"cannot load weights from {str(path)!r} ({_short(exc)}); {_WEIGHTS_HINT}"
             ) from exc
         input_size = _checked_input_size(model, path)
-        digest = _sha256(path)[:12]
-        return cls(
-            model,
-            f"{MODEL_FAMILY}/file:{digest}",
-            f"InceptionV3 pool_3, weights from {path.name} (sha256 {digest})",
-            input_size,
-        )
+        name = extractor_name(path)
+        return cls(model, name, f"InceptionV3 pool_3, weights from {path.name} ({name})", input_size)
 
     @property
     def name(self) -> str:

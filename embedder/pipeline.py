@@ -170,7 +170,7 @@ class Indexer:
         """Indexes (or updates) a few products now, with the collection's stored model, through
         the same path as the batch job; returns the ids indexed and the reasons of failures."""
         model = state.require_model(self.index)
-        check_model(model, self.index.schema_info(), self.runtime.extractor().name)
+        check_model(model, self.index.schema_info(), self.runtime.extractor_name())
         report = io.StringIO()
         failed = self._index_batch(rows, model.reducer, {}, IndexSummary(), report)
         self.index.commit()
@@ -193,6 +193,8 @@ class Indexer:
                 pending.append(i)
             except FetchError as error:
                 errors[row.id] = str(error)
+        if not images:  # nothing to embed: TensorFlow need not even load
+            return vectors, errors
         batch = self.runtime.embed_raw(images, batch_size=self.options.batch_size)
         for position, vector in zip(batch.ok, batch.vectors):
             vectors[pending[position]] = vector
@@ -204,7 +206,7 @@ class Indexer:
         self, catalog: Path, rows: list[CatalogRow], schema: SchemaInfo, summary: IndexSummary
     ) -> tuple[StoredModel, dict[str, np.ndarray]]:
         """The PCA model to use, and the raw vectors of the sample it was fitted on (re-used)."""
-        extractor = self.runtime.extractor().name
+        extractor = self.runtime.extractor_name()
         if self.options.pca_path is not None:
             model = StoredModel(PCAReducer.load(self.options.pca_path), extractor)
             check_model(model, schema, extractor)

@@ -16,8 +16,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embedder import model as extractors
 from embedder import state
+from embedder.errors import BadInput
 from embedder.fetch import fetch_image
+from embedder.images import ImageError
 from embedder.solr import SolrIndex
 
 MODEL_RECHECK_SECONDS = 5.0
@@ -26,9 +29,9 @@ MODEL_RECHECK_SECONDS = 5.0
 class EmbeddingRuntime:
     """Embeds images for one collection: InceptionV3 ``pool_3``, then the collection's PCA."""
 
-    def __init__(self, index: SolrIndex, weights: str = "imagenet", extractor=None) -> None:
+    def __init__(self, index: SolrIndex, weights: str | None = None, extractor=None) -> None:
         self.index = index
-        self.weights = weights
+        self._weights = weights  # None: the weights the collection's model was fitted with
         self._extractor = extractor  # a FeatureExtractor, loaded on first use when not given
         self._model: state.StoredModel | None = None
         self._checked_at = 0.0
@@ -39,14 +42,31 @@ class EmbeddingRuntime:
         """Whether the extractor is loaded (no I/O)."""
         return self._extractor is not None
 
+    def weights(self) -> str:
+        """The weights in use: as given, else those the collection's model was fitted with (read
+        once), else ImageNet for a collection with no model yet."""
+        if self._weights is None:
+            recorded = state.model_extractor(self.index)
+            weights = "imagenet" if recorded is None else extractors.weights_of(recorded)
+            if weights is None:
+                raise BadInput(
+                    f"the collection's PCA model was fitted on {recorded}, a weights file: "
+                    "pass --weights PATH to that file (or set LOOKALIKE_WEIGHTS)"
+                )
+            self._weights = weights
+        return self._weights
+
+    def extractor_name(self) -> str:
+        """The extractor's stable id, without loading TensorFlow."""
+        return self._extractor.name if self._extractor is not None else extractors.extractor_name(self.weights())
+
     def extractor(self):
         """The feature extractor, loading TensorFlow and the weights on first use."""
         if self._extractor is None:
-            from embedder.model import FeatureExtractor  # lazy: TensorFlow loads only when needed
-
+            weights = self.weights()
             with self._lock:
                 if self._extractor is None:
-                    self._extractor = FeatureExtractor.load(self.weights)
+                    self._extractor = extractors.FeatureExtractor.load(weights)
         return self._extractor
 
     def model(self) -> state.StoredModel:
@@ -58,7 +78,7 @@ class EmbeddingRuntime:
                 self._model = None
         if self._model is None:
             model = state.require_model(self.index)
-            state.check_model(model, self.index.schema_info(), self.extractor().name)
+            state.check_model(model, self.index.schema_info(), self.extractor_name())
             self._model, self._checked_at = model, time.monotonic()
         return self._model
 
@@ -76,7 +96,5 @@ class EmbeddingRuntime:
         model = self.model()
         batch = self.embed_raw([image], batch_size=1)
         if batch.errors:
-            from embedder.images import ImageError
-
             raise ImageError(batch.errors[0])
         return model.reducer.transform(batch.vectors)[0], model.version

@@ -53,6 +53,16 @@ def model_version(index: SolrIndex) -> str | None:
     return doc.get(contract.MODEL_DOC_ID, {}).get(contract.VERSION_FIELD)
 
 
+def model_extractor(index: SolrIndex) -> str | None:
+    """The extractor the stored PCA model was fitted on, without reading the model."""
+    doc = index.get([contract.MODEL_DOC_ID], fl=f"{contract.ID_FIELD},{contract.MODEL_META_FIELD}")
+    meta = doc.get(contract.MODEL_DOC_ID, {}).get(contract.MODEL_META_FIELD)
+    try:
+        return None if meta is None else str(json.loads(meta)["extractor"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise CollectionStateError(f"the PCA model of {index.url} is unreadable ({error}); {REFIT_HINT}") from None
+
+
 def load_model(index: SolrIndex) -> StoredModel | None:
     """The collection's PCA model, or None before the first indexing job."""
     doc = index.get([contract.MODEL_DOC_ID]).get(contract.MODEL_DOC_ID)

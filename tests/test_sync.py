@@ -152,3 +152,32 @@ def test_read_delete_and_untag_a_product_through_the_service(service_url, demo_i
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).json() == {"deleted": "SKU0060"}
     assert requests.get(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
+
+
+def test_commands_default_to_the_collections_weights_and_refuse_others(index, extractor, catalog, tmp_path):
+    from embedder.runtime import EmbeddingRuntime
+    from embedder.state import ModelMismatch
+
+    run(index, extractor, catalog, tmp_path)  # fitted on the seeded random weights ("none")
+    runtime = EmbeddingRuntime(index)
+    assert runtime.weights() == "none" and runtime.extractor_name() == extractor.name and not runtime.loaded
+    with pytest.raises(ModelMismatch, match="--weights"):
+        EmbeddingRuntime(index, "imagenet").model()
+    index.delete_all()
+    assert EmbeddingRuntime(index).weights() == "imagenet"  # a new collection
+
+
+def test_commands_that_embed_nothing_never_load_tensorflow(index, extractor, catalog, tmp_path, local_solr):
+    run(index, extractor, catalog, tmp_path)
+    probe = (
+        "import sys; from embedder.cli import main; status = main(sys.argv[1:]); "
+        "print('tensorflow loaded' if 'tensorflow' in sys.modules else 'no tensorflow'); sys.exit(status)"
+    )
+    for args in (["index", str(catalog), "--no-progress"], ["search", "--id", "SKU0001", "-k", "3"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "--solr", local_solr.url, "--home", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0 and done.stdout.strip().endswith("no tensorflow"), (args, done.stdout, done.stderr)

@@ -98,7 +98,7 @@ def _register_pages(app: Flask) -> None:
             "model_loaded": services.runtime.loaded,
             "pca_version": None,
             "documents": None,
-            "weights": services.settings.weights,
+            "weights": services.settings.weights or "the collection's",
         }
         try:
             status["documents"] = services.index.count()
