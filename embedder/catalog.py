@@ -138,6 +138,9 @@ def parse_record(
     if not product_id or not image:
         row.error = f"line {line}: id and image are required"
         return row
+    if len(product_id) > contract.MAX_ID_LENGTH:
+        row.error = f"line {line}: id: over {contract.MAX_ID_LENGTH} characters"
+        return row
     if contract.is_reserved_id(product_id):  # it would replace the collection's own state
         row.error = (
             f"line {line}: id {product_id!r}: ids starting {contract.RESERVED_ID_PREFIX!r} are "

@@ -57,6 +57,9 @@ OWNED_FIELDS = frozenset(
 )
 
 
+MAX_ID_LENGTH = 512  # characters of a product id, everywhere ids are taken
+
+
 def is_reserved_id(product_id: str) -> bool:
     return product_id.startswith(RESERVED_ID_PREFIX)
 

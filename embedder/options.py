@@ -176,7 +176,12 @@ class Option:
 SEARCH: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("id", "string", "a product id: its lookalikes (the product itself is left out)", max_length=200),
+        Option(
+            "id",
+            "string",
+            "a product id: its lookalikes (the product itself is left out)",
+            max_length=contract.MAX_ID_LENGTH,
+        ),
         Option("vector", "vector", "a query vector in the PCA space (numbers, or base64 float32)", flag=False),
         Option("text", "string", "keywords", max_length=1000),
         Option("fq", "strings", "a Solr filter query, e.g. category:shirt", default=(), max_length=100),

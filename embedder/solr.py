@@ -165,6 +165,11 @@ class SolrIndex:
         docs = list(docs)
         for doc in docs:
             product_id = str(doc.get(contract.ID_FIELD, ""))
+            if not product_id or product_id != product_id.strip() or len(product_id) > contract.MAX_ID_LENGTH:
+                raise BadInput(
+                    f"id {product_id[:100]!r}: a product id is 1 to {contract.MAX_ID_LENGTH} characters, "
+                    "with no space at either end"
+                )
             if contract.is_reserved_id(product_id) or contract.KIND_FIELD in doc:
                 raise BadInput(
                     f"id {product_id!r}: ids starting {contract.RESERVED_ID_PREFIX!r} and the field "

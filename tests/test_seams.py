@@ -108,12 +108,32 @@ def test_like_and_unlike_awkward_ids_move_the_query_as_documented(index, awkward
 
 
 def test_recommend_leaves_the_liked_and_disliked_awkward_ids_out(index, awkward_products):
-    like, unlike = ["Ünïcode✓", "sku:1", "x*?"], ["two words", "trailing\\"]
+    like, unlike = ["Ünïcode✓", "sku:1", "a,b"], ["two words", "trailing\\", "x*?"]
     positive = np.mean([awkward_products[i] for i in like], axis=0)
     negative = np.mean([awkward_products[i] for i in unlike], axis=0)
     page = LookalikeClient(index).recommend(like=like, unlike=unlike, k=100)
     expected = nearest(awkward_products, positive + 0.5 * (positive - negative), leave_out={*like, *unlike})
     assert [h.id for h in page.hits] == expected and page.total == len(expected)
+
+
+def test_the_image_link_of_every_hit_leads_to_its_image(index, local_solr, tmp_path):
+    # The web page puts each hit's `image` link in an <img src> as it is.
+    ids = [*AWKWARD, "a?b", "a#b", "100%", "50%41"]
+    picture = tmp_path / "picture.jpg"
+    query_image("shoe", "blue", "dotted").save(picture, format="JPEG")
+    vectors = np.random.default_rng(5).normal(size=(len(ids), DIM))
+    index.add(
+        [
+            {"id": i, contract.VECTOR_FIELD: contract.encode_vector(v), contract.IMAGE_URL_FIELD: str(picture)}
+            for i, v in zip(ids, vectors)
+        ]
+    )
+    index.commit()
+    client = app_client(local_solr, tmp_path, None)
+    results = client.post("/search", json={"vector": vectors[0].tolist(), "k": 100}).get_json()["results"]
+    assert sorted(r["id"] for r in results) == sorted(ids)
+    served = {r["id"]: client.get(r["image"]).status_code for r in results}
+    assert served == dict.fromkeys(ids, 200)
 
 
 # -- reserved ids at the adapter and in the indexing job ------------------------------------------
@@ -154,8 +174,8 @@ def test_a_reserved_id_in_the_catalog_fails_alone_and_the_other_rows_land(index,
     report = tmp_path / "report.jsonl"
     options = IndexOptions(batch_size=4, progress=False, report_path=report)
     summary = indexer(index, extractor, options).run(catalog)
-    assert (summary.indexed, summary.failed, summary.skipped) == (5, 3, 0)
-    failures = {r["id"]: r for r in map(json.loads, report.read_text().splitlines())}
+    assert summary.counts == {**dict.fromkeys(summary.counts, 0), "added": 5, "failed": 3}
+    failures = {r["id"]: r for r in map(json.loads, report.read_text().splitlines()) if r["status"] == "failed"}
     assert set(failures) == set(reserved) and all("reserved" in r["reason"] for r in failures.values())
     docs = index.get(good, fl="id,pca_version")
     assert {i: d["pca_version"] for i, d in docs.items()} == dict.fromkeys(good, summary.pca_version)
@@ -177,7 +197,7 @@ def corrupt(reducer, how: str) -> bytes:
 
 
 @pytest.mark.parametrize("how", ["garbage", "nan", "tampered"])
-def test_a_corrupt_model_document_is_the_collections_problem_naming_refit(index, extractor, tmp_path, how):
+def test_a_corrupt_model_document_is_the_collections_problem_naming_refit(index, local_solr, extractor, tmp_path, how):
     catalog, _ = small_catalog(tmp_path / "catalog", 4)
     options = IndexOptions(batch_size=4, progress=False, report_path=tmp_path / "report.jsonl")
     indexer(index, extractor, options).run(catalog)
@@ -194,15 +214,45 @@ def test_a_corrupt_model_document_is_the_collections_problem_naming_refit(index,
     with pytest.raises(CollectionStateError, match="--refit"):
         state.load_model(index)
 
-    from embedder.service import ServiceConfig, create_app
-
-    settings = load_settings(environ={}, solr_url=index.url.rsplit("/", 1)[0], home=tmp_path, weights="none")
-    client = create_app(settings, ServiceConfig(), extractor=extractor).test_client()
     image = io.BytesIO()
     query_image("bag", "red", "solid").save(image, format="JPEG")
-    response = client.post("/search", data={"image": (io.BytesIO(image.getvalue()), "q.jpg")})
+    image.seek(0)
+    response = app_client(local_solr, tmp_path, extractor).post("/search", data={"image": (image, "q.jpg")})
     assert response.status_code == 409, response.get_data(as_text=True)
     assert "--refit" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("how", ["garbage", "nan"])
+def test_a_corrupt_clustering_is_the_collections_problem_naming_lookalike_cluster(
+    index, awkward_products, local_solr, tmp_path, how
+):
+    centroids = io.BytesIO()
+    np.save(centroids, np.full((3, DIM), np.nan, dtype=np.float32), allow_pickle=False)
+    blob = b"not an npy file" if how == "garbage" else centroids.getvalue()
+    index.write_own(
+        {
+            contract.ID_FIELD: contract.CLUSTERS_DOC_ID,
+            contract.KIND_FIELD: "clusters",
+            contract.MODEL_BLOB_FIELD: base64.b64encode(blob).decode("ascii"),
+            contract.MODEL_META_FIELD: json.dumps({"clusters": [], "pca_version": "", "created_at": ""}),
+        }
+    )
+    with pytest.raises(CollectionStateError, match="lookalike cluster"):
+        state.load_clustering(index)
+    client = app_client(local_solr, tmp_path, None)
+    for response in (client.get("/clusters"), client.post("/navigate/start", json={"size": 3})):
+        assert response.status_code == 409, response.get_data(as_text=True)
+        assert "lookalike cluster" in response.get_json()["error"]
+
+
+def app_client(local_solr, home, extractor):
+    """The sidecar's app over the session's collection, through Flask's test client."""
+    from embedder.service import ServiceConfig, create_app
+
+    settings = load_settings(
+        environ={}, solr_url=local_solr.url, collection=local_solr.collection, home=home, weights="none"
+    )
+    return create_app(settings, ServiceConfig(), extractor=extractor).test_client()
 
 
 # -- exit statuses of `lookalike` -----------------------------------------------------------------
@@ -275,7 +325,7 @@ def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_
 
     done = subprocess.run(command + ["--no-progress"], capture_output=True, text=True, timeout=600, env=ENV)
     assert done.returncode == 0, done.stderr
-    indexed, skipped = map(int, re.search(r"indexed (\d+), skipped (\d+)", done.stdout).groups())
-    assert indexed + skipped == total and skipped >= at_least
+    added, unchanged = map(int, re.search(r"added (\d+), .*unchanged (\d+)", done.stdout).groups())
+    assert added + unchanged == total and unchanged >= at_least, done.stdout
     ids = [d["id"] for d in index.stream("id", fq=[f"{contract.VECTOR_FIELD}:*"])]
     assert len(ids) == len(set(ids)) == total

@@ -6,6 +6,7 @@ import hashlib
 import mimetypes
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, redirect, send_file
 
@@ -18,6 +19,7 @@ from embedder.service.inputs import Payload
 
 blueprint = Blueprint("api", __name__)
 DEFAULT_FACETS = ("category", "color", "brand")
+IMAGE_FIELDS = ("image", "url", "image_base64")
 MAX_PRODUCTS = 100  # per /products request: real-time updates, not a batch job
 
 
@@ -26,7 +28,7 @@ def services():
 
 
 def hit_json(hit: Hit) -> dict:
-    return {**asdict(hit), "image": f"/products/{hit.id}/image"}
+    return {**asdict(hit), "image": f"/products/{quote(hit.id, safe='')}/image"}  # ids may hold ?, # and %
 
 
 @blueprint.post("/embed")
@@ -52,6 +54,7 @@ def search():
     payload = Payload()
     s = services()
     image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
+    payload.refuse_unknown({*options.SEARCH_REQUEST, *IMAGE_FIELDS})
     values = payload.search(options.SEARCH_REQUEST)
     values.setdefault("facets", [*DEFAULT_FACETS, *s.attribute_fields()])
     page = s.client.run(s.client.query(image=image, **values))

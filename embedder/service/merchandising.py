@@ -123,6 +123,7 @@ def navigate_step():
 @blueprint.post("/recommend")
 def recommend():
     payload = Payload()
+    payload.refuse_unknown(options.RECOMMEND_REQUEST)
     values = payload.search(options.RECOMMEND_REQUEST)
     if not values.get("like"):
         raise BadInput("like: give 1 or more liked product ids")
