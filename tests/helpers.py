@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import select
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -68,3 +73,17 @@ def index_snapshot(index: SolrIndex) -> dict[str, dict]:
     docs = index.search(fl="*", rows=100000).docs
     docs += list(index.get(list(contract.OWN_DOCUMENTS), fl="*").values())  # /select hides them
     return {doc["id"]: {k: v for k, v in doc.items() if k != "_version_"} for doc in docs}
+
+
+def wait_for_progress(process: subprocess.Popen, at_least: int, total: int) -> str:
+    """stderr until the indexing bar shows ``at_least`` of ``total`` (bounded: 600 s, 4 KB reads)."""
+    seen, deadline = "", time.monotonic() + 600
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace") if ready else ""
+        assert chunk, f"the job ended or went silent early:\n{seen[-2000:]}"
+        seen += chunk
+        counts = re.findall(rf"indexing:.*?(\d+)/{total}", seen)
+        if counts and int(counts[-1]) >= at_least:
+            return seen
+    raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")

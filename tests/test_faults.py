@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import re
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from embedder.errors import SolrUnavailable
 from embedder.localsolr import LocalSolr
 from embedder.samples import generate_catalog
 from embedder.solr import SolrIndex
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for_progress
 
 PRODUCTS = 180
 
@@ -29,18 +28,6 @@ def fault_solr(tmp_path_factory):
     solr.start()
     yield solr
     solr.stop()
-
-
-def wait_for_progress(process: subprocess.Popen, at_least: int, total: int) -> str:
-    seen, deadline = "", time.monotonic() + 300
-    while time.monotonic() < deadline:
-        chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace")
-        assert chunk, f"the job ended early:\n{seen}"
-        seen += chunk
-        counts = re.findall(rf"indexing:.*?(\d+)/{total}", seen)
-        if counts and int(counts[-1]) >= at_least:
-            return seen
-    raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")
 
 
 def test_solr_stopped_mid_job_then_restarted_loses_and_duplicates_nothing(fault_solr, tmp_path):

@@ -11,11 +11,9 @@ import io
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -26,7 +24,7 @@ from embedder.config import load_settings
 from embedder.errors import BadInput, CollectionStateError
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog, query_image
-from tests.helpers import free_port, indexer
+from tests.helpers import free_port, indexer, wait_for_progress
 
 DIM = contract.DEFAULT_DIMENSION
 AWKWARD = [
@@ -287,20 +285,6 @@ def test_cli_unknown_id_exits_2_in_one_line_and_an_awkward_one_works(index, awkw
     assert [hit["id"] for hit in json.loads(found.stdout)] == expected
 
 
-def read_until_progress(process: subprocess.Popen, at_least: int, total: int) -> str:
-    """stderr until the indexing bar shows ``at_least`` of ``total`` (bounded: 600 s, 4 KB reads)."""
-    seen, deadline = "", time.monotonic() + 600
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
-        chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace") if ready else ""
-        assert chunk, f"the job ended or went silent early:\n{seen[-2000:]}"
-        seen += chunk
-        counts = re.findall(rf"indexing:.*?(\d+)/{total}", seen)
-        if counts and int(counts[-1]) >= at_least:
-            return seen
-    raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")
-
-
 def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_solr, tmp_path):
     total, at_least = 120, 16
     catalog = generate_catalog(tmp_path / "catalog", variants=total // 60)
@@ -311,7 +295,7 @@ def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_
     ]  # fmt: skip
     job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     try:
-        seen = read_until_progress(job, at_least, total)
+        seen = wait_for_progress(job, at_least, total)
         job.send_signal(signal.SIGINT)
         _, rest = job.communicate(timeout=300)
     finally:
