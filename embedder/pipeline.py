@@ -112,7 +112,7 @@ class Indexer:
             summary.counts["deleted"] = len(missing)
         self.index.commit()
         summary.seconds = time.monotonic() - started
-        log.info("index %s: %s", catalog, summary.format().replace("\n", "; "))
+        log.debug("index %s: %s", catalog, summary.format().replace("\n", "; "))  # the CLI prints it
         return summary
 
     def _missing(self, rows: list[CatalogRow]) -> list[str]:
