@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-private-urls", action="store_true", help="let image URLs point inside the network (refused by default)"
     )
+    serve.add_argument("--read-only", action="store_true", help="take no writes (products, tags, clusters)")
     serve.add_argument(
         "--image-root",
         action="append",

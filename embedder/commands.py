@@ -95,6 +95,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         max_upload_bytes=args.max_upload_mb * 1024 * 1024,
         allow_private_urls=args.allow_private_urls,
         image_roots=tuple(args.image_root),
+        api_token=settings.api_token,
+        read_only=args.read_only,
     )
     app = create_app(settings, config)
     try:  # load the model now, so bad weights fail in one line at start-up

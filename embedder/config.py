@@ -24,6 +24,7 @@ class Settings:
     home: Path = REPO_ROOT / ".lookalike"
     solr_port: int = 8983
     batch_size: int = 32
+    api_token: str | None = None  # the sidecar's writes need it when set (never a flag: no secrets in ps)
 
     @property
     def collection_url(self) -> str:
@@ -38,6 +39,7 @@ ENVIRONMENT = {
     "home": "LOOKALIKE_HOME",
     "solr_port": "LOOKALIKE_SOLR_PORT",
     "batch_size": "LOOKALIKE_BATCH_SIZE",
+    "api_token": "LOOKALIKE_API_TOKEN",
 }
 
 

@@ -32,6 +32,18 @@ class TooLarge(BadInput):
     status = 413
 
 
+class Unauthorized(LookalikeError):
+    """A write without the API token the service is configured with."""
+
+    status = 401
+
+
+class Forbidden(LookalikeError):
+    """A write the service does not take: it is read-only, or the request comes from another site."""
+
+    status = 403
+
+
 class NotFound(LookalikeError, LookupError):
     """A product, cluster, session or file that does not exist."""
 

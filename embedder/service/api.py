@@ -15,6 +15,7 @@ from embedder.catalog import parse_record
 from embedder.client import Hit
 from embedder.errors import BadInput, NotFound
 from embedder.pipeline import Indexer, IndexOptions
+from embedder.service.guard import writes
 from embedder.service.inputs import Payload
 
 blueprint = Blueprint("api", __name__)
@@ -62,6 +63,7 @@ def search():
 
 
 @blueprint.post("/products")
+@writes
 def products():
     """Indexes or updates a few products now, through the batch job's pipeline."""
     payload = Payload()
@@ -113,6 +115,7 @@ def get_product(product_id: str):
 
 
 @blueprint.delete("/products/<path:product_id>")
+@writes
 def delete_product(product_id: str):
     s = services()
     if contract.is_reserved_id(product_id) or not s.index.get([product_id], fl="id"):

@@ -16,7 +16,7 @@ from embedder.config import Settings, load_settings
 from embedder.errors import LookalikeError, SolrUnavailable
 from embedder.navigation import Navigator
 from embedder.runtime import EmbeddingRuntime
-from embedder.service import api, merchandising, openapi
+from embedder.service import api, guard, merchandising, openapi
 from embedder.solr import SolrIndex
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ class ServiceConfig:
     allow_private_urls: bool = False  # image URLs inside the network are refused by default
     fetch_timeout: float = 10.0
     image_roots: tuple[Path, ...] = field(default_factory=tuple)  # local product images served
+    api_token: str | None = None  # writes need "Authorization: Bearer <token>" when set
+    read_only: bool = False  # no writes at all
 
 
 class Services:
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, config: ServiceConfig | None = 
     config = config or ServiceConfig()
     app.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes
     app.extensions["lookalike"] = Services(settings or load_settings(), config, extractor)
+    guard.install(app, config.api_token, config.read_only)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(merchandising.blueprint)
     _register_pages(app)

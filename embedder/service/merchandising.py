@@ -11,6 +11,7 @@ from embedder.client import Hit
 from embedder.errors import BadInput
 from embedder.options import Option
 from embedder.service.api import hit_json, services
+from embedder.service.guard import writes
 from embedder.service.inputs import Payload
 
 blueprint = Blueprint("merchandising", __name__)
@@ -39,6 +40,7 @@ def tag_preview():
 
 
 @blueprint.post("/tag/apply")
+@writes
 def tag_apply():
     payload = Payload()
     attribute = _attribute(payload)
@@ -49,6 +51,7 @@ def tag_apply():
 
 
 @blueprint.post("/tag/remove")
+@writes
 def tag_remove():
     payload = Payload()
     attribute = _attribute(payload)
@@ -74,6 +77,7 @@ def _clusters_json(result: clustering.Clustering) -> dict:
 
 
 @blueprint.post("/clusters")
+@writes
 def make_clusters():
     payload = Payload()
     result = clustering.cluster_catalog(services().index, k=payload.integer("k", 8, 2, 1000), progress=False)
@@ -89,6 +93,7 @@ def get_clusters():
 
 
 @blueprint.post("/clusters/<int:cluster_id>/attribute")
+@writes
 def cluster_attribute(cluster_id: int):
     attribute = _attribute(Payload())
     tagged = clustering.assign_attribute(services().index, cluster_id, attribute)

@@ -5,7 +5,17 @@ form from the ``SearchRequest`` schema here."""
 from __future__ import annotations
 
 from embedder import options
-from embedder.errors import BadInput, Conflict, LookalikeError, NotFound, SolrFailed, SolrUnavailable, TooLarge
+from embedder.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    LookalikeError,
+    NotFound,
+    SolrFailed,
+    SolrUnavailable,
+    TooLarge,
+    Unauthorized,
+)
 
 
 def _ref(name: str) -> dict:
@@ -24,7 +34,17 @@ STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"
 STRS = {"type": "array", "items": STR}
 ERRORS = {
     str(error.status): {"description": (error.__doc__ or "").split("\n")[0], **_json(_ref("Error"))}
-    for error in (BadInput, NotFound, Conflict, TooLarge, SolrFailed, SolrUnavailable, LookalikeError)
+    for error in (
+        BadInput,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        SolrFailed,
+        SolrUnavailable,
+        LookalikeError,
+    )
 }
 ERRORS["500"]["description"] = "our own bug: a generic message, the details are in the sidecar's log"
 
@@ -63,6 +83,8 @@ ID_PATH = {"name": "id", "in": "path", "required": True, "schema": STR}
 
 SPEC = {
     "openapi": "3.1.0",
+    # Writes need the token when the sidecar has one (embedder/service/guard.py); reads never do.
+    "security": [{}, {"token": []}],
     "info": {
         "title": "Lookalike sidecar",
         "version": "0.1.0",
@@ -170,6 +192,7 @@ SPEC = {
         "/recommend": _post("Closer to liked products, away from disliked ones", _obj(["like"], **RECOMMEND), RESULTS),
     },
     "components": {
+        "securitySchemes": {"token": {"type": "http", "scheme": "bearer", "description": "LOOKALIKE_API_TOKEN"}},
         "schemas": {
             "Error": _obj(["error"], error=STR),
             "SearchRequest": _obj(**SEARCH),
@@ -178,6 +201,6 @@ SPEC = {
             ),
             "Facets": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": INT}},
             "Cluster": _obj(id=INT, size=INT, representative=_ref("Hit"), representative_distance=NUM),
-        }
+        },
     },
 }

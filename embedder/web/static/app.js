@@ -38,15 +38,25 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** Calls the API: resolves to the JSON body, or throws an Error with the API's message. */
-async function api(path, { method = "GET", json, form } = {}) {
+/** Calls the API: resolves to the JSON body, or throws an Error with the API's message. A write
+ * refused for want of the sidecar's API token (401) asks for it once; it is kept for the tab. */
+async function api(path, { method = "GET", json, form, asked = false } = {}) {
   const init = { method, headers: { Accept: "application/json" }, body: form };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
   }
+  const token = sessionStorage.getItem("lookalike-token");
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, init);
   const body = await response.json().catch(() => null);
+  if (response.status === 401 && !asked) {
+    const given = window.prompt("Changes on this sidecar need its API token:");
+    if (given) {
+      sessionStorage.setItem("lookalike-token", given.trim());
+      return api(path, { method, json, form, asked: true });
+    }
+  }
   if (!response.ok) {
     const error = new Error(body?.error ?? `${method} ${path}: HTTP ${response.status} ${response.statusText}`);
     error.status = response.status;

@@ -1,0 +1,75 @@
+"""Who may write through the sidecar: an API token when configured, a read-only mode, and no
+cross-site form posts. A refused write changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedder import tagging
+from embedder.config import load_settings
+from embedder.service import ServiceConfig, create_app
+from tests.helpers import index_snapshot
+
+TOKEN = "s3cret-token"
+TAG = {"attribute": "style", "value": "guarded", "ids": ["SKU0001"]}
+WRITES = [
+    ("post", "/tag/apply", TAG),
+    ("post", "/tag/remove", TAG),
+    ("post", "/clusters", {"k": 2}),
+    ("post", "/clusters/0/attribute", {"attribute": "style", "value": "guarded"}),
+    ("post", "/products", {"products": [{"id": "NEWW", "image_url": "https://example.invalid/x.jpg"}]}),
+    ("delete", "/products/SKU0002", None),
+]
+
+
+def client(local_solr, extractor, tmp_path, **config):
+    settings = load_settings(environ={}, solr_url=local_solr.url, home=tmp_path, weights="none")
+    return create_app(settings, ServiceConfig(**config), extractor=extractor).test_client()
+
+
+@pytest.mark.parametrize("method, path, body", WRITES)
+def test_a_write_without_the_token_is_refused_and_changes_nothing(
+    demo_index, demo_snapshot, local_solr, extractor, tmp_path, method, path, body
+):
+    app = client(local_solr, extractor, tmp_path, api_token=TOKEN)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
+        answer = getattr(app, method)(path, json=body, headers=headers)
+        assert answer.status_code == 401 and "LOOKALIKE_API_TOKEN" in answer.get_json()["error"], answer.get_json()
+    assert index_snapshot(demo_index) == demo_snapshot
+    assert app.post("/search", json={"id": "SKU0001", "k": 2}).status_code == 200  # reads need no token
+
+
+def test_the_token_lets_a_write_through(demo_index, local_solr, extractor, tmp_path):
+    app = client(local_solr, extractor, tmp_path, api_token=TOKEN)
+    answer = app.post("/tag/apply", json=TAG, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200 and demo_index.get(["SKU0001"])["SKU0001"]["attr_style"] == ["guarded"]
+    tagging.remove(demo_index, tagging.Attribute("style", "guarded"))
+
+
+@pytest.mark.parametrize("method, path, body", WRITES)
+def test_a_read_only_sidecar_takes_no_writes(
+    demo_index, demo_snapshot, local_solr, extractor, tmp_path, method, path, body
+):
+    app = client(local_solr, extractor, tmp_path, read_only=True)
+    answer = getattr(app, method)(path, json=body)
+    assert answer.status_code == 403 and "read-only" in answer.get_json()["error"]
+    assert index_snapshot(demo_index) == demo_snapshot
+    assert app.post("/search", json={"text": "shirt", "k": 2}).status_code == 200
+
+
+def test_a_cross_site_form_post_writes_nothing(demo_index, demo_snapshot, local_solr, extractor, tmp_path):
+    app = client(local_solr, extractor, tmp_path)
+    fields = {"attribute": "style", "value": "csrf", "ids": "SKU0001"}
+    refused = [
+        app.post("/tag/apply", data=fields, headers={"Origin": "https://evil.example"}),  # multipart from elsewhere
+        app.post("/tag/apply", json=TAG, headers={"Sec-Fetch-Site": "cross-site"}),
+        app.post("/tag/apply", data=fields, content_type="application/x-www-form-urlencoded"),  # a plain form
+        app.post("/tag/apply", data="attribute=style", content_type="text/plain"),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 400, 400], [r.get_json() for r in refused]
+    assert index_snapshot(demo_index) == demo_snapshot
+    same_site = app.post(
+        "/tag/apply", json=TAG, headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    )
+    assert same_site.status_code == 200, same_site.get_json()
+    tagging.remove(demo_index, tagging.Attribute("style", "guarded"))
