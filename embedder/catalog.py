@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import zlib
 from collections.abc import Iterator
@@ -161,11 +162,18 @@ def parse_record(
 
 
 def _value(name: str, value: object) -> object:
+    """A cell as a field value: a scalar or a list of scalars (a JSON object would be read by Solr
+    as an atomic update of the product, so none is taken)."""
+    if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
+        raise ValueError("expected a value or a list of values, not an object")
     if name in NUMERIC_FIELDS:
         try:
-            return NUMERIC_FIELDS[name](value)
-        except (TypeError, ValueError):
+            number = NUMERIC_FIELDS[name](value)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
     if isinstance(value, str) and (name == "attributes" or name.startswith("attr_")):
         return [v.strip() for v in value.split(MULTI_VALUE_SEPARATOR) if v.strip()]
     return value

@@ -64,12 +64,12 @@ class Navigator:
 
     def step(self, session_id: str, choose: str, reject: Sequence[str] = (), k: int = 12) -> tuple[Session, list[Hit]]:
         session = self.session(session_id)
-        session.rejected = [*session.rejected, *reject][-REJECTED_KEPT:]
-        session.current = choose
-        session.seen.update([choose, *reject])
-        query = Query(like=[choose], unlike=session.rejected, exclude=sorted(session.seen), fq=session.fq, k=k)
-        gallery = self.client.run(query).hits
-        session.seen.update(h.id for h in gallery)
+        rejected = [*session.rejected, *reject][-REJECTED_KEPT:]
+        seen = session.seen | {choose, *reject}
+        query = Query(like=[choose], unlike=rejected, exclude=sorted(seen), fq=session.fq, k=k)
+        gallery = self.client.run(query).hits  # a bad step fails here and leaves the session as it was
+        session.rejected, session.current = rejected, choose
+        session.seen = seen | {h.id for h in gallery}
         return session, gallery
 
     def session(self, session_id: str) -> Session:

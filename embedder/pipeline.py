@@ -154,7 +154,7 @@ class Indexer:
         reduced = reducer.transform(np.stack([v for _, v in embedded])) if embedded else []
         documents = {p.row.id: p.document(reducer.version, vector) for (p, _), vector in zip(embedded, reduced)}
         documents |= {p.row.id: p.document(reducer.version) for p in plans if p.change is sync.Change.UPDATED}
-        self.index.add(documents.values())
+        failed |= self.index.add_each(list(documents.values()))
         for row in batch:
             if row.error or row.id in failed:
                 note(row, "failed", row.error or failed[row.id])

@@ -178,6 +178,20 @@ class SolrIndex:
         if docs:
             self.request("update", {"commitWithin": commit_within_ms}, body=docs)
 
+    def add_each(self, docs: Sequence[dict], commit_within_ms: int = COMMIT_WITHIN_MS) -> dict[str, str]:
+        """Adds documents so that each lands whole or fails alone: returns the refused ones' ids
+        and reasons. Solr applies a batch up to the document it refuses and drops the rest, so a
+        refused batch is split in halves and retried (re-adding a document is idempotent): one
+        bad document costs about 2 log2(batch) more requests, good ones are never lost."""
+        try:
+            self.add(docs, commit_within_ms=commit_within_ms)
+            return {}
+        except BadInput as error:
+            if len(docs) == 1:
+                return {str(docs[0].get(contract.ID_FIELD)): str(error)}
+            middle = len(docs) // 2
+            return self.add_each(docs[:middle], commit_within_ms) | self.add_each(docs[middle:], commit_within_ms)
+
     def write_own(self, doc: dict, *, only_if_absent: bool = False) -> None:
         """Writes one of the collection's own documents (for ``embedder.state`` only) and commits.
         ``only_if_absent``: a Conflict when it exists already (the first writer wins)."""

@@ -63,9 +63,9 @@ def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, tmp_pat
     home = tmp_path_factory.mktemp("service-home")
     settings = load_settings(environ={}, solr_url=local_solr.url, home=home, weights="none")
     config = ServiceConfig(max_upload_bytes=2 * 1024 * 1024, image_roots=(home, demo_index.catalog_dir))
-    server = create_server(
-        create_app(settings, config, extractor=extractor), host="127.0.0.1", port=free_port(), threads=4
-    )
+    # poll(), not select(): a socket closed under the loop at teardown is then dropped, not an EBADF
+    app = create_app(settings, config, extractor=extractor)
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=4, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"

@@ -72,11 +72,25 @@ def products():
         raise BadInput(f"products: expected a list of 1 to {MAX_PRODUCTS} product objects")
     s = services()
     schema = s.index.schema_info()
-    rows = [parse_record(n, _with_image(record, s), schema, Path.cwd()) for n, record in enumerate(records, 1)]
+    rows, failed, uploads = [], {}, {}
+    for number, record in enumerate(records, 1):  # each product lands whole or fails alone
+        try:
+            with_image, upload = _with_image(record, s)
+        except BadInput as error:
+            failed[str(record.get("id") or f"#{number}") if isinstance(record, dict) else f"#{number}"] = str(error)
+            continue
+        rows.append(parse_record(number, with_image, schema, Path.cwd()))
+        if upload is not None:
+            uploads[rows[-1].id] = upload
     settings = IndexOptions(
         batch_size=s.settings.batch_size, progress=False, allow_private_urls=s.config.allow_private_urls
     )
-    indexed, failed = Indexer(s.index, s.runtime, settings).index_rows(rows)
+    indexed, refused = Indexer(s.index, s.runtime, settings).index_rows(rows) if rows else ([], {})
+    # Reasons name the upload, never where the sidecar keeps it; an upload no product kept is removed.
+    failed |= {i: reason.replace(str(uploads.get(i, "\0")), "the uploaded image") for i, reason in refused.items()}
+    kept = {uploads[i] for i in indexed if i in uploads}
+    for path in set(uploads.values()) - kept:
+        path.unlink(missing_ok=True)
     if failed and not indexed:  # an error like any other, with the reasons beside it
         first = next(iter(failed))
         error = f"no product was indexed; {first}: {failed[first]}"
@@ -84,9 +98,9 @@ def products():
     return jsonify({"indexed": indexed, "failed": failed})
 
 
-def _with_image(record: object, s) -> dict:
+def _with_image(record: object, s) -> tuple[dict, Path | None]:
     """A product object with its image as the catalog's ``image``: a URL, or an upload saved
-    under the service's home (so the gallery can show it)."""
+    under the service's home (so the gallery can show it), and that upload's path."""
     if not isinstance(record, dict):
         raise BadInput("products: each product is a JSON object")
     record = dict(record)
@@ -97,13 +111,13 @@ def _with_image(record: object, s) -> dict:
         # Only a URL: anything else would be read as a path on the sidecar's own disk.
         if not str(url).startswith(("http://", "https://")):
             raise BadInput(f"product {record.get('id')!r}: image_url: only http and https URLs are fetched")
-        return {**record, "image": str(url)}
+        return {**record, "image": str(url)}, None
     image = Payload.decode_base64(str(data), f"product {record.get('id')!r}: image_base64")
     uploads = s.settings.home / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     path = uploads / hashlib.sha256(image).hexdigest()[:32]
     path.write_bytes(image)
-    return {**record, "image": str(path)}
+    return {**record, "image": str(path)}, path
 
 
 @blueprint.get("/products/<path:product_id>")

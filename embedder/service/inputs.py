@@ -18,15 +18,33 @@ from embedder.errors import BadInput
 from embedder.fetch import fetch_image
 from embedder.options import Option
 
+MAX_JSON_DEPTH = 8  # the deepest request (a product's list of attribute values) needs 4
+
+
+def _depth(value: object) -> int:
+    """How deeply JSON containers nest (iterative: a hostile body must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
 
 class Payload:
     """A request's fields, from a JSON object or a multipart/urlencoded form, and its upload."""
 
     def __init__(self) -> None:
         if request.is_json:
-            body = request.get_json(silent=True)
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:  # Python's parser gives up near 1000 levels
+                raise BadInput(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels") from None
             if not isinstance(body, dict):
                 raise BadInput("the body must be a JSON object")
+            if _depth(body) > MAX_JSON_DEPTH:
+                raise BadInput(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
             self.fields: dict = body
             self.form = None
         elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded", ""):

@@ -1,0 +1,110 @@
+"""Every item of a batch lands whole or fails alone with its reason, and hostile bodies are refused
+with a 400: catalog rows, /products items, Solr update batches, deep JSON, long id lists.
+(Tests on the emptied ``index`` come first: the demo catalog is indexed once, after them.)"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+
+import requests
+from PIL import Image
+
+from embedder import contract, tagging
+from embedder.pipeline import IndexOptions
+from embedder.samples import generate_catalog
+from tests.helpers import index_snapshot, indexer
+
+
+def jpeg(color: str) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), color).save(buffer, "JPEG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_catalog_cell_solr_refuses_fails_its_row_alone(index, extractor, tmp_path):
+    catalog = generate_catalog(tmp_path / "catalog")
+    with open(catalog, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for number, row in enumerate(rows):
+        row["weight_f"] = "abc" if number == 20 else str(number)  # *_f is a float field: Solr refuses "abc"
+    with open(catalog, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = tmp_path / "report.jsonl"
+    summary = indexer(index, extractor, IndexOptions(batch_size=16, progress=False, report_path=report)).run(catalog)
+    assert summary.counts["added"] == 59 and summary.counts["failed"] == 1
+    [failure] = [json.loads(line) for line in report.read_text().splitlines()]
+    assert failure["id"] == rows[20]["id"] and failure["status"] == "failed" and "weight_f" in failure["reason"]
+    stored = {doc["id"] for doc in index.stream("id")}
+    assert stored == {row["id"] for row in rows} - {rows[20]["id"]}
+
+
+def test_a_solr_batch_broken_by_one_document_keeps_all_the_others(index):
+    docs = [{"id": f"B{i}", "title": "t", "weight_f": "abc" if i in (3, 7) else i} for i in range(10)]
+    refused = index.add_each(docs)
+    index.commit()
+    assert set(refused) == {"B3", "B7"} and all("weight_f" in reason for reason in refused.values())
+    assert {doc["id"] for doc in index.stream("id")} == {f"B{i}" for i in range(10)} - {"B3", "B7"}
+
+
+def test_a_thousand_ids_travel_in_post_bodies(index):
+    index.add([{"id": f"T{i:04d}-" + "x" * 300, "title": "t"} for i in range(1000)])
+    index.commit()
+    ids = [f"T{i:04d}-" + "x" * 300 for i in range(1000)]  # 300 KB of ids: far over any URL limit
+    assert len(index.get(ids, fl="id")) == 1000
+    assert tagging.apply(index, tagging.Attribute("batch", "big"), ids) == 1000
+    assert index.count(['attr_batch:"big"']) == 1000
+
+
+def test_each_product_of_a_request_lands_or_fails_alone(service_url, demo_index, local_solr):
+    good = {"title": "fine", "image_base64": jpeg("red")}
+    products = [
+        {"id": "P1", **good},
+        {"id": "P2", "image_url": "ftp://example.invalid/x.jpg"},  # refused before any work
+        {"id": "P3", **good, "price": "NaN"},
+        {"id": "P4", **good, "title": {"set": "an atomic update"}},
+        {"id": "P5", **good, "weight_f": "abc"},  # refused by Solr itself
+        {"id": "P6", "title": "undecodable", "image_base64": base64.b64encode(b"not an image").decode()},
+        {"id": "P7", **good},
+    ]
+    body = requests.post(f"{service_url}/products", json={"products": products}, timeout=120).json()
+    assert body["indexed"] == ["P1", "P7"] and set(body["failed"]) == {"P2", "P3", "P4", "P5", "P6"}, body
+    assert "only http" in body["failed"]["P2"] and "finite" in body["failed"]["P3"]
+    assert "object" in body["failed"]["P4"] and "weight_f" in body["failed"]["P5"]
+    home = local_solr.home.parent  # no reason shows where the sidecar keeps files
+    assert not any("/" in reason and str(home) in reason for reason in body["failed"].values())
+    assert set(demo_index.get(["P1", "P7", "P3", "P5"])) == {"P1", "P7"}
+    demo_index.delete(["P1", "P7"])
+    demo_index.commit()
+
+
+def test_a_refused_upload_leaves_no_file_behind(service_url, demo_index, demo_snapshot, tmp_path):
+    bad = {"products": [{"id": "U1", "image_base64": base64.b64encode(b"GIF89a broken").decode()}]}
+    answer = requests.post(f"{service_url}/products", json=bad, timeout=60)
+    assert answer.status_code == 400 and "uploaded image" in answer.json()["failed"]["U1"]
+    assert "/uploads/" not in answer.text
+    health = requests.get(f"{service_url}/health", timeout=30).json()
+    assert health["documents"] == 60 and index_snapshot(demo_index) == demo_snapshot
+
+
+def test_deep_json_is_a_400_not_a_crash(service_url):
+    for depth in (9, 3000):
+        body = '{"k": ' + "[" * depth + "]" * depth + "}"
+        answer = requests.post(
+            f"{service_url}/search", data=body, headers={"Content-Type": "application/json"}, timeout=30
+        )
+        assert answer.status_code == 400 and "nests deeper" in answer.json()["error"], (depth, answer.text)
+
+
+def test_a_navigation_session_survives_a_bad_step(service_url, demo_index):
+    start = requests.post(f"{service_url}/navigate/start", json={"size": 4}, timeout=60).json()
+    step = {"session": start["session"], "choose": start["gallery"][0]["id"], "k": 4}
+    bad = requests.post(f"{service_url}/navigate/step", json={**step, "reject": ["NO-SUCH-PRODUCT"]}, timeout=60)
+    assert bad.status_code == 400
+    good = requests.post(f"{service_url}/navigate/step", json=step, timeout=60)
+    assert good.status_code == 200 and len(good.json()["gallery"]) == 4
+    assert contract.MODEL_DOC_ID not in {h["id"] for h in good.json()["gallery"]}
