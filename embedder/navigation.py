@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from embedder.clustering import HAS_VECTOR, load_clustering
 from embedder.errors import BadInput, NotFound
 
 REJECTED_KEPT = 20  # the most recent rejections that steer a step
+SESSION_IDLE_SECONDS = 2 * 3600  # a shopper's session is forgotten after this long unused
 
 
 @dataclass
@@ -32,10 +34,12 @@ class Session:
     seen: set[str] = field(default_factory=set)
     rejected: list[str] = field(default_factory=list)
     current: str | None = None
+    used_at: float = field(default_factory=time.monotonic)
 
 
 class Navigator:
-    """Navigation sessions, kept in memory (the least recently used are dropped)."""
+    """Navigation sessions, kept in memory, bounded in count (the least recently used are
+    dropped) and in lifetime (``SESSION_IDLE_SECONDS`` unused)."""
 
     def __init__(self, client: LookalikeClient, max_sessions: int = 10_000, sample: int = 2000) -> None:
         self.client = client
@@ -74,17 +78,26 @@ class Navigator:
 
     def session(self, session_id: str) -> Session:
         with self._lock:
+            self._forget_idle()
             session = self._sessions.get(session_id)
             if session is None:
                 raise NotFound(f"no navigation session {session_id!r} (expired or never started)")
             self._sessions.move_to_end(session_id)
+            session.used_at = time.monotonic()
             return session
 
     def _keep(self, session: Session) -> None:
         with self._lock:
+            self._forget_idle()
             self._sessions[session.id] = session
             while len(self._sessions) > self.max_sessions:
                 self._sessions.popitem(last=False)
+
+    def _forget_idle(self) -> None:
+        """Drops sessions unused for SESSION_IDLE_SECONDS: the oldest are first (LRU order)."""
+        cutoff = time.monotonic() - SESSION_IDLE_SECONDS
+        while self._sessions and next(iter(self._sessions.values())).used_at < cutoff:
+            self._sessions.popitem(last=False)
 
     def _representatives(self, size: int) -> list[str]:
         clustering = load_clustering(self.client.index)

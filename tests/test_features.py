@@ -169,3 +169,17 @@ def test_the_tag_and_cluster_commands(demo_index):
     assert all(label is not None for label in labels.values())
     representative_of = {int(c): rep for c, _, rep in rows}
     assert all(labels[rep] == c for c, rep in representative_of.items())
+
+
+def test_navigation_sessions_are_bounded_in_count_and_lifetime(client, monkeypatch):
+    import embedder.navigation as navigation
+
+    navigator = Navigator(client, max_sessions=3)
+    sessions = [navigator.start(size=2)[0] for _ in range(4)]
+    with pytest.raises(NotFound):
+        navigator.session(sessions[0].id)  # the least recently used beyond 3
+    assert navigator.session(sessions[3].id) is sessions[3]
+    clock = navigation.time.monotonic() + navigation.SESSION_IDLE_SECONDS + 1
+    monkeypatch.setattr(navigation.time, "monotonic", lambda: clock)  # every session is now idle too long
+    with pytest.raises(NotFound, match="expired"):
+        navigator.session(sessions[3].id)
