@@ -60,17 +60,41 @@ class Shard:
         return zlib.crc32(product_id.encode("utf-8")) % self.count == self.index
 
 
-def read_catalog(path: Path, schema: SchemaInfo, shard: Shard = Shard()) -> Iterator[CatalogRow]:
-    """Streams the catalog's rows of this shard, mapped to Solr fields."""
+def read_catalog(
+    path: Path, schema: SchemaInfo, shard: Shard = Shard(), renames: dict[str, str] | None = None
+) -> Iterator[CatalogRow]:
+    """Streams the catalog's rows of this shard, mapped to Solr fields. ``renames`` maps a
+    catalog's own column names to the ones above (``--column productDisplayName=title``)."""
     path = Path(path)
-    records = _records(path)
+    renames = _checked_renames(renames or {})
+    unseen = set(renames)
     mapping: dict[str, str] | None = None
-    for line, record in records:
+    for line, record in _records(path):
+        unseen -= set(record)
+        record = {renames.get(column, column): value for column, value in record.items()}
         if mapping is None:
             mapping = column_mapping(list(record), schema)
         row = parse_record(line, record, schema, path.parent, mapping)
         if shard.owns(row.id) if row.id else shard.index == 0:  # a row without an id fails once
             yield row
+    if unseen:  # only known at the end: a CSV cell left empty is no column of that row
+        raise CatalogError(f"--column: the catalog has no column {sorted(unseen)[0]!r}")
+
+
+def parse_rename(text: str) -> tuple[str, str]:
+    """``SRC=DEST`` of ``--column``."""
+    source, sep, dest = text.partition("=")
+    if not sep or not source.strip() or not dest.strip():
+        raise BadInput(f"expected SRC=DEST, e.g. productDisplayName=title, got {text!r}")
+    return source.strip(), dest.strip()
+
+
+def _checked_renames(renames: dict[str, str]) -> dict[str, str]:
+    dests = list(renames.values())
+    twice = sorted({d for d in dests if dests.count(d) > 1})
+    if twice:
+        raise CatalogError(f"--column: two columns renamed to {twice[0]!r}")
+    return renames
 
 
 def column_mapping(columns: list[str], schema: SchemaInfo) -> dict[str, str]:

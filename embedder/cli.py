@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embedder import commands, errors, options
-from embedder.catalog import Shard
+from embedder.catalog import Shard, parse_rename
 from embedder.config import ENVIRONMENT, Settings, load_settings
 
 
@@ -80,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--refit", action="store_true", help="fit a new PCA model and re-index everything")
     index.add_argument("--pca", type=Path, help="use this saved PCA model instead of the collection's")
     index.add_argument("--shard", type=Shard.parse, default=Shard(), help="I/N: this worker's share")
+    index.add_argument(
+        "--column",
+        dest="renames",
+        action="append",
+        type=_rename,
+        default=[],
+        metavar="SRC=DEST",
+        help="read the catalog's column SRC as DEST, e.g. productDisplayName=title (repeatable)",
+    )
     index.add_argument("--delete-missing", action="store_true", help="delete the products the catalog no longer has")
     index.add_argument("--yes", action="store_true", help="with --delete-missing: even more than 20%% of them")
     index.add_argument(
@@ -166,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, help=f"local Solr port (default {Settings.solr_port})")
     demo.set_defaults(run=commands.demo)
     return parser
+
+
+def _rename(text: str) -> tuple[str, str]:
+    try:
+        return parse_rename(text)
+    except errors.BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _weights(parser: argparse.ArgumentParser) -> None:

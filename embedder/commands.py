@@ -58,6 +58,7 @@ def index(args: argparse.Namespace, settings: Settings) -> int:
         shard=args.shard,
         report_path=args.report or settings.home / "reports" / f"index-{time.strftime('%Y%m%d-%H%M%S')}.jsonl",
         progress=not args.no_progress,
+        renames=tuple(args.renames),
         delete_missing=args.delete_missing,
         yes=args.yes,
     )

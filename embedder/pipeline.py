@@ -44,6 +44,7 @@ class IndexOptions:
     report_path: Path = Path("lookalike-index-report.jsonl")
     progress: bool = True
     allow_private_urls: bool = True  # a merchant's catalog may use internal image hosts
+    renames: tuple[tuple[str, str], ...] = ()  # (catalog column, the column it stands for)
     delete_missing: bool = False  # delete this worker's products that the catalog no longer has
     yes: bool = False  # ... even more than DELETE_GUARD of them
 
@@ -92,7 +93,7 @@ class Indexer:
         started = time.monotonic()
         schema = self.index.schema_info()
         summary = IndexSummary(report_path=self.options.report_path)
-        rows = list(read_catalog(catalog, schema, self.options.shard))  # the file is read once
+        rows = list(read_catalog(catalog, schema, self.options.shard, dict(self.options.renames)))  # read once
         missing = self._missing(rows) if self.options.delete_missing else []
         model, cached = self._model(catalog, rows, schema, summary)
         reducer = model.reducer

@@ -101,3 +101,34 @@ def test_shards_split_ids_completely_and_disjointly():
 def test_bad_shard_spec(text):
     with pytest.raises(ValueError, match="I/N"):
         Shard.parse(text)
+
+
+def test_a_catalog_with_its_own_column_names_is_read_through_renames(tmp_path):
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "sku,photo,productDisplayName,articleType,season\n"
+        "A1,a.jpg,Red Shirt,Shirts,Summer\n"
+        "A2,b.jpg,Blue Heels,,Winter\n",  # an empty cell: that row has no such column
+        encoding="utf-8",
+    )
+    renames = {"sku": "id", "photo": "image", "productDisplayName": "title", "articleType": "category"}
+    rows = list(read_catalog(catalog, SCHEMA, renames=renames))
+    assert [(r.id, r.error) for r in rows] == [("A1", None), ("A2", None)]
+    assert rows[0].fields["title"] == "Red Shirt" and rows[0].fields["category"] == "Shirts"
+    assert rows[1].image == str(tmp_path / "b.jpg") and rows[1].fields["attr_season"] == ["Winter"]
+    assert "category" not in rows[1].fields
+
+
+@pytest.mark.parametrize(
+    "renames, problem",
+    [
+        ({"sku": "id", "photo": "image", "nope": "title"}, "no column 'nope'"),
+        ({"sku": "id", "photo": "id"}, "two columns renamed to 'id'"),
+        ({"sku": "id", "photo": "image", "season": "image_vector"}, "written by the indexing job"),
+    ],
+)
+def test_renames_that_cannot_hold_are_refused(tmp_path, renames, problem):
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("sku,photo,season\nA1,a.jpg,Summer\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=problem):
+        list(read_catalog(catalog, SCHEMA, renames=renames))

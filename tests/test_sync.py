@@ -181,3 +181,23 @@ def test_commands_that_embed_nothing_never_load_tensorflow(index, extractor, cat
             timeout=300,
         )
         assert done.returncode == 0 and done.stdout.strip().endswith("no tensorflow"), (args, done.stdout, done.stderr)
+
+
+def test_renamed_columns_are_indexed_and_only_text_fields_are_keywords(index, extractor, catalog, tmp_path):
+    from embedder.client import LookalikeClient
+
+    rows = read_rows(catalog)
+    own = [
+        {"sku": r["id"], "photo": r["image"], "name": r["title"], "season": f"season{i % 2}"}
+        for i, r in enumerate(rows)
+    ]
+    write_rows(catalog, own)
+    renames = (("sku", "id"), ("photo", "image"), ("name", "title"))
+    summary, _ = run(index, extractor, catalog, tmp_path, renames=renames)
+    assert summary.counts["added"] == 60 and index.get(["SKU0001"])["SKU0001"]["title"] == rows[0]["title"]
+    client = LookalikeClient(index)
+    assert client.run(client.query(text="season1", k=100)).total == 0  # a column of its own is no keyword ...
+    assert client.run(client.query(fq=["attr_season:season1"], k=100)).total == 30  # ... but a filter
+    write_rows(catalog, [{**r, "description": r.pop("season")} for r in own])
+    run(index, extractor, catalog, tmp_path, renames=renames)  # mapped onto a text field: now keywords
+    assert client.run(client.query(text="season1", k=100)).total == 30
