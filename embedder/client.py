@@ -23,8 +23,8 @@ from embedder.errors import BadInput
 from embedder.runtime import EmbeddingRuntime
 from embedder.solr import SolrIndex
 
-# Keyword search fields and boosts, shared by every keyword + image form.
-TEXT_FIELDS = "title^3 description brand category color attributes"
+# Keyword search fields and boosts (edismax `qf`), shared by every keyword + image form.
+TEXT_FIELDS = " ".join(f"{name}^{boost}" if boost != 1 else name for name, boost in contract.KEYWORD_BOOSTS.items())
 DISTANCE_FIELD = "distance"
 
 
@@ -102,7 +102,7 @@ class Query:
         """Solr request parameters (see docs/query-syntax.md)."""
         params: dict[str, object] = {"rows": self.k, "start": self.start, "fq": list(self.fq), "fl": "*,score"}
         if self.text:
-            params.update(kw=self.text, qf=TEXT_FIELDS, uf=TEXT_FIELDS.replace("^3", ""))
+            params.update(kw=self.text, qf=TEXT_FIELDS, uf=" ".join(contract.KEYWORD_FIELDS))
         excluded = [*self.exclude, *([self.id] if self.id else [])]
         if excluded:
             params["excludedsep"], params["excluded"] = escaping.for_terms(excluded)

@@ -19,6 +19,10 @@ VECTOR_FIELD = "image_vector"
 VERSION_FIELD = "pca_version"
 CLUSTER_FIELD = "cluster_id"
 IMAGE_URL_FIELD = "image_url"
+# Keyword search: the fields a shopper's words are matched in, with edismax boosts (`qf`); the
+# schema copies the same fields into `text`.
+KEYWORD_BOOSTS = {"title": 3, "description": 1, "brand": 1, "category": 1, "color": 1, "attributes": 1}
+KEYWORD_FIELDS = tuple(KEYWORD_BOOSTS)
 KIND_FIELD = "kind"
 # What the catalog last said of a product (embedder/sync.py)
 IMAGE_HASH_FIELD = "image_hash"

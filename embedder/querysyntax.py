@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from embedder import client, contract
+from embedder import contract
 from embedder.errors import BadInput
 
 MAX_DEPTH = 10  # nested parentheses
@@ -35,7 +35,7 @@ PRODUCT_FIELDS = frozenset(
 DYNAMIC_FIELDS = ("attr_*", "*_s", "*_ss", "*_t", "*_i", "*_f")  # not *_vec2048: vectors
 OWN_FIELDS = contract.OWNED_FIELDS - PRODUCT_FIELDS
 # Keywords go to edismax over these fields; a fielded keyword may name only them.
-KEYWORD_FIELDS = tuple(f.split("^")[0] for f in client.TEXT_FIELDS.split())
+KEYWORD_FIELDS = contract.KEYWORD_FIELDS
 _MAGIC = {"_val_": "function queries are not accepted", "_query_": "nested queries are not accepted"}
 
 _ENDS_WORD = set('()[]{}:"')  # besides whitespace; Lucene splits terms on these

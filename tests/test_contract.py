@@ -65,3 +65,9 @@ def test_live_collection_follows_the_contract(index):
     schema = index.schema_info()
     assert schema.dimension == contract.DEFAULT_DIMENSION
     assert {contract.VECTOR_FIELD, contract.VERSION_FIELD, contract.CLUSTER_FIELD} <= schema.fields
+
+
+def test_the_keyword_fields_are_the_ones_the_schema_copies_into_text():
+    root, _, _ = _schema()
+    copied = {c.get("source") for c in root.iter("copyField") if c.get("dest") == "text"}
+    assert copied == set(contract.KEYWORD_FIELDS)
