@@ -118,11 +118,13 @@ def field_for(column: str, schema: SchemaInfo) -> str:
     """The Solr field a catalog column fills."""
     if column in contract.OWNED_FIELDS:
         raise CatalogError(f"{column!r} is written by the indexing job, not the catalog")
+    if contract.is_merchandiser_field(column):
+        raise CatalogError(f"{column!r} is written by merchandisers (tags, clusters), not the catalog")
     if not _NAME.match(column):
         raise CatalogError(f"{column!r} is not a field name (lowercase letters, digits, _)")
     if schema.accepts(column):
         return column
-    return f"attr_{column}"
+    return contract.CATALOG_ATTRIBUTE_PREFIX + column
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
@@ -198,7 +200,7 @@ def _value(name: str, value: object) -> object:
         if not math.isfinite(number):
             raise ValueError(f"{value!r} is not a finite number")
         return number
-    if isinstance(value, str) and (name == "attributes" or name.startswith("attr_")):
+    if isinstance(value, str) and (name == "attributes" or name.startswith(contract.CATALOG_ATTRIBUTE_PREFIX)):
         return [v.strip() for v in value.split(MULTI_VALUE_SEPARATOR) if v.strip()]
     return value
 

@@ -19,6 +19,12 @@ VECTOR_FIELD = "image_vector"
 VERSION_FIELD = "pca_version"
 CLUSTER_FIELD = "cluster_id"
 IMAGE_URL_FIELD = "image_url"
+# Who owns an attribute is in its name: the catalog's extra columns are `attr_<column>`, what
+# merchandisers write (`lookalike tag`, cluster naming) is `tag_<name>`. A sync never writes a
+# `tag_` field and a tag never writes an `attr_` one, so neither can hide the other.
+CATALOG_ATTRIBUTE_PREFIX = "attr_"
+TAG_PREFIX = "tag_"
+ATTRIBUTE_PREFIXES = (CATALOG_ATTRIBUTE_PREFIX, TAG_PREFIX)
 # Keyword search: the fields a shopper's words are matched in, with edismax boosts (`qf`); the
 # schema copies the same fields into `text`.
 KEYWORD_BOOSTS = {"title": 3, "description": 1, "brand": 1, "category": 1, "color": 1, "attributes": 1}
@@ -66,6 +72,11 @@ MAX_ID_LENGTH = 512  # characters of a product id, everywhere ids are taken
 
 def is_reserved_id(product_id: str) -> bool:
     return product_id.startswith(RESERVED_ID_PREFIX)
+
+
+def is_merchandiser_field(name: str) -> bool:
+    """Fields merchandisers own (tags and cluster ids): no catalog sync writes or removes them."""
+    return name == CLUSTER_FIELD or name.startswith(TAG_PREFIX)
 
 
 def encode_vector(vector: np.ndarray) -> str:

@@ -32,7 +32,7 @@ PRODUCT_FIELDS = frozenset(
     {"id", "title", "description", "brand", "category", "color", "price", "attributes", "text"}
     | {contract.VERSION_FIELD, contract.CLUSTER_FIELD}
 )
-DYNAMIC_FIELDS = ("attr_*", "*_s", "*_ss", "*_t", "*_i", "*_f")  # not *_vec2048: vectors
+DYNAMIC_FIELDS = ("attr_*", "tag_*", "*_s", "*_ss", "*_t", "*_i", "*_f")  # not *_vec2048: vectors
 OWN_FIELDS = contract.OWNED_FIELDS - PRODUCT_FIELDS
 # Keywords go to edismax over these fields; a fielded keyword may name only them.
 KEYWORD_FIELDS = contract.KEYWORD_FIELDS

@@ -137,9 +137,10 @@ class SolrIndex:
         )
 
     def attribute_fields(self) -> list[str]:
-        """The ``attr_*`` fields that hold values in the index (tagged or from the catalog)."""
+        """The attribute fields that hold values in the index: the catalog's ``attr_*`` and the
+        merchandisers' ``tag_*``."""
         fields = self.request("admin/luke", {"numTerms": 0}).get("fields", {})
-        return sorted(name for name in fields if name.startswith("attr_"))
+        return sorted(name for name in fields if name.startswith(contract.ATTRIBUTE_PREFIXES))
 
     def get(self, ids: Sequence[str], fl: str = "*") -> dict[str, dict]:
         """Real-time get: sees documents added but not yet committed, on every shard."""

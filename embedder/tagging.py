@@ -26,7 +26,8 @@ MAX_TAGGED = 10_000  # products per apply call
 
 @dataclass(frozen=True)
 class Attribute:
-    """An attribute and its value, stored in the multi-valued facetable field ``attr_<name>``."""
+    """An attribute and its value, stored in the multi-valued facetable field ``tag_<name>``
+    (the merchandiser's: no catalog column writes it, see ``contract.TAG_PREFIX``)."""
 
     name: str
     value: str
@@ -39,7 +40,7 @@ class Attribute:
 
     @property
     def field(self) -> str:
-        return f"attr_{self.name}"
+        return f"{contract.TAG_PREFIX}{self.name}"
 
     @classmethod
     def parse(cls, text: str) -> Attribute:

@@ -120,7 +120,7 @@ def test_search_by_id_and_image_and_tag_preview_work_on_shards(indexes, extracto
     preview_cloud = [h.id for h in tagging.preview(cloud_client, examples, k=6)]
     assert preview_cloud == preview_single
     tagging.apply(indexes[1], tagging.Attribute("style", "cloudy"), preview_cloud)
-    tagged = {d["id"] for d in indexes[1].stream("id", fq=["attr_style:cloudy"])}
+    tagged = {d["id"] for d in indexes[1].stream("id", fq=["tag_style:cloudy"])}
     assert tagged == set(preview_cloud)
 
 

@@ -156,7 +156,7 @@ def test_the_tag_and_cluster_commands(demo_index):
     )
     listed = [line.split()[0] for line in out.splitlines()[1:] if line.startswith("SKU")]
     assert listed[:3] == ["SKU0002", "SKU0017", "SKU0047"] and len(listed) == 7
-    assert "tagged 7 products with attr_fabric=loud" in out
+    assert "tagged 7 products with tag_fabric=loud" in out
     assert tagged_ids(demo_index, tagging.Attribute("fabric", "loud")) == set(listed)
 
     dry = run_cli(demo_index, "tag", "fabric=quiet", "--example", "SKU0001", "-k", "2")  # no --yes, no TTY

@@ -266,9 +266,9 @@ def test_naming_a_cluster_tags_its_members_and_never_the_reserved_documents(serv
     named = post(service_url, f"/clusters/{cluster['id']}/attribute", json={"attribute": "seam_look", "value": "a"})
     assert named.status_code == 200 and named.json()["tagged"] == cluster["size"]
     members = {d["id"] for d in demo_index.stream("id", fq=[f"cluster_id:{cluster['id']}"])}
-    assert {d["id"] for d in demo_index.stream("id", fq=["attr_seam_look:a"])} == members
+    assert {d["id"] for d in demo_index.stream("id", fq=["tag_seam_look:a"])} == members
     own = demo_index.get(list(contract.OWN_DOCUMENTS), fl="*")
-    assert set(own) == set(contract.OWN_DOCUMENTS) and not any("attr_seam_look" in d for d in own.values())
+    assert set(own) == set(contract.OWN_DOCUMENTS) and not any("tag_seam_look" in d for d in own.values())
     assert_clustering_intact(service_url, clustering)
 
 

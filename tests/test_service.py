@@ -143,12 +143,12 @@ def test_tag_review_then_apply_over_http(service_url, demo_index):
         json={"attribute": "pattern_group", "value": "loud", "example_ids": ["SKU0002", "SKU0005"], "k": 3},
     )
     body = preview.json()
-    assert preview.status_code == 200 and body["field"] == "attr_pattern_group"
+    assert preview.status_code == 200 and body["field"] == "tag_pattern_group"
     ids = [c["id"] for c in body["candidates"]]
     assert ids[:2] == ["SKU0002", "SKU0005"] and len(ids) == 5
     applied = post(service_url, "/tag/apply", json={"attribute": "pattern_group", "value": "loud", "ids": ids})
-    assert applied.json() == {"field": "attr_pattern_group", "tagged": 5}
-    assert {d["id"] for d in demo_index.stream("id", fq=["attr_pattern_group:loud"])} == set(ids)
+    assert applied.json() == {"field": "tag_pattern_group", "tagged": 5}
+    assert {d["id"] for d in demo_index.stream("id", fq=["tag_pattern_group:loud"])} == set(ids)
     for bad in (
         {"attribute": "Bad Name", "value": "x", "ids": ids},
         {"attribute": "a", "ids": ids},

@@ -42,7 +42,7 @@ def test_a_write_without_the_token_is_refused_and_changes_nothing(
 def test_the_token_lets_a_write_through(demo_index, local_solr, extractor, tmp_path):
     app = client(local_solr, extractor, tmp_path, api_token=TOKEN)
     answer = app.post("/tag/apply", json=TAG, headers={"Authorization": f"Bearer {TOKEN}"})
-    assert answer.status_code == 200 and demo_index.get(["SKU0001"])["SKU0001"]["attr_style"] == ["guarded"]
+    assert answer.status_code == 200 and demo_index.get(["SKU0001"])["SKU0001"]["tag_style"] == ["guarded"]
     tagging.remove(demo_index, tagging.Attribute("style", "guarded"))
 
 

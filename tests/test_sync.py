@@ -120,9 +120,9 @@ def test_delete_and_untag_from_the_command_line(index, extractor, catalog, tmp_p
     tagging.apply(index, HAWAIIAN, ["SKU0001", "SKU0002", "SKU0003"])
     done = cli(local_solr, "untag", "style=hawaiian", "--id", "SKU0001")
     assert done.returncode == 0 and "from 1 products" in done.stdout, done.stderr
-    assert [d["id"] for d in index.stream("id", fq=['attr_style:"hawaiian"'])] == ["SKU0002", "SKU0003"]
+    assert [d["id"] for d in index.stream("id", fq=['tag_style:"hawaiian"'])] == ["SKU0002", "SKU0003"]
     assert cli(local_solr, "untag", "style=hawaiian", "--all").returncode == 0
-    assert index.count(['attr_style:"hawaiian"']) == 0 and index.get(["SKU0002"])["SKU0002"]["title"]
+    assert index.count(['tag_style:"hawaiian"']) == 0 and index.get(["SKU0002"])["SKU0002"]["title"]
 
     refused = cli(local_solr, "delete", "SKU0004", "NOPE")
     assert refused.returncode == 4 and "NOPE" in refused.stderr and index.get(["SKU0004"])
@@ -147,7 +147,7 @@ def test_read_delete_and_untag_a_product_through_the_service(service_url, demo_i
     both = requests.post(f"{service_url}/tag/remove", json={**body, "all": True}, timeout=30)
     assert both.status_code == 400  # ids or all, not both
     assert requests.post(f"{service_url}/tag/remove", json={**body, "ids": [], "all": True}, timeout=30).ok
-    assert demo_index.count(['attr_style:"hawaiian"']) == 0
+    assert demo_index.count(['tag_style:"hawaiian"']) == 0
 
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).json() == {"deleted": "SKU0060"}
     assert requests.get(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
@@ -201,3 +201,23 @@ def test_renamed_columns_are_indexed_and_only_text_fields_are_keywords(index, ex
     write_rows(catalog, [{**r, "description": r.pop("season")} for r in own])
     run(index, extractor, catalog, tmp_path, renames=renames)  # mapped onto a text field: now keywords
     assert client.run(client.query(text="season1", k=100)).total == 30
+
+
+def test_a_tag_and_a_catalog_column_of_one_name_never_touch_each_other(index, extractor, catalog, tmp_path):
+    rows = [{**r, "style": "plain"} for r in read_rows(catalog)]
+    write_rows(catalog, rows)
+    run(index, extractor, catalog, tmp_path)
+    tagging.apply(index, HAWAIIAN, ["SKU0001", "SKU0002"])
+    write_rows(catalog, [{**r, "style": "striped"} if r["id"] in ("SKU0001", "SKU0005") else r for r in rows])
+    summary, _ = run(index, extractor, catalog, tmp_path)
+    assert summary.counts["updated"] == 2
+    after = index.get(["SKU0001", "SKU0002", "SKU0005"], fl="id,attr_style,tag_style")
+    assert after["SKU0001"] == {"id": "SKU0001", "attr_style": ["striped"], "tag_style": ["hawaiian"]}
+    assert after["SKU0002"] == {"id": "SKU0002", "attr_style": ["plain"], "tag_style": ["hawaiian"]}
+    assert after["SKU0005"] == {"id": "SKU0005", "attr_style": ["striped"]}
+
+    before = snapshot(index)
+    write_rows(catalog, [{**r, "tag_style": "sneaky"} for r in rows])
+    with pytest.raises(BadInput, match="'tag_style' is written by merchandisers"):
+        run(index, extractor, catalog, tmp_path)
+    assert snapshot(index) == before

@@ -292,8 +292,8 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.find("tag-confirm").click()
     page.wait(lambda: page.message().startswith("Tagged"), "the tagging was not confirmed")
     assert page.message_kind() == "info"
-    after = index.get(list(catalog), fl="id,attr_style,image_vector")
-    tagged = {i for i, doc in after.items() if "hawaiian" in doc.get("attr_style", [])}
+    after = index.get(list(catalog), fl="id,tag_style,image_vector")
+    tagged = {i for i, doc in after.items() if "hawaiian" in doc.get("tag_style", [])}
     assert tagged == set(reviewed), f"tagged {sorted(tagged)}, reviewed {sorted(reviewed)}"
     assert {i: d.get("image_vector") for i, d in after.items()} == vectors_before  # vectors kept
     page.screenshot("tagged")
@@ -316,8 +316,8 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.find("cluster-value", cluster).send_keys("summer")
     page.find("cluster-assign", cluster).click()
     page.wait(lambda: page.message().startswith(f"Tagged {size} products of cluster"), "the cluster was not tagged")
-    assert page.find_all("facet-attr_season-summer"), "the new attribute is offered as a facet"
-    after = index.get(list(catalog), fl="id,cluster_id,attr_season")
+    assert page.find_all("facet-tag_season-summer"), "the new attribute is offered as a facet"
+    after = index.get(list(catalog), fl="id,cluster_id,tag_season")
     assert {i for i, d in after.items() if str(d.get("cluster_id")) == cluster_id} == members
-    assert {i for i, d in after.items() if "summer" in d.get("attr_season", [])} == members
+    assert {i for i, d in after.items() if "summer" in d.get("tag_season", [])} == members
     page.screenshot("cluster-tagged")

@@ -87,7 +87,8 @@ async function guarded(action) {
 const quote = (value) => `"${String(value).replace(/[\\"]/g, "\\$&")}"`;
 const formatDistance = (d) => (typeof d === "number" ? `distance ${d.toPrecision(4)}` : "");
 const numberOrNull = (input) => (input.value.trim() === "" ? null : Number(input.value));
-const facetLabel = (field) => FACET_LABELS[field] ?? field.replace(/^attr_/, "");
+const ATTRIBUTE = /^(attr|tag)_/; // the catalog's columns and the merchandisers' tags
+const facetLabel = (field) => FACET_LABELS[field] ?? field.replace(ATTRIBUTE, "");
 
 /** Solr filter queries of the checked facet values: OR within a field, AND across fields. */
 function filterQueries() {
@@ -129,7 +130,7 @@ function renderGallery(results, heading, mode) {
   gallery.replaceChildren(...results.map(makeCard));
   if (!results.length) gallery.append(el("li", { class: "empty", text: "No products." }));
   for (const result of results) {
-    for (const name of Object.keys(result.fields ?? {})) if (name.startsWith("attr_")) state.facetFields.add(name);
+    for (const name of Object.keys(result.fields ?? {})) if (ATTRIBUTE.test(name)) state.facetFields.add(name);
   }
   gallery.dataset.generation = String(++state.generation);
 }
@@ -165,7 +166,7 @@ function makeCard(result) {
 function describe(fields) {
   const parts = [fields.category, fields.color, fields.brand];
   for (const [name, value] of Object.entries(fields)) {
-    if (name.startsWith("attr_")) parts.push(`${name.slice(5)}: ${[].concat(value).join(", ")}`);
+    if (ATTRIBUTE.test(name)) parts.push(`${facetLabel(name)}: ${[].concat(value).join(", ")}`);
   }
   if (fields.cluster_id !== undefined) parts.push(`cluster ${fields.cluster_id}`);
   return parts.filter((part) => part !== undefined && part !== null).join(" · ");
