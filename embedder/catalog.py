@@ -1,6 +1,7 @@
 """Reading a product catalog (CSV or JSON Lines) as a stream of rows mapped to Solr fields.
 
-Required columns: ``id`` and ``image`` (a path relative to the catalog file, or an http(s) URL).
+Required columns: ``id`` and ``image`` (a path relative to the catalog file, or an http(s) URL;
+optional when the vectors come from a file).
 ``title``, ``description`` and columns named like schema fields (brand, category, color, price,
 attributes, ...) become those fields; any other column becomes a dynamic ``attr_<name>`` field.
 Columns the indexing job owns (the vector, its model version, the cluster id) are refused.
@@ -40,6 +41,7 @@ class CatalogRow:
     image: str
     fields: dict[str, object] = field(default_factory=dict)
     error: str | None = None
+    ordinal: int = 0  # the catalog's data row number, from 0 (of every shard): its --vectors row
 
 
 @dataclass(frozen=True)
@@ -61,20 +63,27 @@ class Shard:
 
 
 def read_catalog(
-    path: Path, schema: SchemaInfo, shard: Shard = Shard(), renames: dict[str, str] | None = None
+    path: Path,
+    schema: SchemaInfo,
+    shard: Shard = Shard(),
+    renames: dict[str, str] | None = None,
+    image_required: bool = True,
 ) -> Iterator[CatalogRow]:
     """Streams the catalog's rows of this shard, mapped to Solr fields. ``renames`` maps a
-    catalog's own column names to the ones above (``--column productDisplayName=title``)."""
+    catalog's own column names to the ones above (``--column productDisplayName=title``).
+    Without ``image_required`` (vectors come from a file) the image is only shown."""
     path = Path(path)
     renames = _checked_renames(renames or {})
     unseen = set(renames)
     mapping: dict[str, str] | None = None
-    for line, record in _records(path):
+    required = REQUIRED if image_required else ("id",)
+    for ordinal, (line, record) in enumerate(_records(path)):
         unseen -= set(record)
         record = {renames.get(column, column): value for column, value in record.items()}
         if mapping is None:
-            mapping = column_mapping(list(record), schema)
-        row = parse_record(line, record, schema, path.parent, mapping)
+            mapping = column_mapping(list(record), schema, required)
+        row = parse_record(line, record, schema, path.parent, mapping, required)
+        row.ordinal = ordinal
         if shard.owns(row.id) if row.id else shard.index == 0:  # a row without an id fails once
             yield row
     if unseen:  # only known at the end: a CSV cell left empty is no column of that row
@@ -97,9 +106,14 @@ def _checked_renames(renames: dict[str, str]) -> dict[str, str]:
     return renames
 
 
-def column_mapping(columns: list[str], schema: SchemaInfo) -> dict[str, str]:
+def count_rows(path: Path) -> int:
+    """How many data rows the catalog has (of every shard)."""
+    return sum(1 for _ in _records(Path(path)))
+
+
+def column_mapping(columns: list[str], schema: SchemaInfo, required: tuple[str, ...] = REQUIRED) -> dict[str, str]:
     """Catalog column -> Solr field, or a CatalogError naming every refused column."""
-    missing = [c for c in REQUIRED if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise CatalogError(f"the catalog has no {', '.join(missing)} column (columns: {columns})")
     problems, mapping = [], {}
@@ -154,7 +168,12 @@ def _json_record(text: str, path: Path, number: int) -> dict[str, object]:
 
 
 def parse_record(
-    line: int, record: dict, schema: SchemaInfo, base: Path, mapping: dict[str, str] | None = None
+    line: int,
+    record: dict,
+    schema: SchemaInfo,
+    base: Path,
+    mapping: dict[str, str] | None = None,
+    required: tuple[str, ...] = REQUIRED,
 ) -> CatalogRow:
     """One catalog record (CSV row or JSON object) as a row of Solr fields; the row's ``error``
     says why it cannot be indexed. ``mapping`` caches column -> field decisions."""
@@ -162,8 +181,8 @@ def parse_record(
     product_id = str(record.get("id", "")).strip()
     image = str(record.get("image", "")).strip()
     row = CatalogRow(line=line, id=product_id, image=_resolve_image(image, base) if image else "")
-    if not product_id or not image:
-        row.error = f"line {line}: id and image are required"
+    if not product_id or ("image" in required and not image):
+        row.error = f"line {line}: {' and '.join(required)} {'are' if len(required) > 1 else 'is'} required"
         return row
     if len(product_id) > contract.MAX_ID_LENGTH:
         row.error = f"line {line}: id: over {contract.MAX_ID_LENGTH} characters"
@@ -183,7 +202,8 @@ def parse_record(
         except ValueError as error:  # CatalogError included: a refused key on one JSON line
             row.error = f"line {line}: {column}: {error}"
             return row
-    row.fields[contract.IMAGE_URL_FIELD] = row.image  # resolved: a URL or an absolute path
+    if row.image:
+        row.fields[contract.IMAGE_URL_FIELD] = row.image  # resolved: a URL or an absolute path
     return row
 
 

@@ -96,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="where every row that changed or failed is listed (default HOME/reports/index-TIME.jsonl)",
     )
+    index.add_argument(
+        "--vectors",
+        type=Path,
+        metavar="FILE.npy",
+        help="row i of this (rows, 2048) float32 array is catalog row i's pool_3 vector: nothing is embedded",
+    )
+    index.add_argument(
+        "--no-cache", action="store_true", help="keep no embeddings under HOME/embeddings (kept by default)"
+    )
     index.add_argument("--no-progress", action="store_true")
     index.set_defaults(run=commands.index)
 

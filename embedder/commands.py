@@ -61,6 +61,8 @@ def index(args: argparse.Namespace, settings: Settings) -> int:
         renames=tuple(args.renames),
         delete_missing=args.delete_missing,
         yes=args.yes,
+        vectors=args.vectors,
+        cache_dir=None if args.no_cache else settings.home / "embeddings",
     )
     index = SolrIndex(settings.collection_url)
     runtime = EmbeddingRuntime(index, settings.weights)

@@ -1,5 +1,8 @@
 """The indexing job: catalog rows -> InceptionV3 pool_3 -> PCA -> Solr documents.
 
+The pool_3 vectors come from a source (embedder/sources.py): the rows' images, embedded and kept
+in an on-disk cache so that an interrupted run loses no embedding, or a vectors file.
+
 A run is a sync (embedder/sync.py): new products are added, changed ones updated (re-embedded
 only when their image changed), unchanged ones cost one batched lookup, and with
 ``delete_missing`` the products the catalog no longer has are deleted. An interrupted run
@@ -23,12 +26,13 @@ import numpy as np
 from tqdm import tqdm
 
 from embedder import contract, state, sync
-from embedder.catalog import CatalogRow, Shard, read_catalog
+from embedder.cache import EmbeddingCache
+from embedder.catalog import CatalogRow, Shard, count_rows, read_catalog
 from embedder.errors import BadInput
-from embedder.fetch import FetchError, fetch_image
 from embedder.reduce import PCAReducer
 from embedder.runtime import EmbeddingRuntime
 from embedder.solr import SchemaInfo, SolrIndex
+from embedder.sources import ImageSource, VectorFile
 from embedder.state import StoredModel, check_model
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,8 @@ class IndexOptions:
     renames: tuple[tuple[str, str], ...] = ()  # (catalog column, the column it stands for)
     delete_missing: bool = False  # delete this worker's products that the catalog no longer has
     yes: bool = False  # ... even more than DELETE_GUARD of them
+    vectors: Path | None = None  # the rows' pool_3 vectors, made elsewhere: nothing is embedded
+    cache_dir: Path | None = None  # embeddings kept on disk (embedder/cache.py); None: none kept
 
 
 DELETE_GUARD = 0.2  # --delete-missing refuses to delete more than this share without --yes
@@ -88,12 +94,28 @@ class Indexer:
         self.index = index
         self.runtime = runtime
         self.options = options
+        self.source: ImageSource | VectorFile = ImageSource(
+            runtime, None, options.batch_size, options.allow_private_urls
+        )
 
     def run(self, catalog: Path) -> IndexSummary:
         started = time.monotonic()
         schema = self.index.schema_info()
         summary = IndexSummary(report_path=self.options.report_path)
-        rows = list(read_catalog(catalog, schema, self.options.shard, dict(self.options.renames)))  # read once
+        if self.options.vectors is not None:
+            self.source = VectorFile(self.options.vectors, count_rows(catalog))
+        elif self.options.cache_dir is not None:
+            cache = EmbeddingCache(self.options.cache_dir, self.runtime.extractor_name())
+            self.source = ImageSource(self.runtime, cache, self.options.batch_size, self.options.allow_private_urls)
+        rows = list(
+            read_catalog(
+                catalog,
+                schema,
+                self.options.shard,
+                dict(self.options.renames),
+                image_required=self.options.vectors is None,
+            )
+        )  # read once
         missing = self._missing(rows) if self.options.delete_missing else []
         model, cached = self._model(catalog, rows, schema, summary)
         reducer = model.reducer
@@ -146,7 +168,7 @@ class Indexer:
         failed = {row.id: row.error for row in batch if row.error}
         good = [row for row in batch if not row.error]
         stored = self.index.get([r.id for r in good], fl=sync.REMEMBERED)
-        plans, unreadable = sync.plan(good, stored, reducer.version)
+        plans, unreadable = sync.plan(good, stored, reducer.version, self.source.identity)
         failed |= unreadable
         embed = [p for p in plans if p.needs_vector]
         vectors, errors = self._embed([p.row for p in embed], cached)
@@ -181,26 +203,13 @@ class Indexer:
     def _embed(
         self, rows: list[CatalogRow], cached: dict[str, np.ndarray]
     ) -> tuple[list[np.ndarray | None], dict[str, str]]:
-        """Raw 2048-d vectors in row order (None where the image failed) and the reasons."""
-        errors: dict[str, str] = {}
+        """Raw 2048-d vectors in row order (None where the source failed) and the reasons; the
+        vectors of the PCA's fit sample are taken from ``cached``, not asked for again."""
         vectors: list[np.ndarray | None] = [cached.pop(r.id, None) for r in rows]
-        pending: list[int] = []
-        images: list[object] = []
-        for i, row in enumerate(rows):
-            if vectors[i] is not None:
-                continue
-            try:
-                images.append(_image_source(row.image, self.options.allow_private_urls))
-                pending.append(i)
-            except FetchError as error:
-                errors[row.id] = str(error)
-        if not images:  # nothing to embed: TensorFlow need not even load
-            return vectors, errors
-        batch = self.runtime.embed_raw(images, batch_size=self.options.batch_size)
-        for position, vector in zip(batch.ok, batch.vectors):
-            vectors[pending[position]] = vector
-        for position, reason in batch.errors.items():
-            errors[rows[pending[position]].id] = reason
+        pending = [i for i, v in enumerate(vectors) if v is None]
+        fresh, errors = self.source.vectors([rows[i] for i in pending])
+        for i, vector in zip(pending, fresh):
+            vectors[i] = vector
         return vectors, errors
 
     def _model(
@@ -237,12 +246,6 @@ class Indexer:
         stored = state.store_model(self.index, StoredModel(reducer, extractor), replace=self.options.refit)
         check_model(stored, schema, extractor)
         return stored, fitted
-
-
-def _image_source(image: str, allow_private: bool) -> object:
-    if image.startswith(("http://", "https://")):
-        return fetch_image(image, allow_private=allow_private)
-    return image
 
 
 def _batched(rows: Iterable[CatalogRow], size: int) -> Iterator[list[CatalogRow]]:

@@ -1,7 +1,8 @@
 """Catalog sync: what a catalog row changes in the collection, and the write that does it.
 
 A product remembers what the catalog last said of it: a hash of its catalog fields, the names
-of those fields, and a hash of its image (the bytes of a local file; the URL of a remote one).
+of those fields, and the identity of its vector's source (embedder/sources.py: the bytes of a
+local image, the URL of a remote one, or the row of a vectors file).
 A re-run compares each row with that, in one batched real-time get per batch, and:
 
 - a new id is **added** (embedded, then written whole);
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 import numpy as np
 
@@ -77,13 +78,16 @@ class Plan:
         return {contract.ID_FIELD: self.row.id, **fields, **removed}
 
 
-def plan(rows: list[CatalogRow], stored: dict[str, dict], version: str) -> tuple[list[Plan], dict[str, str]]:
-    """The change of each row against the stored products (``SolrIndex.get(ids, fl=REMEMBERED)``),
-    and the reasons of the rows that cannot be judged (an unreadable image)."""
+def plan(
+    rows: list[CatalogRow], stored: dict[str, dict], version: str, identity: Callable[[CatalogRow], str]
+) -> tuple[list[Plan], dict[str, str]]:
+    """The change of each row against the stored products (``SolrIndex.get(ids, fl=REMEMBERED)``)
+    given the ``identity`` of its vector's source, and the reasons of the rows that cannot be
+    judged (an unreadable image)."""
     plans, failures = [], {}
     for row in rows:
         try:
-            image_hash, catalog_hash = image_hash_of(row.image), catalog_hash_of(row)
+            image_hash, catalog_hash = identity(row), catalog_hash_of(row)
         except BadInput as error:
             failures[row.id] = str(error)
             continue
@@ -104,14 +108,3 @@ def plan(rows: list[CatalogRow], stored: dict[str, dict], version: str) -> tuple
 def catalog_hash_of(row: CatalogRow) -> str:
     canonical = json.dumps(row.fields, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def image_hash_of(image: str) -> str:
-    """The bytes of a local image; the URL of a remote one (its bytes are only fetched to embed)."""
-    if image.startswith(("http://", "https://")):
-        return "url:" + hashlib.sha256(image.encode("utf-8")).hexdigest()[:16]
-    try:
-        with open(Path(image), "rb") as handle:
-            return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()[:16]
-    except OSError as error:
-        raise BadInput(f"cannot read image {image}: {error.strerror}") from None

@@ -1,0 +1,136 @@
+"""Where the vectors come from: embeddings kept on disk survive an interrupted run, and a vectors
+file made elsewhere is indexed through the same sync, without TensorFlow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embedder import contract, pipeline, state
+from embedder.cache import EmbeddingCache
+from embedder.errors import BadInput
+from embedder.pipeline import IndexOptions
+from embedder.samples import generate_catalog
+from tests.helpers import index_snapshot, indexer
+
+
+class CountingCache(EmbeddingCache):
+    """The real cache, counting what it is asked; ``interrupt_after`` puts, it stops the run
+    as Ctrl-C would."""
+
+    interrupt_after: int | None = None
+    hits = puts = 0
+
+    def get(self, key):
+        vector = super().get(key)
+        CountingCache.hits += vector is not None
+        return vector
+
+    def put(self, key, vector):
+        super().put(key, vector)
+        CountingCache.puts += 1
+        if CountingCache.puts == CountingCache.interrupt_after:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    monkeypatch.setattr(pipeline, "EmbeddingCache", CountingCache)
+    CountingCache.hits = CountingCache.puts = 0
+    return CountingCache
+
+
+def test_an_interrupted_first_run_resumes_without_re_embedding(index, extractor, tmp_path, counting):
+    catalog = generate_catalog(tmp_path / "catalog")
+    options = IndexOptions(batch_size=8, progress=False, report_path=tmp_path / "r.jsonl", cache_dir=tmp_path / "e")
+    counting.interrupt_after = 24  # inside the PCA fit, before any product can be written
+    with pytest.raises(KeyboardInterrupt):
+        indexer(index, extractor, options).run(catalog)
+    assert index.count() == 0 and state.load_model(index) is None
+
+    counting.interrupt_after, counting.hits, counting.puts = None, 0, 0
+    summary = indexer(index, extractor, options).run(catalog)
+    assert summary.counts["added"] == 60 and index.count() == 60
+    assert (counting.hits, counting.puts) == (24, 36), "the 24 images embedded before the interrupt were re-embedded"
+    cache = EmbeddingCache(tmp_path / "e", extractor.name)
+    assert len(list(cache.directory.glob("*/*.f32"))) == 60
+    assert (cache.directory / "extractor.txt").read_text().strip() == extractor.name
+
+
+def test_a_damaged_cache_entry_is_embedded_again(tmp_path):
+    cache = EmbeddingCache(tmp_path, "none")
+    key = "ab" * 32
+    cache.put(key, np.arange(contract.RAW_DIMENSION, dtype=np.float32))
+    assert cache.get(key)[7] == 7.0
+    cache._path(key).write_bytes(b"\0" * 100)  # torn by a disk error
+    assert cache.get(key) is None and cache.get("cd" * 32) is None
+    with pytest.raises(ValueError):
+        cache.get("../../etc/passwd")
+
+
+def write_catalog(path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def cli(local_solr, home, *args: str) -> subprocess.CompletedProcess:
+    probe = (
+        "import sys; from embedder.cli import main; status = main(sys.argv[1:]); "
+        "print('tensorflow loaded' if 'tensorflow' in sys.modules else 'no tensorflow'); sys.exit(status)"
+    )
+    command = [sys.executable, "-c", probe, "--solr", local_solr.url, "--home", str(home), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_a_vectors_file_is_indexed_and_synced_without_tensorflow(index, local_solr, tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = rng.gamma(0.5, 1.0, size=(40, contract.RAW_DIMENSION)).astype(np.float32)  # ReLU-like
+    vectors[7, 100] = np.nan  # this row fails alone
+    rows = [{"id": f"V{i:03d}", "title": f"product {i}"} for i in range(40)]
+    catalog, npy = tmp_path / "catalog.csv", tmp_path / "vectors.npy"
+    write_catalog(catalog, rows)
+    np.save(npy, vectors)
+
+    done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
+    assert done.returncode == 0 and done.stdout.strip().endswith("no tensorflow"), done.stderr
+    assert "added 39" in done.stdout and "failed 1" in done.stdout
+    model = state.require_model(index)
+    stored = index.get([r["id"] for r in rows], fl="id,image_vector,image_url")
+    assert "V007" not in stored and len(stored) == 39 and not any("image_url" in d for d in stored.values())
+    expected = model.reducer.transform(np.delete(vectors, 7, axis=0))
+    got = np.stack([contract.decode_vector(stored[r["id"]]["image_vector"]) for r in rows if r["id"] != "V007"])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+    report = [json.loads(line) for line in next((tmp_path / "reports").glob("*.jsonl")).read_text().splitlines()]
+    assert [(r["id"], r["status"]) for r in report] == [("V007", "failed")] and "component 100" in report[0]["reason"]
+
+    vectors[7, 100], vectors[3] = 0.0, vectors[4]  # V007 fixed, V003 re-embedded elsewhere
+    np.save(npy, vectors)
+    done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
+    assert done.returncode == 0 and "added 1, re-embedded 1, updated 0, unchanged 38" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize(
+    "array, problem",
+    [
+        (np.zeros((39, contract.RAW_DIMENSION), np.float32), r"expected \(40, 2048\) float32"),
+        (np.zeros((40, 1024), np.float32), r"got \(40, 1024\)"),
+        (np.zeros((40, contract.RAW_DIMENSION), np.float64), "float64"),
+        (np.array([{"a": 1}] * 40, dtype=object), "not a readable .npy array"),
+    ],
+)
+def test_a_vectors_file_that_does_not_fit_the_catalog_changes_nothing(index, extractor, tmp_path, array, problem):
+    catalog, npy = tmp_path / "catalog.csv", tmp_path / "vectors.npy"
+    write_catalog(catalog, [{"id": f"V{i:03d}", "title": "t"} for i in range(40)])
+    np.save(npy, array, allow_pickle=True)
+    before = index_snapshot(index)
+    options = IndexOptions(progress=False, report_path=tmp_path / "r.jsonl", vectors=npy)
+    with pytest.raises(BadInput, match=problem):
+        indexer(index, extractor, options).run(catalog)
+    assert index_snapshot(index) == before
