@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from embedder import commands, errors, options
+from embedder import commands, contract, errors, options
 from embedder.catalog import Shard, parse_rename
 from embedder.config import ENVIRONMENT, Settings, load_settings
 
@@ -77,7 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     _weights(index)
     index.add_argument("--batch-size", type=int, help=f"images per model batch (default {Settings.batch_size})")
     index.add_argument("--fit-sample", type=int, default=10_000, help="images to fit the PCA on (default 10000)")
-    index.add_argument("--refit", action="store_true", help="fit a new PCA model and re-index everything")
+    index.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit a new PCA model: the catalog is rebuilt beside the live collection, which is then switched",
+    )
+    index.add_argument(
+        "--configset",
+        default=contract.CONFIGSET_NAME,
+        help=f"standalone Solr: the named configset a rebuilt core is made from (default {contract.CONFIGSET_NAME})",
+    )
     index.add_argument("--pca", type=Path, help="use this saved PCA model instead of the collection's")
     index.add_argument("--shard", type=Shard.parse, default=Shard(), help="I/N: this worker's share")
     index.add_argument(

@@ -196,6 +196,9 @@ class LookalikeClient:
         return self.run(Query(like=list(like), unlike=list(unlike), exclude=exclude, **values))
 
     def run(self, query: Query) -> Page:
+        if (query.id or query.like) and not query.model:
+            # Stored vectors are the query point: Solr refuses them too if the index is mixed.
+            query = Query(**{**query._values, "model": self.runtime.vector_version()})
         results = self.index.search(**query.to_params())
         pure_visual = query.visual and query.mode == "rank" and not (query.text and query.hybrid)
         return Page([_hit(doc, pure_visual) for doc in results.docs], results.facets, results.hits)

@@ -40,13 +40,20 @@ def solr(args: argparse.Namespace, settings: Settings) -> int:
         print("Solr stopped" if local.stop() else "Solr was not running")
     else:
         status = local.status()
+        if "collection" in status:
+            from embedder import state
+            from embedder.solr import SolrIndex
+
+            versions = state.vector_versions(SolrIndex(settings.collection_url))
+            status |= {"pca_versions": versions, "status": "ok" if len(versions) <= 1 else "degraded"}
         print(json.dumps(status, indent=2))
         return 0 if status["running"] else 3
     return 0
 
 
 def index(args: argparse.Namespace, settings: Settings) -> int:
-    from embedder.pipeline import Indexer, IndexOptions
+    from embedder import upgrade
+    from embedder.pipeline import IndexOptions
     from embedder.runtime import EmbeddingRuntime
     from embedder.solr import SolrIndex
 
@@ -67,8 +74,7 @@ def index(args: argparse.Namespace, settings: Settings) -> int:
     index = SolrIndex(settings.collection_url)
     runtime = EmbeddingRuntime(index, settings.weights)
     runtime.extractor_name()  # bad weights fail before any work; TensorFlow loads only to embed
-    summary = Indexer(index, runtime, job).run(args.catalog)
-    print(summary.format())
+    print(upgrade.index_catalog(index, runtime, job, args.catalog, args.configset).format())
     return 0
 
 

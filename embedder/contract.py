@@ -38,6 +38,9 @@ SYNC_FIELDS = (IMAGE_HASH_FIELD, CATALOG_HASH_FIELD, CATALOG_FIELDS_FIELD)
 MODEL_BLOB_FIELD = "model_blob"
 MODEL_META_FIELD = "model_meta"
 DEFAULT_DIMENSION = 1024
+# The name solr-config/ is given as a named configset (the local Solr's launcher, the Docker image):
+# what a standalone Solr makes a rebuilt core from (embedder/upgrade.py).
+CONFIGSET_NAME = "lookalike"
 RAW_DIMENSION = 2048  # InceptionV3 pool_3
 
 _WIRE_DTYPE = np.dtype("<f4")

@@ -14,6 +14,9 @@ FILTERS = ["category:tshirt"]
 
 
 def run_demo(settings: Settings, explicit_solr: bool = False) -> int:
+    from dataclasses import replace
+
+    from embedder import upgrade
     from embedder.client import LookalikeClient
     from embedder.display import format_hits
     from embedder.localsolr import LocalSolr
@@ -37,7 +40,7 @@ def run_demo(settings: Settings, explicit_solr: bool = False) -> int:
         summary = Indexer(index, runtime, options).run(catalog)
     except ModelMismatch as mismatch:  # the collection was indexed with other weights before
         print(f"{mismatch}: re-indexing the demo catalog")
-        summary = Indexer(index, runtime, IndexOptions(**{**options.__dict__, "refit": True})).run(catalog)
+        summary = upgrade.index_catalog(index, runtime, replace(options, refit=True), catalog)
     print(summary.format())
 
     query_path = settings.home / "demo-query.jpg"

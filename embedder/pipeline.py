@@ -28,7 +28,7 @@ from tqdm import tqdm
 from embedder import contract, state, sync
 from embedder.cache import EmbeddingCache
 from embedder.catalog import CatalogRow, Shard, count_rows, read_catalog
-from embedder.errors import BadInput
+from embedder.errors import BadInput, Conflict
 from embedder.reduce import PCAReducer
 from embedder.runtime import EmbeddingRuntime
 from embedder.solr import SchemaInfo, SolrIndex
@@ -97,6 +97,7 @@ class Indexer:
         self.source: ImageSource | VectorFile = ImageSource(
             runtime, None, options.batch_size, options.allow_private_urls
         )
+        self.listed: set[str] = set()
 
     def run(self, catalog: Path) -> IndexSummary:
         started = time.monotonic()
@@ -116,6 +117,7 @@ class Indexer:
                 image_required=self.options.vectors is None,
             )
         )  # read once
+        self.listed = {row.id for row in rows if row.id}  # the catalog's products, failed or not
         missing = self._missing(rows) if self.options.delete_missing else []
         model, cached = self._model(catalog, rows, schema, summary)
         reducer = model.reducer
@@ -220,6 +222,8 @@ class Indexer:
         if self.options.pca_path is not None:
             model = StoredModel(PCAReducer.load(self.options.pca_path), extractor)
             check_model(model, schema, extractor)
+            if state.model_version(self.index) not in (None, model.version):
+                self._refuse_mixing()
             summary.notes.append(f"PCA model {model.version} loaded from {self.options.pca_path}")
             return state.store_model(self.index, model, replace=True), {}
         if not self.options.refit:
@@ -227,6 +231,8 @@ class Indexer:
             if stored is not None:
                 check_model(stored, schema, extractor)
                 return stored, {}
+        else:
+            self._refuse_mixing()
         sample = list(islice((r for r in rows if not r.error), self.options.fit_sample))
         fitted: dict[str, np.ndarray] = {}
         with tqdm(total=len(sample), unit="img", desc="fitting PCA", disable=not self.options.progress) as bar:
@@ -246,6 +252,15 @@ class Indexer:
         stored = state.store_model(self.index, StoredModel(reducer, extractor), replace=self.options.refit)
         check_model(stored, schema, extractor)
         return stored, fitted
+
+    def _refuse_mixing(self) -> None:
+        """A new model is written here only while no product holds a vector of the old one."""
+        if self.index.count():
+            raise Conflict(
+                f"a new PCA model on {self.index.url}, which has products, would leave vectors of two "
+                "models in it: embedder.upgrade.index_catalog (`lookalike index --refit`) builds it "
+                "beside the collection and switches"
+            )
 
 
 def _batched(rows: Iterable[CatalogRow], size: int) -> Iterator[list[CatalogRow]]:

@@ -35,6 +35,7 @@ class EmbeddingRuntime:
         self._extractor = extractor  # a FeatureExtractor, loaded on first use when not given
         self._model: state.StoredModel | None = None
         self._checked_at = 0.0
+        self._version: tuple[float, str | None] = (-MODEL_RECHECK_SECONDS, None)
         self._lock = threading.Lock()
 
     @property
@@ -82,6 +83,15 @@ class EmbeddingRuntime:
             self._model, self._checked_at = model, time.monotonic()
         return self._model
 
+    def vector_version(self) -> str | None:
+        """The one PCA version of the collection's product vectors, re-asked at most every
+        ``MODEL_RECHECK_SECONDS``; a ``MixedModels`` conflict while the collection holds two."""
+        checked_at, version = self._version
+        if time.monotonic() - checked_at > MODEL_RECHECK_SECONDS:
+            version = state.require_one_version(self.index)
+            self._version = (time.monotonic(), version)
+        return version
+
     def embed_raw(self, images: Sequence[object], batch_size: int = 32):
         """``pool_3`` vectors of a batch (an ``EmbedBatch``: a bad image fails alone)."""
         extractor = self.extractor()
@@ -94,6 +104,7 @@ class EmbeddingRuntime:
         if isinstance(image, str) and image.startswith(("http://", "https://")):
             image = fetch_image(image)
         model = self.model()
+        self.vector_version()  # a mixed collection is refused before any work
         batch = self.embed_raw([image], batch_size=1)
         if batch.errors:
             raise ImageError(batch.errors[0])

@@ -6,9 +6,10 @@ into one of the package's errors (``embedder.errors``), decided by HTTP status, 
 error and by connection failures, never by message text:
 
 - no connection, a time-out, a 503 (Solr starting, stopping or overloaded), or a 404 that is
-  not Solr's own JSON (Jetty's page while a core is unloaded): ``SolrUnavailable``;
+  not Solr's own JSON (Jetty's page while a core is unloaded): ``SolrUnavailable``; unless Solr
+  says it has no collection or core of that name: ``NotFound``;
 - a 400 (Solr refused the request: a bad query or value): ``BadInput`` with Solr's message;
-- a 409 (optimistic concurrency): ``Conflict``;
+- a 409 (optimistic concurrency, or a query of another PCA model than the index's): ``Conflict``;
 - anything else: ``SolrFailed``, carrying Solr's status and message.
 
 Product writes never touch the collection's own documents (``contract.OWN_DOCUMENTS``); those
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import requests
 
 from embedder import contract, escaping
-from embedder.errors import BadInput, Conflict, SolrFailed, SolrUnavailable
+from embedder.errors import BadInput, Conflict, LookalikeError, NotFound, SolrFailed, SolrUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +72,33 @@ class SolrIndex:
         self.session = requests.Session()
 
     # -- HTTP --------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The collection's (or core's, or alias's) name."""
+        return self.url.rsplit("/", 1)[1]
+
+    @property
+    def solr_url(self) -> str:
+        return self.url.rsplit("/", 1)[0]
+
     def request(self, path: str, params: dict | None = None, *, body: object = None, form: bool = False) -> dict:
         """One request to the collection; Solr's JSON answer, or one of the package's errors.
         ``form`` sends ``params`` as a POST body (query vectors and id lists are long)."""
+        return self._call(f"{self.url}/{path}", path, params, body, form)
+
+    def admin(self, api: str, **params: object) -> dict:
+        """Solr's admin APIs beside the collection: ``cores``, ``collections``, ``info/system``."""
+        return self._call(f"{self.solr_url}/admin/{api}", f"admin/{api}", params, None, False)
+
+    def _call(self, url: str, path: str, params: dict | None, body: object, form: bool) -> dict:
         params = {**(params or {}), "wt": "json"}
         try:
             if form:
-                response = self.session.post(f"{self.url}/{path}", data=params, timeout=self.timeout)
+                response = self.session.post(url, data=params, timeout=self.timeout)
             elif body is not None:
-                response = self.session.post(f"{self.url}/{path}", params=params, json=body, timeout=self.timeout)
+                response = self.session.post(url, params=params, json=body, timeout=self.timeout)
             else:
-                response = self.session.get(f"{self.url}/{path}", params=params, timeout=self.timeout)
+                response = self.session.get(url, params=params, timeout=self.timeout)
         except requests.RequestException as error:
             raise self._unavailable(type(error).__name__) from error
         return self._answer(path, response)
@@ -96,13 +113,33 @@ class SolrIndex:
         if status == 200 and isinstance(payload, dict) and error is None:
             return payload
         message = str(error.get("msg") or "") if isinstance(error, dict) else ""
-        if status == 503 or (status == 404 and not isinstance(error, dict)):
+        if status == 404 and not isinstance(error, dict) and not path.startswith("admin/"):
+            self._check_exists()  # Jetty's page: no such collection, or one being unloaded
+            raise self._unavailable(f"HTTP {status}")
+        if status == 503:
             raise self._unavailable(f"HTTP {status}")
         if status == 400:
             raise BadInput(f"Solr refused the request: {message or 'HTTP 400'}")
         if status == 409:
             raise Conflict(f"{path}: {message or 'version conflict'}")
         raise SolrFailed(f"Solr failed on {path}: HTTP {status}: {message or 'no error message'}", status, message)
+
+    def _check_exists(self) -> None:
+        """NotFound when Solr is up but has no collection, alias or core by this name."""
+        try:
+            if self.admin("info/system").get("mode") == "solrcloud":
+                self.admin("collections", action="CLUSTERSTATUS", collection=self.name)
+                return
+            if self.admin("cores", action="STATUS", core=self.name)["status"].get(self.name):
+                return
+        except BadInput:  # CLUSTERSTATUS of a collection that does not exist
+            pass
+        except LookalikeError:  # Solr itself is not answering: unavailable, as before
+            return
+        raise NotFound(
+            f"Solr at {self.solr_url} has no collection or core {self.name!r}: check --collection "
+            "(LOOKALIKE_COLLECTION), or create it"
+        )
 
     def _unavailable(self, reason: str) -> SolrUnavailable:
         return SolrUnavailable(

@@ -34,6 +34,10 @@ class ModelMismatch(Conflict):
     """A PCA model does not fit this collection (dimension) or this extractor (weights)."""
 
 
+class MixedModels(CollectionStateError):
+    """The collection holds vectors of more than one PCA model."""
+
+
 @dataclass(frozen=True)
 class StoredModel:
     """The PCA model of a collection and the feature extractor whose vectors it was fitted on
@@ -61,6 +65,27 @@ def model_extractor(index: SolrIndex) -> str | None:
         return None if meta is None else str(json.loads(meta)["extractor"])
     except (ValueError, KeyError, TypeError) as error:
         raise CollectionStateError(f"the PCA model of {index.url} is unreadable ({error}); {REFIT_HINT}") from None
+
+
+def vector_versions(index: SolrIndex) -> dict[str, int]:
+    """How many products hold vectors of each PCA version; two or more is a collection left
+    mixed by an unfinished re-index, where distances across versions mean nothing."""
+    facet = {"facet": "true", "facet.field": contract.VERSION_FIELD, "facet.mincount": 1, "facet.limit": -1}
+    return index.search(rows=0, **facet).facets.get(contract.VERSION_FIELD, {})
+
+
+def require_one_version(index: SolrIndex) -> str | None:
+    """The one PCA version of the collection's vectors (None before any), or a Conflict naming
+    every version present."""
+    versions = vector_versions(index)
+    if len(versions) > 1:
+        counted = ", ".join(f"{version} ({count} products)" for version, count in versions.items())
+        raise MixedModels(
+            f"{index.url} holds vectors of {len(versions)} PCA models: {counted}; their distances are "
+            "not comparable. Re-run the indexing job to finish the re-index, or "
+            f"{REFIT_HINT.removeprefix('re-create it with ')}"
+        )
+    return next(iter(versions), None)
 
 
 def load_model(index: SolrIndex) -> StoredModel | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import select
@@ -87,3 +88,18 @@ def wait_for_progress(process: subprocess.Popen, at_least: int, total: int) -> s
         if counts and int(counts[-1]) >= at_least:
             return seen
     raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")
+
+
+def read_rows(catalog: Path) -> list[dict]:
+    """A CSV catalog's rows."""
+    with open(catalog, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(catalog: Path, rows: list[dict]) -> None:
+    """Writes rows as a CSV catalog, with every column any row has."""
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    with open(catalog, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)

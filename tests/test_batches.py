@@ -59,7 +59,7 @@ def test_a_thousand_ids_travel_in_post_bodies(index):
     ids = [f"T{i:04d}-" + "x" * 300 for i in range(1000)]  # 300 KB of ids: far over any URL limit
     assert len(index.get(ids, fl="id")) == 1000
     assert tagging.apply(index, tagging.Attribute("batch", "big"), ids) == 1000
-    assert index.count(['attr_batch:"big"']) == 1000
+    assert index.count(['tag_batch:"big"']) == 1000
 
 
 def test_each_product_of_a_request_lands_or_fails_alone(service_url, demo_index, local_solr):

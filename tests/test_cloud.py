@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import socket
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -138,3 +139,32 @@ def test_the_sidecar_serves_a_sharded_collection(cloud, indexes, extractor, tmp_
     assert ids == [h.id for h in single] and ids[0] == "SKU0012"
     steps = client.post("/navigate/start", json={"choose": "SKU0012", "size": 4}).get_json()
     assert len(steps["gallery"]) == 4 and "SKU0012" not in [g["id"] for g in steps["gallery"]]
+
+
+def test_a_refit_behind_an_alias_builds_a_new_collection_and_moves_the_alias(cloud, indexes, extractor, tmp_path):
+    from embedder import upgrade
+    from embedder.errors import BadInput
+    from embedder.runtime import EmbeddingRuntime
+
+    products = indexes[1]
+    shape = {"numShards": 2, "replicationFactor": 1, "collection.configName": contract.CONFIGSET_NAME}
+    products.admin("collections", action="CREATE", name="shop_v1", **shape)
+    products.admin("collections", action="CREATEALIAS", name="shop", collections="shop_v1")
+    shop = SolrIndex(f"{cloud.url}/shop")
+    catalog = generate_catalog(tmp_path / "catalog")
+    job = IndexOptions(progress=False, report_path=tmp_path / "a.jsonl", cache_dir=tmp_path / "cache")
+    indexer(shop, extractor, job).run(catalog)
+    tagging.apply(shop, tagging.Attribute("style", "aliased"), ["SKU0001", "SKU0002"])
+    old = state.model_version(shop)
+
+    refit = replace(job, refit=True, fit_sample=40, report_path=tmp_path / "b.jsonl")
+    summary = upgrade.rebuild(shop, EmbeddingRuntime(shop, extractor=extractor), refit, catalog, "unused")
+    new = products.admin("collections", action="LISTALIASES")["aliases"]["shop"]
+    assert new != "shop_v1" and "shop_v1" not in products.admin("collections", action="LIST")["collections"]
+    assert summary.pca_version != old and state.vector_versions(shop) == {summary.pca_version: 60}
+    assert {d["id"] for d in shop.stream("id", fq=["tag_style:aliased"])} == {"SKU0001", "SKU0002"}
+
+    with pytest.raises(BadInput, match="a SolrCloud collection, not an alias"):  # products has no alias
+        upgrade.rebuild(products, EmbeddingRuntime(products, extractor=extractor), refit, catalog, "unused")
+    products.admin("collections", action="DELETEALIAS", name="shop")
+    products.admin("collections", action="DELETE", name=new)

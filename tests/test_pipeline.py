@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from embedder import contract, state
+from embedder import contract, state, upgrade
 from embedder.client import LookalikeClient
-from embedder.errors import BadInput
+from embedder.errors import Conflict
 from embedder.pipeline import IndexOptions
 from embedder.reduce import PCAReducer
+from embedder.runtime import EmbeddingRuntime
 from embedder.samples import generate_catalog
 from embedder.solr import SolrIndex
 from embedder.state import ModelMismatch
@@ -86,7 +87,8 @@ def test_a_client_follows_a_new_model_of_its_collection(index, extractor, catalo
     image = catalog.parent / "images" / "SKU0011.jpg"
     assert client.search(image=image, k=1)[0].id == "SKU0011"
     first = client.runtime.model().version
-    indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
+    refit = options(tmp_path, refit=True, fit_sample=30)
+    upgrade.index_catalog(index, EmbeddingRuntime(index, extractor=extractor), refit, catalog)
     monkeypatch.setattr(embedder.runtime, "MODEL_RECHECK_SECONDS", 0.0)
     hits = client.search(image=image, k=1)  # embedded with the new model, accepted by Solr
     assert client.runtime.model().version != first and hits[0].id == "SKU0011"
@@ -96,8 +98,12 @@ def test_rerun_skips_everything_and_refit_reindexes(index, extractor, catalog, t
     first = indexer(index, extractor, options(tmp_path)).run(catalog)
     again = indexer(index, extractor, options(tmp_path)).run(catalog)
     assert (again.counts["added"], again.counts["unchanged"]) == (0, 60) and again.pca_version == first.pca_version
-    refit = indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
-    assert refit.pca_version != first.pca_version and refit.counts["re-embedded"] == 60
+    with pytest.raises(Conflict, match="two models"):  # never in place
+        indexer(index, extractor, options(tmp_path, refit=True, fit_sample=30)).run(catalog)
+    runtime = EmbeddingRuntime(index, extractor=extractor)
+    refit = upgrade.index_catalog(index, runtime, options(tmp_path, refit=True, fit_sample=30), catalog)
+    assert refit.pca_version != first.pca_version and refit.counts["added"] == 60
+    assert state.vector_versions(index) == {refit.pca_version: 60}
 
 
 def test_resume_after_a_crash_loses_and_duplicates_nothing(index, extractor, catalog, tmp_path, monkeypatch):
@@ -129,7 +135,7 @@ def test_a_pca_model_of_the_wrong_dimension_is_refused(index, extractor, catalog
 
 def test_a_query_vector_of_another_model_version_is_refused(index, extractor, catalog, tmp_path):
     indexer(index, extractor, options(tmp_path)).run(catalog)
-    with pytest.raises(BadInput, match="model"):
+    with pytest.raises(Conflict, match="model: query made with PCA model 'someothermodel'"):  # the index's state
         index.search(
             q="{!visual f=image_vector v=$qv model=someothermodel}",
             qv=contract.encode_vector(np.zeros(contract.DEFAULT_DIMENSION)),

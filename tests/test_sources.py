@@ -3,7 +3,6 @@ file made elsewhere is indexed through the same sync, without TensorFlow."""
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from embedder.cache import EmbeddingCache
 from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
-from tests.helpers import index_snapshot, indexer
+from tests.helpers import index_snapshot, indexer, write_rows
 
 
 class CountingCache(EmbeddingCache):
@@ -73,13 +72,6 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path):
         cache.get("../../etc/passwd")
 
 
-def write_catalog(path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def cli(local_solr, home, *args: str) -> subprocess.CompletedProcess:
     probe = (
         "import sys; from embedder.cli import main; status = main(sys.argv[1:]); "
@@ -95,7 +87,7 @@ def test_a_vectors_file_is_indexed_and_synced_without_tensorflow(index, local_so
     vectors[7, 100] = np.nan  # this row fails alone
     rows = [{"id": f"V{i:03d}", "title": f"product {i}"} for i in range(40)]
     catalog, npy = tmp_path / "catalog.csv", tmp_path / "vectors.npy"
-    write_catalog(catalog, rows)
+    write_rows(catalog, rows)
     np.save(npy, vectors)
 
     done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
@@ -127,7 +119,7 @@ def test_a_vectors_file_is_indexed_and_synced_without_tensorflow(index, local_so
 )
 def test_a_vectors_file_that_does_not_fit_the_catalog_changes_nothing(index, extractor, tmp_path, array, problem):
     catalog, npy = tmp_path / "catalog.csv", tmp_path / "vectors.npy"
-    write_catalog(catalog, [{"id": f"V{i:03d}", "title": "t"} for i in range(40)])
+    write_rows(catalog, [{"id": f"V{i:03d}", "title": "t"} for i in range(40)])
     np.save(npy, array, allow_pickle=True)
     before = index_snapshot(index)
     options = IndexOptions(progress=False, report_path=tmp_path / "r.jsonl", vectors=npy)

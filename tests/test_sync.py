@@ -3,7 +3,6 @@ products can be read, deleted and untagged from the CLI and the service."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
@@ -17,22 +16,9 @@ from embedder import contract, tagging
 from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
-from tests.helpers import indexer
+from tests.helpers import indexer, read_rows, write_rows
 
 HAWAIIAN = tagging.Attribute("style", "hawaiian")
-
-
-def read_rows(catalog) -> list[dict]:
-    with open(catalog, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_rows(catalog, rows: list[dict]) -> None:
-    columns = list(dict.fromkeys(name for row in rows for name in row))
-    with open(catalog, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def run(index, extractor, catalog, tmp_path, **kwargs):

@@ -298,6 +298,16 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert {i: d.get("image_vector") for i, d in after.items()} == vectors_before  # vectors kept
     page.screenshot("tagged")
 
+    # 4b. The tag removed again from two tagged products, ticked as examples.
+    removable = [i for i in page.result_ids() if i in tagged][:2]
+    assert removable, "the refreshed gallery shows the tagged examples"
+    for product_id in removable:
+        page.find("result-select", page.card(product_id)).click()
+    page.find("tag-remove").click()
+    page.wait(lambda: page.message().startswith("Removed"), "the tag was not removed")
+    left = index.get(list(catalog), fl="id,tag_style")
+    assert {i for i, d in left.items() if "hawaiian" in d.get("tag_style", [])} == tagged - set(removable)
+
     # 5. Cluster the catalog, show a cluster's members, give the cluster an attribute.
     page.fill("cluster-k", "4")
     page.find("cluster-button").click()

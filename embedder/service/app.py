@@ -100,16 +100,21 @@ def _register_pages(app: Flask) -> None:
             "solr": False,
             "model_loaded": services.runtime.loaded,
             "pca_version": None,
+            "pca_versions": {},
             "documents": None,
             "weights": services.settings.weights or "the collection's",
         }
         try:
             status["documents"] = services.index.count()
             status["pca_version"] = state.model_version(services.index)
+            status["pca_versions"] = state.vector_versions(services.index)  # products per model
             status["solr"] = True
         except LookalikeError as error:
             status["error"] = str(error)
-        status["status"] = "ok" if status["solr"] else "degraded"
+        mixed = len(status.get("pca_versions", {})) > 1
+        if mixed:
+            status["error"] = "the collection holds vectors of several PCA models: finish the re-index"
+        status["status"] = "ok" if status["solr"] and not mixed else "degraded"
         return jsonify(status), 200 if status["solr"] else 503
 
 

@@ -92,12 +92,13 @@ SPEC = {
     },
     "paths": {
         "/health": _get(
-            "Solr reachable, model loaded, PCA version",
+            "Solr reachable, model loaded, PCA version; products per PCA version (two: degraded)",
             _obj(
-                status=STR,
+                status={"type": "string", "enum": ["ok", "degraded"]},
                 solr=BOOL,
                 model_loaded=BOOL,
                 pca_version=NULLABLE_STR,
+                pca_versions={"type": "object", "additionalProperties": {"type": "integer"}},
                 documents={"type": ["integer", "null"]},
                 weights=STR,
                 error=STR,

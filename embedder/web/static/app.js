@@ -395,6 +395,20 @@ async function confirmTag() {
   showMessage(`Tagged ${body.tagged} products with ${attribute} = ${value} (field ${body.field}).`);
 }
 
+/** Removes the attribute value from the selected example products. */
+async function removeTag() {
+  const form = $("tag-form");
+  if (!form.reportValidity()) return;
+  const ids = [...state.selected.keys()];
+  if (!ids.length) throw new Error("Tick “example” on the products to remove the tag from.");
+  const [attribute, value] = [$("tag-attribute").value.trim(), $("tag-value").value.trim()];
+  const body = await post("/tag/remove", { attribute, value, ids });
+  state.selected.clear();
+  renderExamples();
+  await refreshSearch();
+  showMessage(`Removed ${attribute} = ${value} from ${body.removed} of ${ids.length} products (field ${body.field}).`);
+}
+
 // ---- clusters -------------------------------------------------------------------------------
 
 async function loadClusters() {
@@ -497,6 +511,7 @@ function wire() {
   on("clear-facets", "click", () => { state.filters.clear(); return search(); });
   on("clear-examples", "click", () => { state.selected.clear(); renderExamples(); });
   on("tag-confirm", "click", confirmTag);
+  on("tag-remove", "click", removeTag);
   on("tag-cancel", "click", () => { state.review = null; renderReview(); });
 }
 

@@ -44,8 +44,8 @@ import org.apache.solr.search.QueryParsing;
  *       centroid by {@code unlikeWeight} (default 0.5) times the distance between the two centroids
  *       (see {@link QueryVectors});
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
- *   <li>{@code model}: the id of the model that made the query vector; the query is refused if this
- *       index holds live documents of another model, whose distances would be meaningless;
+ *   <li>{@code model}: the id of the model that made the query vector; the query is refused (409) if
+ *       this index holds live documents of another model, whose distances would be meaningless;
  *   <li>{@code probe}: opt-in approximate search, only in this many coarse cells nearest to the
  *       query (the field type must declare {@code cells}, see {@link CoarseCells}).
  * </ul>
@@ -198,13 +198,15 @@ public class VisualQParser extends QParser {
             && hasLiveDoc(termsEnum.postings(null, PostingsEnum.NONE), liveDocs)) {
           CharsRefBuilder other = new CharsRefBuilder();
           version.getType().indexedToReadable(term, other);
-          throw badRequest(
-              MODEL,
-              "query made with PCA model '"
+          // 409: the request is fine, the index's state (mid re-index, or a newer model) is not.
+          throw new SolrException(
+              ErrorCode.CONFLICT,
+              MODEL
+                  + ": query made with PCA model '"
                   + model
                   + "' but the index holds vectors of model '"
                   + other
-                  + "'; re-embed the query with the index's model");
+                  + "'; re-embed the query with the index's model, or finish its re-index");
         }
       }
     }

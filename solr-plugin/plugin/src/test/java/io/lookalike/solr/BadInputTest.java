@@ -106,11 +106,11 @@ public class BadInputTest extends AbstractVisualTestCase {
         req("q", "{!visual f=vec4 model=m1}[1, 0, 0, 0]"),
         "//result[@numFound='1']",
         "//str[@name='id'][.='a1']");
-    assertQueryError(
+    // A conflict with the index's state, not bad input: 409.
+    String message =
         "model: query made with PCA model 'm0' but the index holds vectors of model 'm1';"
-            + " re-embed the query with the index's model",
-        "q",
-        "{!visual f=vec4 model=m0}[1, 0, 0, 0]");
+            + " re-embed the query with the index's model, or finish its re-index";
+    assertQEx(message, message, req("q", "{!visual f=vec4 model=m0}[1, 0, 0, 0]"), ErrorCode.CONFLICT);
   }
 
   @Test
