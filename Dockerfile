@@ -21,9 +21,9 @@ WORKDIR /app
 # Dependencies first, from pyproject.toml itself (TensorFlow is most of the image): this layer is
 # rebuilt only when pyproject.toml changes, not on every code or README change. Placeholders for
 # the package and pyproject's readme let pip resolve the project; the real files replace them.
-COPY pyproject.toml ./
-RUN mkdir embedder && touch embedder/__init__.py README.md \
- && pip install . \
+COPY pyproject.toml setup.py ./
+RUN mkdir embedder && echo '__version__ = "0"' > embedder/__init__.py && touch README.md \
+ && pip install '.[embed]' \
  && pip uninstall -y lookalike \
  && rm -rf embedder README.md build *.egg-info
 

@@ -24,12 +24,12 @@ test-python: $(VENV)/.installed plugin
 
 # The Solr plugin and the launcher jars (rebuilt only when a source is newer than a jar).
 plugin: $(VENV)/.installed
-	$(PY) -c "from embedder.localsolr import build; build()"
+	$(PY) -c "from embedder.artifacts import build; build()"
 
 $(VENV)/.installed: pyproject.toml | system
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	$(VENV)/bin/pip install -q -e '.[embed,test,bench]'
 	touch $@
 
 # JDK 17 and Maven from Debian when the machine lacks them.

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from embedder import commands, contract, errors, options
+from embedder import __version__, commands, contract, errors, options
 from embedder.catalog import Shard, parse_rename
 from embedder.config import ENVIRONMENT, Settings, load_settings
 
@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--solr", help=f"Solr base URL (default {Settings.solr_url})")
     parser.add_argument("--collection", help=f"collection (default {Settings.collection})")
-    parser.add_argument("--home", type=Path, help="working directory for local state (default ./.lookalike)")
+    parser.add_argument("--home", type=Path, help=f"directory for local state (default {Settings.home})")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true")
     subcommands = parser.add_subparsers(dest="command", required=True)
 

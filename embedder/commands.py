@@ -112,6 +112,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         app.extensions["lookalike"].runtime.extractor()
     except errors.SolrUnavailable:  # the collection says which weights; loaded on first use
         logging.getLogger(__name__).warning("Solr is not reachable yet: the model loads on first use")
+    except errors.NotInstalled as missing:  # searches by id, vector or keywords still work
+        logging.getLogger(__name__).warning("%s; image searches answer 503", missing)
     logging.getLogger(__name__).info(
         "serving on http://%s:%d (Solr %s)", args.host, args.http_port, settings.collection_url
     )

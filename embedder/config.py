@@ -8,10 +8,10 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import platformdirs
+
 from embedder.errors import BadInput
 from embedder.zookeeper import any_live_node, is_zookeeper_address
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Settings:
     solr_url: str = "http://localhost:8983/solr"
     collection: str = "products"
     weights: str | None = None  # None: the collection's (imagenet for a new collection)
-    home: Path = REPO_ROOT / ".lookalike"
+    home: Path = Path(platformdirs.user_data_dir("lookalike"))  # ~/.local/share/lookalike on Linux
     solr_port: int = 8983
     batch_size: int = 32
     api_token: str | None = None  # the sidecar's writes need it when set (never a flag: no secrets in ps)

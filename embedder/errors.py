@@ -85,6 +85,14 @@ class SolrFailed(LookalikeError):
         self.solr_message = solr_message
 
 
+class NotInstalled(LookalikeError):
+    """A feature needs an optional package that is not installed (TensorFlow: the ``embed``
+    extra); everything else works without it."""
+
+    status = 503
+    exit_code = 8
+
+
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, as shells report it
 BUG_EXIT_CODE = 1
 
@@ -98,5 +106,6 @@ EXIT_CODES = {
     Conflict.exit_code: "the collection is not ready for this (e.g. no PCA model yet, or another one)",
     SolrUnavailable.exit_code: "Solr is unavailable: re-run later, the work resumes",
     SolrFailed.exit_code: "Solr failed",
+    NotInstalled.exit_code: "needs an optional package: the message says which (pip install 'lookalike[embed]')",
     INTERRUPTED_EXIT_CODE: "interrupted (what was written is kept; re-run to resume)",
 }

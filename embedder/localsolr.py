@@ -1,10 +1,9 @@
-"""A real local Solr for development, demos and tests: built from Maven artifacts and started
-through the Java launcher in solr-plugin/launcher (Solr's own JettySolrRunner).
+"""A real local Solr for development, demos and tests: Solr's Maven artifacts (embedder/artifacts.py)
+started through the Java launcher in solr-plugin/launcher (Solr's own JettySolrRunner).
 
 State lives under ``<home>/solr`` (the Solr home: index, configset copy, plugin jar) and survives
 restarts; ``<home>/solr.log`` has Solr's log and ``<home>/solr.json`` the running process.
-A second start re-uses the built jars: Maven runs only when a jar is missing or older than its
-sources.
+A second start re-uses the built (or fetched) jars.
 """
 
 from __future__ import annotations
@@ -22,47 +21,16 @@ from pathlib import Path
 
 import requests
 
-from embedder.config import REPO_ROOT
-from embedder.errors import BadInput, LookalikeError
+from embedder import artifacts
+from embedder.artifacts import LocalSolrError
+from embedder.errors import BadInput
 
 log = logging.getLogger(__name__)
 
-PLUGIN_PROJECT = REPO_ROOT / "solr-plugin"
-PLUGIN_JAR = PLUGIN_PROJECT / "plugin" / "target" / "lookalike-solr-plugin-0.1.0.jar"
-LAUNCHER_JAR = PLUGIN_PROJECT / "launcher" / "target" / "lookalike-solr-launcher-0.1.0.jar"
-LAUNCHER_CLASSPATH = PLUGIN_PROJECT / "launcher" / "target" / "classpath.txt"
-CONFIGSET = REPO_ROOT / "solr-config"
 LAUNCHER_MAIN = "io.lookalike.solr.launcher.LocalSolr"
 # The plugin's distance kernel uses the JDK's SIMD API when its module is present (a scalar
 # fallback otherwise): see SquaredDistance.java.
 JAVA_OPTIONS = os.environ.get("LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g --add-modules jdk.incubator.vector")
-
-
-class LocalSolrError(LookalikeError):
-    """The local Solr could not be built, started or stopped; the message says why."""
-
-
-def build_needed() -> bool:
-    """True when a jar is missing or older than any source file of the Maven project."""
-    artifacts = [PLUGIN_JAR, LAUNCHER_JAR, LAUNCHER_CLASSPATH]
-    if not all(a.exists() for a in artifacts):
-        return True
-    oldest = min(a.stat().st_mtime for a in artifacts)
-    sources = [p for p in PLUGIN_PROJECT.rglob("*") if p.is_file() and "target" not in p.parts]
-    return any(p.stat().st_mtime > oldest for p in sources)
-
-
-def build(force: bool = False) -> None:
-    """Builds the plugin and launcher jars with Maven (skipping tests: `make test` runs them)."""
-    if not force and not build_needed():
-        return
-    log.info("building the Solr plugin and launcher with Maven (first time: downloads Solr)")
-    command = ["mvn", "-B", "-q", "-f", str(PLUGIN_PROJECT / "pom.xml"), "-DskipTests", "package"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise LocalSolrError(f"Maven build failed ({' '.join(command)}):\n{result.stdout[-4000:]}")
-    for artifact in (PLUGIN_JAR, LAUNCHER_JAR, LAUNCHER_CLASSPATH):
-        artifact.touch()  # so build_needed() compares against this build
 
 
 @dataclass(frozen=True)
@@ -113,9 +81,9 @@ class LocalSolr:
         busy = [port for port in self._ports() if _in_use(port)]
         if busy:
             raise LocalSolrError(f"port {busy[0]} is in use by another process; stop it or pass another --port")
-        build()
         self.home.mkdir(parents=True, exist_ok=True)
-        classpath = f"{LAUNCHER_JAR}:{LAUNCHER_CLASSPATH.read_text().strip()}"
+        found = artifacts.locate(self.home)
+        classpath = os.pathsep.join(str(jar) for jar in found.classpath)
         command = [
             "java",
             *self.java_options.split(),
@@ -129,9 +97,9 @@ class LocalSolr:
             "--collection",
             self.collection,
             "--plugin-jar",
-            str(PLUGIN_JAR),
+            str(found.plugin_jar),
             "--configset",
-            str(CONFIGSET),
+            str(found.configset),
         ]
         if self.cloud:
             command += [

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from embedder.errors import BadInput
+from embedder.errors import BadInput, NotInstalled
 from embedder.images import MODEL_INPUT_SIZE, ImageError, ImageSource, load_image, to_model_input
 
 POOL3_DIM = 2048
@@ -224,8 +224,13 @@ class FeatureExtractor:
 def _import_keras() -> Any:
     # Quieten TensorFlow's C++ start-up chatter unless the user asked for it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
+    try:
+        import keras
+    except ImportError:  # the base install is the client, the CLI and the service without TensorFlow
+        raise NotInstalled(
+            "embedding images needs TensorFlow, which is not installed: pip install 'lookalike[embed]' "
+            "(searches by id, vector or keywords, tagging by ids, clusters and --vectors work without it)"
+        ) from None
     return keras
 
 

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 
 from embedder import cells, contract
+from embedder.artifacts import CONFIGSET
 from embedder.client import LookalikeClient, Query
-from embedder.localsolr import CONFIGSET
 from embedder.solr import SolrIndex
 from tests.helpers import all_vectors
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from embedder import localsolr
+from embedder import artifacts
 from embedder.config import ENVIRONMENT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -241,7 +241,7 @@ def test_solr_image_is_built_from_the_official_image_and_maven(services):
 
 
 def test_solr_opts_load_the_plugin_through_shared_lib_with_the_vector_module(services):
-    jar = localsolr.PLUGIN_JAR.name
+    jar = artifacts.PLUGIN_JAR.name
     copies = instructions(SOLR_DOCKERFILE, "COPY")
     for name in SOLR_NODES:
         opts = environment(services[name])["SOLR_OPTS"].split()
@@ -271,7 +271,7 @@ def test_plugin_jar_path_is_the_maven_build_output():
     artifact = pom.find("m:artifactId", ns).text
     version = (pom.find("m:version", ns) or pom.find("m:parent/m:version", ns)).text
     built = f"solr-plugin/plugin/target/{artifact}-{version}.jar"
-    assert REPO / built == localsolr.PLUGIN_JAR  # the local Solr uses the same jar
+    assert REPO / built == artifacts.PLUGIN_JAR  # the local Solr uses the same jar
     assert any(built in c for c in instructions(SOLR_DOCKERFILE, "COPY")), built
     assert any(f"{built}" in r for r in instructions(SOLR_DOCKERFILE, "RUN")), "the build checks its jar"
     assert any("-pl plugin" in r and "package" in r for r in instructions(SOLR_DOCKERFILE, "RUN"))
@@ -337,11 +337,13 @@ def test_dockerfile_installs_the_package_as_pyproject_declares_it():
     installs = [r for r in runs if "pip install" in r]
     assert installs and not any("-r " in r or "requirements" in r for r in installs)
     assert any(re.search(r"pip install (--no-deps )?(-e )?\.(\s|$)", r) for r in installs)
-    # CPU TensorFlow comes from pyproject's own dependency list.
+    # CPU TensorFlow comes from pyproject's own `embed` extra, which the sidecar installs.
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert any(d.startswith("tensorflow-cpu") for d in project["project"]["dependencies"])
+    assert any(d.startswith("tensorflow-cpu") for d in project["project"]["optional-dependencies"]["embed"])
+    assert not any("tensorflow" in d for d in project["project"]["dependencies"])
+    assert any("'.[embed]'" in r for r in installs)
     copied = " ".join(instructions(EMBEDDER_DOCKERFILE, "COPY"))
-    for needed in ("pyproject.toml", "README.md", "embedder"):  # README.md: pyproject's readme
+    for needed in ("pyproject.toml", "setup.py", "README.md", "embedder"):  # README.md: pyproject's readme
         assert needed in copied and not dockerignore_excludes(needed), needed
     # A plain install must carry every subpackage and the web page (package data).
     setuptools = project["tool"]["setuptools"]

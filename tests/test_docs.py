@@ -31,6 +31,9 @@ def test_the_architecture_page_names_every_module_and_only_real_ones():
 
 def test_the_openapi_document_is_valid_and_declares_every_search_option_as_the_registry_does():
     validate(SPEC)
+    operations = [op for item in SPEC["paths"].values() for m, op in item.items() if m in ("get", "post", "delete")]
+    names = [op["operationId"] for op in operations]
+    assert len(names) == len(set(names)) and "post_clusters_id_attribute" in names
     declared = SPEC["components"]["schemas"]["SearchRequest"]["properties"]
     for name in options.SEARCH_REQUEST:
         option = options.SEARCH[name]
@@ -48,6 +51,8 @@ def test_live_answers_match_their_declared_schemas(service_url):
         jsonschema.validate(response.json(), body_schema)
 
     check("GET", "/health")
+    check("GET", "/health/live")
+    check("GET", "/health/ready")
     check("GET", "/clusters")  # before any clustering: nulls where there is nothing yet
     check("POST", "/search", json={"id": "SKU0001", "k": 3, "probe": 2})
     check("POST", "/search", json={"k": 0})  # an error answers the Error schema

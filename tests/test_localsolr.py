@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import requests
 
-from embedder import contract, localsolr
+from embedder import artifacts, contract
 
 
 def test_status_reports_the_running_collection(local_solr, index):
@@ -19,7 +19,7 @@ def test_status_reports_the_running_collection(local_solr, index):
 
 def test_the_plugin_is_loaded_from_the_solr_home_lib(local_solr):
     jars = list((local_solr.home / "solr" / "lib").glob("lookalike-solr-plugin-*.jar"))
-    assert [j.name for j in jars] == [localsolr.PLUGIN_JAR.name]
+    assert [j.name for j in jars] == [artifacts.PLUGIN_JAR.name]
     assert not (local_solr.home / "solr" / "configsets" / "lookalike" / "conf" / "lib").exists()
 
 
@@ -56,12 +56,12 @@ def test_bad_vectors_get_a_400_naming_the_field_and_problem(local_solr, index):
 def test_data_survives_a_restart_and_nothing_is_rebuilt(local_solr, index):
     index.add([{"id": "KEEP", "title": "kept across restarts"}])
     index.commit()
-    assert not localsolr.build_needed()
-    jar_time = localsolr.PLUGIN_JAR.stat().st_mtime
+    assert not artifacts.build_needed()
+    jar_time = artifacts.PLUGIN_JAR.stat().st_mtime
     local_solr.stop()
     assert local_solr.status()["running"] is False
     local_solr.start()
-    assert localsolr.PLUGIN_JAR.stat().st_mtime == jar_time
+    assert artifacts.PLUGIN_JAR.stat().st_mtime == jar_time
     assert index.get(["KEEP"])["KEEP"]["title"] == "kept across restarts"
 
 

@@ -18,8 +18,8 @@ import requests
 from waitress.server import create_server
 
 from embedder import cells, contract
+from embedder.artifacts import CONFIGSET
 from embedder.config import load_settings
-from embedder.localsolr import CONFIGSET
 from embedder.samples import query_image
 from embedder.service import ServiceConfig, create_app
 from embedder.solr import SolrIndex

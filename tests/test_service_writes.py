@@ -3,12 +3,15 @@ cross-site form posts. A refused write changes nothing."""
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 
 from embedder import tagging
 from embedder.config import load_settings
 from embedder.service import ServiceConfig, create_app
-from tests.helpers import index_snapshot
+from tests.helpers import free_port, index_snapshot
 
 TOKEN = "s3cret-token"
 TAG = {"attribute": "style", "value": "guarded", "ids": ["SKU0001"]}
@@ -73,3 +76,22 @@ def test_a_cross_site_form_post_writes_nothing(demo_index, demo_snapshot, local_
     )
     assert same_site.status_code == 200, same_site.get_json()
     tagging.remove(demo_index, tagging.Attribute("style", "guarded"))
+
+
+def test_liveness_readiness_and_one_access_log_line_per_request(demo_index, local_solr, extractor, tmp_path, caplog):
+    app = client(local_solr, extractor, tmp_path)
+    with caplog.at_level(logging.INFO, logger="lookalike.access"):
+        assert app.get("/health/live").get_json() == {"status": "ok"}
+        assert app.get("/health/ready").status_code == 200
+        assert app.post("/search", json={"id": "SKU0001", "k": 0}).status_code == 400
+    lines = [r.getMessage() for r in caplog.records if r.name == "lookalike.access"]
+    assert [line.rsplit(" ", 1)[0] for line in lines] == [
+        "GET /health/live 200",
+        "GET /health/ready 200",
+        "POST /search 400",
+    ]
+    assert all(re.fullmatch(r"\d+\.\dms", line.rsplit(" ", 1)[1]) for line in lines)
+
+    down = load_settings(environ={}, solr_url=f"http://127.0.0.1:{free_port()}/solr", home=tmp_path, weights="none")
+    unready = create_app(down, ServiceConfig(), extractor=extractor).test_client()
+    assert unready.get("/health/live").status_code == 200 and unready.get("/health/ready").status_code == 503

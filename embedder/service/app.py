@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, jsonify, send_from_directory
+from flask import Flask, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from embedder import state
@@ -20,6 +20,7 @@ from embedder.service import api, guard, merchandising, openapi
 from embedder.solr import SolrIndex
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("lookalike.access")
 WEB = Path(__file__).resolve().parent.parent / "web"
 ATTRIBUTES_TTL = 10.0  # seconds: an attribute written elsewhere shows up as a facet this soon
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, config: ServiceConfig | None = 
     app.register_blueprint(merchandising.blueprint)
     _register_pages(app)
     _register_errors(app)
+    _register_access_log(app)
     return app
 
 
@@ -92,6 +94,24 @@ def _register_pages(app: Flask) -> None:
     @app.get("/openapi.json")
     def openapi_spec():
         return jsonify(openapi.SPEC)
+
+    @app.get("/health/live")
+    def live():
+        """The process answers (restart it when not): never asks Solr."""
+        return jsonify({"status": "ok"})
+
+    @app.get("/health/ready")
+    def ready():
+        """Ready for traffic: Solr answers and the collection holds one PCA model's vectors."""
+        services: Services = app.extensions["lookalike"]
+        try:
+            versions = state.vector_versions(services.index)
+        except LookalikeError as error:
+            return jsonify({"status": "unavailable", "error": str(error)}), 503
+        if len(versions) > 1:
+            problem = f"vectors of PCA versions {sorted(versions)}: finish the re-index"
+            return jsonify({"status": "degraded", "error": problem}), 503
+        return jsonify({"status": "ok"})
 
     @app.get("/health")
     def health():
@@ -116,6 +136,21 @@ def _register_pages(app: Flask) -> None:
             status["error"] = "the collection holds vectors of several PCA models: finish the re-index"
         status["status"] = "ok" if status["solr"] and not mixed else "degraded"
         return jsonify(status), 200 if status["solr"] else 503
+
+
+def _register_access_log(app: Flask) -> None:
+    """One line per request: method, path, status, milliseconds (never bodies or query strings,
+    which carry vectors and ids)."""
+
+    @app.before_request
+    def started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def logged(response):
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access.info("%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed)
+        return response
 
 
 def _register_errors(app: Flask) -> None:

@@ -4,6 +4,8 @@ form from the ``SearchRequest`` schema here."""
 
 from __future__ import annotations
 
+import re
+
 from embedder import options
 from embedder.errors import (
     BadInput,
@@ -103,6 +105,11 @@ SPEC = {
                 weights=STR,
                 error=STR,
             ),
+        ),
+        "/health/live": _get("The process answers (liveness): never asks Solr", _obj(status=STR)),
+        "/health/ready": _get(
+            "Ready for traffic (readiness): Solr answers and the collection holds one PCA model (503 otherwise)",
+            _obj(status=STR, error=STR),
         ),
         "/embed": _post(
             "The query vector of an image",
@@ -205,3 +212,15 @@ SPEC = {
         },
     },
 }
+
+
+def _name_operations(paths: dict) -> None:
+    """operationIds from method and path (``post_clusters_id_attribute``): unique and stable."""
+    for path, item in paths.items():
+        words = [word for word in re.split(r"[/{}]+", path) if word]
+        for method in ("get", "post", "delete"):
+            if method in item:
+                item[method]["operationId"] = "_".join([method, *words])
+
+
+_name_operations(SPEC["paths"])

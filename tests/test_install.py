@@ -1,0 +1,128 @@
+"""Installed as users install it: a wheel built from the checkout, installed without the `embed`
+extra into a fresh virtual environment, works outside the repository; the sdist can run the tests.
+
+No network: the fresh environment borrows this environment's packages except TensorFlow and
+Keras (a directory of links), and Solr's jars come from the local Maven repository that the
+plugin build filled."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import venv
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedder import __version__, artifacts
+from tests.helpers import free_port, write_rows
+
+REPO = Path(__file__).resolve().parent.parent
+EMBED_ONLY = ("tensorflow", "tensorboard", "keras", "tf_keras", "lookalike", "__editable__", "_lookalike")
+
+
+def tracked_copy(target: Path) -> Path:
+    """The checkout's tracked files, as a fresh clone has them, and the built jars (so that no
+    Maven runs here); modification times are kept, so the jars stay newer than their sources."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    built = [artifacts.PLUGIN_JAR, artifacts.LAUNCHER_JAR, artifacts.LAUNCHER_CLASSPATH]
+    for path in [REPO / name for name in listed.decode().split("\0") if name] + built:
+        if path.is_file():
+            (target / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.relative_to(REPO))
+    return target
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    tree = tracked_copy(tmp_path_factory.mktemp("clone"))
+    out = tmp_path_factory.mktemp("dist")
+    # PEP 517's hooks, as pip calls them (build_sdist leaves sys.argv changed: read it first).
+    hooks = "import sys; from setuptools import build_meta as b; o = sys.argv[1]; b.build_sdist(o); b.build_wheel(o)"
+    subprocess.run([sys.executable, "-c", hooks, str(out)], cwd=tree, check=True, capture_output=True, timeout=600)
+    return next(out.glob("*.whl")), next(out.glob("*.tar.gz"))
+
+
+@pytest.fixture(scope="module")
+def fresh(built, tmp_path_factory) -> Path:
+    """A new virtual environment with the wheel and every base dependency, but no TensorFlow."""
+    root = tmp_path_factory.mktemp("fresh")
+    venv.create(root / "venv", with_pip=True)
+    borrowed = root / "borrowed"
+    borrowed.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(EMBED_ONLY) and entry.suffix != ".pth":
+            (borrowed / entry.name).symlink_to(entry)
+    site = next((root / "venv" / "lib").glob("python3*/site-packages"))
+    (site / "borrowed.pth").write_text(f"{borrowed}\n")
+    pip = [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip, str(built[0])], check=True, capture_output=True, timeout=300)
+    return root
+
+
+def run(fresh: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [str(fresh / "venv" / "bin" / "lookalike"), *args]
+    return subprocess.run(command, cwd=fresh, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_the_wheel_carries_the_solr_side_and_the_sdist_the_tests(built):
+    wheel, sdist = built
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "embedder/bundled/configset/conf/schema.xml" in names and "embedder/py.typed" in names
+    assert f"embedder/bundled/lib/{artifacts.PLUGIN_JAR.name}" in names
+    assert f"embedder/bundled/lib/{artifacts.LAUNCHER_JAR.name}" in names
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "License: Apache-2.0" in metadata and 'extra == "embed"' in metadata
+    base = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert not any("tensorflow" in line or "keras" in line for line in base), base
+    with tarfile.open(sdist) as archive:
+        members = {Path(*Path(n).parts[1:]).as_posix() for n in archive.getnames()}
+    assert {"tests/conftest.py", "tests/helpers.py", "LICENSE", "solr-plugin/pom.xml", "setup.py"} <= members
+    assert "solr-config/conf/schema.xml" in members and not any("/target/" in m for m in members)
+
+
+def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by_id(fresh, tmp_path):
+    assert run(fresh, "--version").stdout.strip() == f"lookalike {__version__}"
+    python = str(fresh / "venv" / "bin" / "python")
+    probe = subprocess.run([python, "-c", "import tensorflow"], capture_output=True, timeout=60)
+    assert probe.returncode != 0, "the fresh environment must not have TensorFlow"
+
+    mine = {k: v for k, v in os.environ.items() if not k.startswith("LOOKALIKE_")}
+    env = {**mine, "XDG_DATA_HOME": str(tmp_path / "data")}  # where the default home is
+    port = str(free_port())
+    started = run(fresh, "solr", "start", "--port", port, env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        home = tmp_path / "data" / "lookalike"
+        assert (home / "solr" / "lib" / artifacts.PLUGIN_JAR.name).is_file(), "state in the per-user directory"
+        site = next((fresh / "venv" / "lib").glob("python3*/site-packages"))
+        assert not (site / "embedder" / ".lookalike").exists() and not (site / "solr-plugin").exists()
+
+        rows = [{"id": f"W{i:02d}", "title": f"product {i}"} for i in range(30)]
+        write_rows(tmp_path / "catalog.csv", rows)
+        vectors = np.random.default_rng(5).gamma(0.5, 1.0, size=(30, 2048)).astype(np.float32)
+        np.save(tmp_path / "vectors.npy", vectors)
+        solr = ["--solr", f"http://localhost:{port}/solr"]
+        catalog, npy = str(tmp_path / "catalog.csv"), str(tmp_path / "vectors.npy")
+        indexed = run(fresh, *solr, "index", catalog, "--vectors", npy, "--no-progress", env=env)
+        assert indexed.returncode == 0 and "added 30" in indexed.stdout, indexed.stderr
+        found = run(fresh, *solr, "search", "--id", "W03", "-k", "4", "--json", env=env)
+        assert found.returncode == 0, found.stderr
+        hits = [hit["id"] for hit in json.loads(found.stdout)]
+        distances = ((vectors - vectors[3]) ** 2).sum(axis=1)  # PCA keeps every distance of 30 points
+        expected = [f"W{i:02d}" for i in np.argsort(distances, kind="stable") if i != 3][:4]
+        assert hits == expected
+
+        (tmp_path / "x.jpg").write_bytes(b"\xff\xd8")
+        refused = run(fresh, *solr, "search", "--image", str(tmp_path / "x.jpg"), env=env)
+        assert refused.returncode == 8 and "pip install 'lookalike[embed]'" in refused.stderr, refused.stderr
+        assert refused.stderr.count("\n") == 1
+    finally:
+        run(fresh, "solr", "stop", "--port", port, env=env)
