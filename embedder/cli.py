@@ -187,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
     navigate = subcommands.add_parser("navigate", help="a gallery of diverse products, then steps")
     navigate.add_argument("steps", nargs="*", help="product ids chosen one after another")
     navigate.add_argument("-k", type=int, default=8, help="gallery size (default 8)")
+    navigate.add_argument(
+        "--reject", action="append", metavar="ID", help="a product not like what is wanted (repeatable): steer away"
+    )
     navigate.set_defaults(run=commands.navigate)
 
     demo = subcommands.add_parser("demo", help="start Solr, index a generated catalog, run a query")

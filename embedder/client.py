@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedder import contract, escaping, options
+from embedder import contract, escaping, options, querysyntax
 from embedder.config import Settings, load_settings
 from embedder.errors import BadInput
 from embedder.runtime import EmbeddingRuntime
@@ -108,8 +108,12 @@ class Query:
             params["excludedsep"], params["excluded"] = escaping.for_terms(excluded)
             params["fq"].append("{!bool filter=*:* must_not=$excludedq}")
             params["excludedq"] = "{!terms f=id separator=$excludedsep v=$excluded}"
+        selected = {name for name, _ in self.filters}
+        for name, values in self.filters:  # OR within a field; its own facet ignores its selection
+            params["fq"].append(f"{{!tag=sel_{name}}}{name}:({' OR '.join(map(querysyntax.phrase, values))})")
         if self.facets:
-            params.update({"facet": "true", "facet.field": list(self.facets), "facet.mincount": 1})
+            fields = [f"{{!ex=sel_{f}}}{f}" if f in selected else f for f in self.facets]
+            params.update({"facet": "true", "facet.field": fields, "facet.mincount": 1})
         keywords = "{!edismax qf=$qf uf=$uf mm=100% v=$kw}"
         if not self.visual:
             params["q"] = keywords if self.text else "*:*"

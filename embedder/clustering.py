@@ -11,7 +11,7 @@ lands on all of its members.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +20,7 @@ from sklearn.cluster import MiniBatchKMeans
 from tqdm import tqdm
 
 from embedder import contract, state, tagging
+from embedder.client import Query
 from embedder.errors import BadInput, NotFound
 from embedder.solr import SolrIndex
 
@@ -92,6 +93,27 @@ def load_clustering(index: SolrIndex) -> Clustering | None:
         return None
     meta, centroids = stored
     return Clustering([Cluster(**c) for c in meta["clusters"]], centroids, meta["pca_version"], meta["created_at"])
+
+
+COMPOSITION_FIELDS = ("category", "color", "brand")  # what a merchandiser reads a cluster by
+COMPOSITION_VALUES = 3
+
+
+def composition(index: SolrIndex, fields: Sequence[str] = COMPOSITION_FIELDS) -> dict[int, dict[str, list]]:
+    """What each cluster holds: its most frequent values of a few fields, with their counts."""
+    held: dict[int, dict[str, list]] = {}
+    for name in fields:
+        for cluster, values in index.pivot(contract.CLUSTER_FIELD, name, COMPOSITION_VALUES).items():
+            held.setdefault(int(cluster), {})[name] = [list(pair) for pair in values]
+    return held
+
+
+def members_query(result: Clustering, cluster_id: int, **values: object) -> Query:
+    """The members of a cluster, nearest its centroid first: a query paged like any other."""
+    if not any(c.id == cluster_id for c in result.clusters):
+        raise NotFound(f"no cluster {cluster_id} in the last clustering")
+    fq = [*values.pop("fq", ()), f"{contract.CLUSTER_FIELD}:{int(cluster_id)}"]
+    return Query(vector=result.centroids[cluster_id], model=result.pca_version or None, fq=fq, **values)
 
 
 def assign_attribute(index: SolrIndex, cluster_id: int, attribute: tagging.Attribute, page: int = 1000) -> int:

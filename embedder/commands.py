@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from embedder import errors, options
 from embedder.config import Settings
-from embedder.display import format_hits
+from embedder.display import format_clusters, format_counts, format_hits
 
 
 def attribute(text: str):
@@ -82,11 +82,13 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.client import LookalikeClient
 
     client = LookalikeClient.connect(settings)
-    hits = client.search(image=args.image, **_given(args, options.SEARCH_REQUEST))
+    page = client.run(client.query(image=args.image, **_given(args, options.SEARCH_REQUEST)))
     if args.json:
-        print(json.dumps([hit.__dict__ for hit in hits], indent=2, default=str))
+        print(json.dumps([hit.__dict__ for hit in page.hits], indent=2, default=str))
     else:
-        print(format_hits(hits))
+        print(format_hits(page.hits))
+        if page.facets:
+            print(f"\n{page.total} products in all\n" + format_counts(page.facets))
     return 0
 
 
@@ -172,9 +174,9 @@ def cluster(args: argparse.Namespace, settings: Settings) -> int:
         print(f"tagged the {tagged} products of cluster {args.name[0]} with {args.name[1]}")
         return 0
     result = clustering.cluster_catalog(index, k=args.k)
-    print(f"{'cluster':>7} {'size':>6}  representative (nearest to the centroid)")
-    for c in result.clusters:
-        print(f"{c.id:>7} {c.size:>6}  {c.representative}")
+    docs = index.get([c.representative for c in result.clusters], fl="id,title")
+    titles = {i: str(d.get("title", "")) for i, d in docs.items()}
+    print(format_clusters(result.clusters, titles, clustering.composition(index)))
     return 0
 
 
@@ -211,7 +213,7 @@ def navigate(args: argparse.Namespace, settings: Settings) -> int:
     session, gallery = navigator.start(size=args.k)
     print("start:\n" + format_hits(gallery))
     for choice in args.steps:
-        session, gallery = navigator.step(session.id, choice, k=args.k)
+        session, gallery = navigator.step(session.id, choice, reject=args.reject or (), k=args.k)
         print(f"\nafter choosing {choice}:\n" + format_hits(gallery))
     return 0
 

@@ -29,7 +29,7 @@ _TRUE, _FALSE = ("true", "1", "on", "yes"), ("false", "0", "off", "no", "")
 @dataclass(frozen=True)
 class Option:
     """One search option. ``kind`` is integer, number, boolean, string, strings (a list),
-    choice or vector (a list of numbers)."""
+    choice, vector (a list of numbers) or selections (facet values by field)."""
 
     name: str
     kind: str
@@ -97,6 +97,33 @@ class Option:
                 raise self._error(f"values matching {self.pattern}", v)
         return tuple(v for v in values if v.strip())
 
+    def _selections(self, value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Facet selections: ``{"color": ["red", "blue"]}`` (JSON), or ``color=red`` strings (a
+        form, the CLI); sorted, so that equal selections are equal queries."""
+        expected = 'an object {"field": ["value", ...]}, or field=value strings'
+        if isinstance(value, tuple) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in value):
+            value = dict(value)  # already parsed
+        if isinstance(value, Mapping):
+            lists = [(f, [vs] if isinstance(vs, str) else vs) for f, vs in value.items()]
+            if not all(isinstance(vs, (list, tuple)) for _, vs in lists):
+                raise self._error(expected, value)
+            pairs = [(f, v) for f, vs in lists for v in vs]
+        else:
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+                raise self._error(expected, value)
+            pairs = [tuple(item.partition("=")[::2]) for item in items]
+        selected: dict[str, dict[str, None]] = {}
+        for field, v in pairs:
+            if not isinstance(field, str) or not re.fullmatch(FIELD_NAME, field) or not isinstance(v, str) or not v:
+                raise self._error("field names with 1 or more values (field=value)", value)
+            if len(v) > 200:
+                raise BadInput(f"{self.name}: a value of {field} is over 200 characters")
+            selected.setdefault(field, {})[v] = None
+        if len(selected) > (self.max_length or 20) or any(len(vs) > MAX_IDS for vs in selected.values()):
+            raise BadInput(f"{self.name}: at most {self.max_length or 20} fields of at most {MAX_IDS} values each")
+        return tuple(sorted((field, tuple(vs)) for field, vs in selected.items()))
+
     def _vector(self, value: object) -> tuple[float, ...]:
         if isinstance(value, str):  # the wire format (docs/vector-format.md)
             try:
@@ -135,6 +162,7 @@ class Option:
             "choice": {"enum": list(self.choices)},
             "strings": {"type": "array", "items": {"type": "string"}},
             "vector": {"type": "array", "items": {"type": "number"}},
+            "selections": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
         }[self.kind]
         schema = {**base, "description": self.help}
         if self.default not in (None, ()):
@@ -157,7 +185,7 @@ class Option:
         shown = "" if self.default in (None, False, (), 0) else f" (default {self.default})"
         if self.kind == "boolean":
             parser.add_argument(*names, dest=self.name, action="store_true", help=self.help)
-        elif self.kind == "strings":
+        elif self.kind in ("strings", "selections"):
             parser.add_argument(
                 *names, dest=self.name, action="append", type=self._argparse_type, help=self.help + " (repeatable)"
             )
@@ -168,6 +196,9 @@ class Option:
 
     def _argparse_type(self, text: str) -> object:
         try:
+            if self.kind == "selections":
+                self._selections(text)  # checked here, parsed with its siblings
+                return text
             return self.parse(text) if self.kind != "strings" else (self._strings([text]) or ("",))[0]
         except BadInput as error:
             raise argparse.ArgumentTypeError(str(error)) from None
@@ -216,6 +247,14 @@ SEARCH: dict[str, Option] = {
             choices=("rank", "filter"),
         ),
         Option("facets", "strings", "fields to count values of", default=(), max_length=100, pattern=FIELD_NAME),
+        Option(
+            "filters",
+            "selections",
+            "facet selections, field=value: values of one field are OR-ed, fields AND-ed, and the other "
+            "values of a selected field keep their counts",
+            default=(),
+            max_length=20,
+        ),
         Option("exclude", "strings", "a product id to leave out", default=(), max_length=MAX_EXCLUDED, flag=False),
         Option("model", "string", "the PCA version that made the query vector", max_length=100, flag=False),
     )
@@ -235,6 +274,7 @@ RECOMMEND_REQUEST = (
     "max_dist",
     "mode",
     "facets",
+    "filters",
     "probe",
 )
 TAG_PREVIEW_REQUEST = ("k", "max_dist", "fq")

@@ -270,7 +270,7 @@ class _Parser:
         if token.kind == "prefix":
             return self.count(explicit + _escape(token.text) + "*")
         if token.kind == "phrase":
-            return self.count(explicit + _quote(token.text))
+            return self.count(explicit + phrase(token.text))
         if token.kind == "star" and explicit:  # field:* is every product with a value in it
             return self.count(explicit + "*")
         if token.kind == "range":
@@ -279,7 +279,7 @@ class _Parser:
             if field is None:
                 raise self.error("a range needs a field, as in price:[10 TO 50]", token.at)
             low_in, low, high, high_in = token.text
-            bounds = " TO ".join("*" if b is None else _quote(b) for b in (low, high))
+            bounds = " TO ".join("*" if b is None else phrase(b) for b in (low, high))
             return self.count(f"{explicit}{'[' if low_in else '{'}{bounds}{']' if high_in else '}'}")
         if token.kind == "star":
             raise self.error("a bare * matches nothing; write field:* or *:*", token.at)
@@ -313,5 +313,6 @@ def _escape(text: str) -> str:
     return "".join(c if c.isalnum() or c in "_.,'" else "\\" + c for c in text)
 
 
-def _quote(text: str) -> str:
+def phrase(text: str) -> str:
+    """A value as one quoted Lucene phrase, whatever characters it holds."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -88,7 +88,7 @@ class SolrIndex:
 
     def admin(self, api: str, **params: object) -> dict:
         """Solr's admin APIs beside the collection: ``cores``, ``collections``, ``info/system``."""
-        return self._call(f"{self.solr_url}/admin/{api}", f"admin/{api}", params, None, False)
+        return self._call(f"{self.solr_url}/admin/{api}", f"/admin/{api}", params, None, False)
 
     def _call(self, url: str, path: str, params: dict | None, body: object, form: bool) -> dict:
         params = {**(params or {}), "wt": "json"}
@@ -113,7 +113,7 @@ class SolrIndex:
         if status == 200 and isinstance(payload, dict) and error is None:
             return payload
         message = str(error.get("msg") or "") if isinstance(error, dict) else ""
-        if status == 404 and not isinstance(error, dict) and not path.startswith("admin/"):
+        if status == 404 and not isinstance(error, dict) and not path.startswith("/admin/"):
             self._check_exists()  # Jetty's page: no such collection, or one being unloaded
             raise self._unavailable(f"HTTP {status}")
         if status == 503:
@@ -154,6 +154,24 @@ class SolrIndex:
         counts = body.get("facet_counts", {}).get("facet_fields", {})
         facets = {name: dict(zip(pairs[::2], pairs[1::2])) for name, pairs in counts.items()}
         return Results(body["response"]["docs"], int(body["response"]["numFound"]), facets)
+
+    def pivot(self, parent: str, child: str, limit: int, fq: Sequence[str] = ()) -> dict[str, list[tuple[str, int]]]:
+        """For each value of ``parent``, the ``limit`` most frequent values of ``child`` with their
+        counts (Solr's pivot facet: one request for every parent value)."""
+        params = {
+            "rows": 0,
+            "fq": list(fq),
+            "facet": "true",
+            "facet.pivot": f"{parent},{child}",
+            "facet.pivot.mincount": 1,
+            f"f.{parent}.facet.limit": -1,
+            f"f.{child}.facet.limit": limit,
+        }
+        pivots = self.request("select", {"q": "*:*", **params}, form=True)["facet_counts"]["facet_pivot"]
+        return {
+            str(entry["value"]): [(str(sub["value"]), int(sub["count"])) for sub in entry.get("pivot", [])]
+            for entry in pivots.get(f"{parent},{child}", [])
+        }
 
     def count(self, fq: Sequence[str] = ()) -> int:
         return self.search(fq=list(fq), rows=0).hits

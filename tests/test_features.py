@@ -163,8 +163,10 @@ def test_the_tag_and_cluster_commands(demo_index):
     assert "nothing written" in dry and not tagged_ids(demo_index, tagging.Attribute("fabric", "quiet"))
 
     out = run_cli(demo_index, "cluster", "-k", "3")
-    rows = [line.split() for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
+    rows = [line.split()[:3] for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
     assert len(rows) == 3 and sum(int(size) for _, size, _ in rows) == 60
+    titles = {d["id"]: d["title"] for d in demo_index.stream("id,title")}
+    assert all(f"{rep}  {titles[rep]}" in out for _, _, rep in rows) and out.count("category: ") == 3
     labels = {d["id"]: d.get(contract.CLUSTER_FIELD) for d in demo_index.stream(f"id,{contract.CLUSTER_FIELD}")}
     assert all(label is not None for label in labels.values())
     representative_of = {int(c): rep for c, _, rep in rows}
@@ -183,3 +185,25 @@ def test_navigation_sessions_are_bounded_in_count_and_lifetime(client, monkeypat
     monkeypatch.setattr(navigation.time, "monotonic", lambda: clock)  # every session is now idle too long
     with pytest.raises(NotFound, match="expired"):
         navigator.session(sessions[3].id)
+
+
+def test_search_prints_facet_counts_and_navigate_steers_away_from_rejects(demo_index):
+    out = run_cli(demo_index, "search", "--text", "cotton", "-k", "3", "--facets", "color", "--facets", "category")
+    colors = {d["color"] for d in demo_index.stream("id,color")}
+    counts = {c: demo_index.count([f"color:{c}", "text:cotton"]) for c in colors}
+    shown = next(line for line in out.splitlines() if line.startswith("color: "))
+    assert shown == "color: " + ", ".join(
+        f"{c} {n}" for c, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])) if n
+    )
+    assert f"{sum(counts.values())} products in all" in out
+
+    out = run_cli(
+        demo_index, "search", "--text", "cotton", "-k", "50", "--filters", "color=red", "--filters", "color=blue"
+    )
+    ids = [line.split()[0] for line in out.splitlines() if line.startswith("SKU")]
+    assert len(ids) == counts["red"] + counts["blue"]
+    assert {d["color"] for d in demo_index.get(ids, fl="id,color").values()} == {"red", "blue"}
+
+    out = run_cli(demo_index, "navigate", "SKU0002", "--reject", "SKU0003", "-k", "6")
+    after = out.split("after choosing SKU0002:")[1]
+    assert "SKU0003" not in after and "SKU0002" not in after and len(after.strip().splitlines()) == 7

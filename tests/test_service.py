@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections import Counter
 
 import pytest
 import requests
@@ -66,7 +67,7 @@ def test_search_by_uploaded_image_with_keywords_and_a_facet(service_url):
     assert response.status_code == 200, body
     assert body["results"] and all(r["fields"]["color"] == "red" for r in body["results"])
     assert body["results"][0]["distance"] <= body["results"][-1]["distance"]
-    assert body["facets"]["color"] == {"red": body["total"]}
+    assert body["facets"]["color"] == [["red", body["total"]]]
     image_response = requests.get(f"{service_url}{body['results'][0]['image']}", timeout=30)
     assert image_response.status_code == 200 and image_response.headers["content-type"] == "image/jpeg"
 
@@ -158,7 +159,7 @@ def test_tag_review_then_apply_over_http(service_url, demo_index):
     assert post(service_url, "/tag/apply", json={"attribute": "a", "value": "x", "ids": ["NOPE"]}).status_code == 404
 
 
-def test_clusters_navigation_and_recommendations_over_http(service_url):
+def test_clusters_navigation_and_recommendations_over_http(service_url, demo_index):
     before = requests.get(f"{service_url}/clusters", timeout=30)
     assert before.status_code == 200 and before.json()["clusters"] == []  # not clustered yet
     clusters = post(service_url, "/clusters", json={"k": 4}).json()["clusters"]
@@ -168,6 +169,23 @@ def test_clusters_navigation_and_recommendations_over_http(service_url):
     assert named.json()["tagged"] == clusters[0]["size"]
     assert post(service_url, "/clusters/999/attribute", json={"attribute": "look", "value": "a"}).status_code == 404
     assert post(service_url, "/clusters", json={"k": 1}).status_code == 400
+
+    biggest = max(clusters, key=lambda c: c["size"])  # paged through, 4 at a time
+    members, totals = [], set()
+    for start in range(0, biggest["size"] + 4, 4):
+        page = requests.get(f"{service_url}/clusters/{biggest['id']}/members", params={"start": start, "k": 4}).json()
+        members += [r["id"] for r in page["results"]]
+        totals.add(page["total"])
+    assert totals == {biggest["size"]} and len(members) == len(set(members)) == biggest["size"]
+    assert members[0] == biggest["representative"]["id"]  # nearest the centroid first
+    distances = [
+        r["distance"] for r in requests.get(f"{service_url}/clusters/{biggest['id']}/members").json()["results"]
+    ]
+    assert distances == sorted(distances)
+    docs = {d["id"]: d for d in demo_index.stream("id,category,cluster_id")}
+    held = sorted(Counter(docs[i]["category"] for i in members).items(), key=lambda pair: (-pair[1], pair[0]))
+    assert biggest["composition"]["category"] == [list(pair) for pair in held[:3]]  # Solr breaks ties by value
+    assert requests.get(f"{service_url}/clusters/999/members", timeout=30).status_code == 404
 
     start = post(service_url, "/navigate/start", json={"size": 4}).json()
     assert len(start["gallery"]) == 4  # one representative per cluster
@@ -189,3 +207,36 @@ def test_clusters_navigation_and_recommendations_over_http(service_url):
     assert post(service_url, "/recommend", json={"like": [], "k": 5}).status_code == 400
     assert post(service_url, "/recommend", json={"like": ["SKU0002"], "mode": "filter"}).status_code == 400
     assert post(service_url, "/recommend", json={"like": ["NOPE"]}).status_code == 400
+
+
+def test_facets_come_in_count_order_and_selections_of_one_field_combine(service_url, demo_index):
+    def search(**body) -> dict:
+        response = requests.post(f"{service_url}/search", json={"k": 100, "facets": ["category", "color"], **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    every = search(text="cotton")  # fewer of some categories than others
+    counts = [count for _, count in every["facets"]["category"]]
+    assert counts == sorted(counts, reverse=True) and sum(counts) == every["total"]
+    docs = {d["id"]: d for d in demo_index.stream("id,category,color")}
+
+    both = search(filters={"color": ["red", "blue"]})
+    expected = {i for i, d in docs.items() if d["color"] in ("red", "blue")}
+    assert {r["id"] for r in both["results"]} == expected and both["total"] == len(expected)
+    # The selected field keeps the counts of its other values; the others count the selection.
+    assert dict(both["facets"]["color"]) == Counter(d["color"] for d in docs.values())
+    assert sum(count for _, count in both["facets"]["category"]) == len(expected)
+
+    paged = search(filters={"color": ["red", "blue"]}, start=5, k=5)
+    assert [r["id"] for r in paged["results"]] == [r["id"] for r in both["results"]][5:10] and paged["total"] == both[
+        "total"
+    ]
+    narrowed = search(filters={"color": ["red", "blue"], "category": ["shoe"]})
+    assert {r["id"] for r in narrowed["results"]} == {i for i in expected if docs[i]["category"] == "shoe"}
+    for bad, problem in (
+        ({"nope field": ["x"]}, "filters"),
+        ({"image_vector": ["x"]}, "filters"),
+        ({"color": 3}, "filters"),
+    ):
+        answer = requests.post(f"{service_url}/search", json={"filters": bad}, timeout=30)
+        assert answer.status_code == 400 and problem in answer.json()["error"], answer.json()

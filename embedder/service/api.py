@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, redirect, send_file
 
 from embedder import contract, options
 from embedder.catalog import parse_record
-from embedder.client import Hit
+from embedder.client import Hit, Page
 from embedder.errors import BadInput, NotFound
 from embedder.pipeline import Indexer, IndexOptions
 from embedder.service.guard import writes
@@ -30,6 +30,13 @@ def services():
 
 def hit_json(hit: Hit) -> dict:
     return {**asdict(hit), "image": f"/products/{quote(hit.id, safe='')}/image"}  # ids may hold ?, # and %
+
+
+def page_json(page: Page) -> dict:
+    """Results, the total, and facet values as [value, count] lists in Solr's count order (a JSON
+    object would be re-ordered by key on the way)."""
+    facets = {field: [[value, count] for value, count in counts.items()] for field, counts in page.facets.items()}
+    return {"results": [hit_json(h) for h in page.hits], "facets": facets, "total": page.total}
 
 
 @blueprint.post("/embed")
@@ -59,7 +66,7 @@ def search():
     values = payload.search(options.SEARCH_REQUEST)
     values.setdefault("facets", [*DEFAULT_FACETS, *s.attribute_fields()])
     page = s.client.run(s.client.query(image=image, **values))
-    return jsonify({"results": [hit_json(h) for h in page.hits], "facets": page.facets, "total": page.total})
+    return jsonify(page_json(page))
 
 
 @blueprint.post("/products")

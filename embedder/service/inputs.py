@@ -61,10 +61,12 @@ class Payload:
 
     def search(self, names: Iterable[str]) -> dict:
         """The search options ``names`` that the request gives, typed and validated; ``fq``,
-        ``text`` and ``facets`` in the query syntax of ``embedder.querysyntax``, and ``fq`` and
-        ``text`` as the canonical strings written there (what Solr gets)."""
+        ``text``, ``facets`` and the fields of ``filters`` in the query syntax of
+        ``embedder.querysyntax``, and ``fq`` and ``text`` as the canonical strings written there
+        (what Solr gets)."""
+        listed = ("strings", "selections")
         values = {
-            name: self._list(name) if options.SEARCH[name].kind == "strings" else self._value(name) for name in names
+            name: self._list(name) if options.SEARCH[name].kind in listed else self._value(name) for name in names
         }
         parsed = options.parse(values, names)
         if "fq" in parsed:
@@ -76,6 +78,8 @@ class Payload:
                 del parsed["text"]
         if "facets" in parsed:
             parsed["facets"] = tuple(querysyntax.facet_field(f, "facets") for f in parsed["facets"])
+        if "filters" in parsed:
+            parsed["filters"] = tuple((querysyntax.facet_field(f, "filters"), vs) for f, vs in parsed["filters"])
         return parsed
 
     def _list(self, name: str) -> object:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from embedder import clustering, options, tagging
 from embedder.client import Hit
-from embedder.errors import BadInput
+from embedder.errors import BadInput, NotFound
 from embedder.options import Option
-from embedder.service.api import hit_json, services
+from embedder.service.api import hit_json, page_json, services
 from embedder.service.guard import writes
 from embedder.service.inputs import Payload
 
@@ -65,12 +65,18 @@ def tag_remove():
 
 
 def _clusters_json(result: clustering.Clustering) -> dict:
-    docs = services().index.get([c.representative for c in result.clusters], fl="*")
+    index = services().index
+    docs = index.get([c.representative for c in result.clusters], fl="*")
+    held = clustering.composition(index)
     return {
         "created_at": result.created_at,
         "pca_version": result.pca_version,
         "clusters": [
-            {**asdict(c), "representative": hit_json(Hit.of_document(c.representative, docs.get(c.representative, {})))}
+            {
+                **asdict(c),
+                "representative": hit_json(Hit.of_document(c.representative, docs.get(c.representative, {}))),
+                "composition": held.get(c.id, {}),
+            }
             for c in result.clusters
         ],
     }
@@ -90,6 +96,16 @@ def get_clusters():
     if result is None:  # not clustered yet
         return jsonify({"clusters": [], "created_at": None, "pca_version": None})
     return jsonify(_clusters_json(result))
+
+
+@blueprint.get("/clusters/<int:cluster_id>/members")
+def cluster_members(cluster_id: int):
+    """A page of a cluster's members, nearest its centroid first, with the cluster's size as total."""
+    result = clustering.load_clustering(services().index)
+    if result is None:
+        raise NotFound("the catalog has not been clustered yet: POST /clusters")
+    values = options.parse(request.args, ("k", "start"))
+    return jsonify(page_json(services().client.run(clustering.members_query(result, cluster_id, **values))))
 
 
 @blueprint.post("/clusters/<int:cluster_id>/attribute")
@@ -133,4 +149,4 @@ def recommend():
     if not values.get("like"):
         raise BadInput("like: give 1 or more liked product ids")
     page = services().client.recommend(**values)
-    return jsonify({"results": [hit_json(h) for h in page.hits], "facets": page.facets, "total": page.total})
+    return jsonify(page_json(page))

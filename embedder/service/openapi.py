@@ -177,6 +177,17 @@ SPEC = {
             **_post("Cluster the catalog (MiniBatchKMeans)", _obj(k=INT), CLUSTERS),
             **_get("The last clustering (an empty list before any)", CLUSTERS),
         },
+        "/clusters/{id}/members": {
+            "get": {
+                "summary": "A page of a cluster's members, nearest its centroid first (total: its size)",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": INT},
+                    {"name": "start", "in": "query", "schema": options.SEARCH["start"].schema()},
+                    {"name": "k", "in": "query", "schema": options.SEARCH["k"].schema()},
+                ],
+                "responses": {"200": {"description": "OK", **_json(RESULTS)}, **ERRORS},
+            }
+        },
         "/clusters/{id}/attribute": {
             "post": {
                 **_post(
@@ -207,8 +218,25 @@ SPEC = {
             "Hit": _obj(
                 ["id"], id=STR, score=NUM, distance={"type": ["number", "null"]}, fields={"type": "object"}, image=STR
             ),
-            "Facets": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": INT}},
-            "Cluster": _obj(id=INT, size=INT, representative=_ref("Hit"), representative_distance=NUM),
+            "Facets": {
+                "type": "object",
+                "description": "by field: [value, count] pairs, highest count first",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "array", "prefixItems": [STR, INT], "minItems": 2, "maxItems": 2},
+                },
+            },
+            "Cluster": _obj(
+                id=INT,
+                size=INT,
+                representative=_ref("Hit"),
+                representative_distance=NUM,
+                composition={
+                    "type": "object",
+                    "description": "by field: its most frequent [value, count] pairs among the members",
+                    "additionalProperties": {"type": "array", "items": {"type": "array"}},
+                },
+            ),
         },
     },
 }

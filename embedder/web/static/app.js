@@ -90,7 +90,11 @@ const numberOrNull = (input) => (input.value.trim() === "" ? null : Number(input
 const ATTRIBUTE = /^(attr|tag)_/; // the catalog's columns and the merchandisers' tags
 const facetLabel = (field) => FACET_LABELS[field] ?? field.replace(ATTRIBUTE, "");
 
-/** Solr filter queries of the checked facet values: OR within a field, AND across fields. */
+/** The checked facet values by field, as /search takes them: the service ORs values within a
+ * field, ANDs fields, and keeps the counts of a selected field's other values. */
+const selections = () => Object.fromEntries([...state.filters].map(([field, values]) => [field, [...values]]));
+
+/** The same as Solr filter queries, for the requests that take only `fq` (navigation, tagging). */
 function filterQueries() {
   return [...state.filters].filter(([, values]) => values.size).map(([field, values]) => {
     const quoted = [...values].map(quote);
@@ -214,13 +218,17 @@ const pageSize = () => pageOptionValues().k ?? 10;
 function search(heading) {
   state.nav = null;
   const text = $("text-input").value.trim();
-  const options = { text, fq: filterQueries(), facets: [...state.facetFields], ...pageOptionValues() };
+  const options = { text, filters: selections(), facets: [...state.facetFields], ...pageOptionValues() };
   let request;
   if (state.query?.kind === "file") {
     const form = new FormData();
     form.append("image", state.query.file, state.query.file.name);
-    for (const [name, value] of Object.entries(options)) {
+    const { filters, ...rest } = options;
+    for (const [name, value] of Object.entries(rest)) {
       for (const item of [].concat(value)) if (item !== null && item !== "") form.append(name, String(item));
+    }
+    for (const [field, values] of Object.entries(filters)) {
+      for (const value of values) form.append("filters", `${field}=${value}`);
     }
     request = () => api("/search", { method: "POST", form });
   } else {
@@ -233,12 +241,15 @@ function search(heading) {
 /** Runs the search again when the gallery shows one (after tagging: new attribute facets). */
 const refreshSearch = () => (state.mode === "search" ? search($("gallery-heading").textContent) : null);
 
+/** Facet groups from the API's [value, count] lists (highest count first); a checked value
+ * that no longer matches stays listed, with 0, so that it can be unticked. */
 function renderFacets(facets) {
   const order = [...state.facetFields, ...Object.keys(facets), ...state.filters.keys()];
   const groups = [...new Set(order)].map((field) => {
-    const counts = { ...(facets[field] ?? {}) };
-    for (const value of state.filters.get(field) ?? []) counts[value] ??= 0;
-    const values = Object.entries(counts).filter(([value, count]) => count > 0 || isChecked(field, value));
+    const values = [...(facets[field] ?? [])];
+    for (const value of state.filters.get(field) ?? []) {
+      if (!values.some(([listed]) => listed === value)) values.push([value, 0]);
+    }
     return values.length ? el("fieldset", { class: "facet", "data-testid": `facet-group-${field}` },
       el("legend", { text: facetLabel(field) }),
       ...values.map(([value, count]) => facetOption(field, value, count))) : null;
