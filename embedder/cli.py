@@ -139,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         type=Path,
         default=[],
-        help="a directory whose product images may be served (repeatable; default: the home and working directories)",
+        help="another directory whose product images may be served (repeatable), besides the home and the "
+        "directories of the catalogs indexed",
     )
     _weights(serve)
     serve.set_defaults(run=commands.serve)

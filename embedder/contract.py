@@ -50,7 +50,8 @@ _WIRE_DTYPE = np.dtype("<f4")
 RESERVED_ID_PREFIX = "_lookalike_"
 MODEL_DOC_ID = RESERVED_ID_PREFIX + "pca_model"
 CLUSTERS_DOC_ID = RESERVED_ID_PREFIX + "clusters"
-OWN_DOCUMENTS = {MODEL_DOC_ID: "model", CLUSTERS_DOC_ID: "clusters"}  # id -> kind
+CATALOGS_DOC_ID = RESERVED_ID_PREFIX + "catalogs"  # the directories of the catalogs indexed
+OWN_DOCUMENTS = {MODEL_DOC_ID: "model", CLUSTERS_DOC_ID: "clusters", CATALOGS_DOC_ID: "catalogs"}  # id -> kind
 # Fields only the indexing job and the collection's own documents write; never a catalog column.
 OWNED_FIELDS = frozenset(
     {

@@ -1,4 +1,4 @@
-"""The collection's own state: its PCA model and its last clustering.
+"""The collection's own state: its PCA model, its last clustering, and where its catalogs are.
 
 Both are documents of the product collection itself, with the ids and kinds declared in
 ``contract.OWN_DOCUMENTS`` (docs/architecture.md says why they live there). This module is their
@@ -17,6 +17,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -176,3 +177,28 @@ def store_clustering(index: SolrIndex, meta: dict, centroids: np.ndarray) -> Non
 def _blob(doc: dict) -> bytes:
     blob = doc[contract.MODEL_BLOB_FIELD]
     return base64.b64decode(blob if isinstance(blob, str) else blob[0])
+
+
+def catalog_directories(index: SolrIndex) -> list[Path]:
+    """The directories of the catalogs indexed into the collection: where its local images are
+    served from by default (embedder/service)."""
+    doc = index.get([contract.CATALOGS_DOC_ID]).get(contract.CATALOGS_DOC_ID)
+    try:
+        return [Path(d) for d in json.loads(doc[contract.MODEL_META_FIELD])["directories"]] if doc else []
+    except (KeyError, ValueError, TypeError) as error:
+        raise CollectionStateError(
+            f"the catalog list of {index.url} is unreadable ({error}); re-run `lookalike index CATALOG`"
+        ) from None
+
+
+def record_catalog_directory(index: SolrIndex, directory: Path) -> None:
+    known = catalog_directories(index)
+    if directory in known:
+        return
+    index.write_own(
+        {
+            contract.ID_FIELD: contract.CATALOGS_DOC_ID,
+            contract.KIND_FIELD: contract.OWN_DOCUMENTS[contract.CATALOGS_DOC_ID],
+            contract.MODEL_META_FIELD: json.dumps({"directories": [str(d) for d in [*known, directory]]}),
+        }
+    )

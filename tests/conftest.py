@@ -74,7 +74,8 @@ def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, tmp_pat
 
 @pytest.fixture(scope="module")
 def demo_snapshot(demo_index: SolrIndex) -> dict[str, dict]:
-    """The demo catalog as indexed, before a bad-input suite sends anything."""
+    """The demo catalog as indexed (60 products, the PCA model, the catalog list), before a
+    bad-input suite sends anything."""
     snapshot = index_snapshot(demo_index)
-    assert len(snapshot) == 61 and all("image_vector" in d for k, d in snapshot.items() if k.startswith("SKU"))
+    assert len(snapshot) == 60 + 2 and all("image_vector" in d for k, d in snapshot.items() if k.startswith("SKU"))
     return snapshot

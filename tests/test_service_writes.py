@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from embedder import tagging
+from embedder import contract, tagging
 from embedder.config import load_settings
 from embedder.service import ServiceConfig, create_app
 from tests.helpers import free_port, index_snapshot
@@ -95,3 +95,25 @@ def test_liveness_readiness_and_one_access_log_line_per_request(demo_index, loca
     down = load_settings(environ={}, solr_url=f"http://127.0.0.1:{free_port()}/solr", home=tmp_path, weights="none")
     unready = create_app(down, ServiceConfig(), extractor=extractor).test_client()
     assert unready.get("/health/live").status_code == 200 and unready.get("/health/ready").status_code == 503
+
+
+def test_images_are_served_from_the_indexed_catalogs_directory_and_nowhere_else(
+    demo_index, local_solr, extractor, tmp_path
+):
+    app = client(local_solr, extractor, tmp_path / "home")  # no --image-root
+    served = app.get("/products/SKU0001/image")
+    assert served.status_code == 200 and served.data == (demo_index.catalog_dir / "images" / "SKU0001.jpg").read_bytes()
+    outside = tmp_path / "elsewhere" / "SKU0001.jpg"
+    outside.parent.mkdir()
+    outside.write_bytes(served.data)
+    demo_index.add([{"id": "SKU0001", contract.IMAGE_URL_FIELD: {"set": str(outside)}}])
+    demo_index.commit()
+    try:
+        assert app.get("/products/SKU0001/image").status_code == 404
+        added = client(local_solr, extractor, tmp_path / "home", image_roots=(outside.parent,))  # --image-root adds
+        assert added.get("/products/SKU0001/image").status_code == 200
+        assert added.get("/products/SKU0002/image").status_code == 200  # the catalog's still served
+    finally:
+        original = str(demo_index.catalog_dir / "images" / "SKU0001.jpg")
+        demo_index.add([{"id": "SKU0001", contract.IMAGE_URL_FIELD: {"set": original}}])
+        demo_index.commit()

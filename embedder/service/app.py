@@ -32,7 +32,7 @@ class ServiceConfig:
     max_upload_bytes: int = 10 * 1024 * 1024
     allow_private_urls: bool = False  # image URLs inside the network are refused by default
     fetch_timeout: float = 10.0
-    image_roots: tuple[Path, ...] = field(default_factory=tuple)  # local product images served
+    image_roots: tuple[Path, ...] = field(default_factory=tuple)  # more roots of local product images
     api_token: str | None = None  # writes need "Authorization: Bearer <token>" when set
     read_only: bool = False  # no writes at all
 
@@ -49,6 +49,7 @@ class Services:
         self.client = LookalikeClient(self.index, self.runtime)
         self.navigator = Navigator(self.client)
         self._attributes: tuple[float, list[str]] = (0.0, [])
+        self._catalogs: tuple[float, tuple[Path, ...]] = (-ATTRIBUTES_TTL, ())
 
     def attribute_fields(self) -> list[str]:
         """The index's ``attr_*`` fields, the default facets; asked of Solr at most every
@@ -64,7 +65,14 @@ class Services:
         self._attributes = (0.0, [])
 
     def image_roots(self) -> tuple[Path, ...]:
-        return self.config.image_roots or (self.settings.home, Path.cwd())
+        """Where local product images may be served from: the home (uploads), the directories of
+        the catalogs indexed (recorded in the collection; asked at most every ATTRIBUTES_TTL
+        seconds), and every --image-root."""
+        fetched_at, directories = self._catalogs
+        if time.monotonic() - fetched_at > ATTRIBUTES_TTL:
+            directories = tuple(state.catalog_directories(self.index))
+            self._catalogs = (time.monotonic(), directories)
+        return (self.settings.home, *directories, *self.config.image_roots)
 
 
 def create_app(settings: Settings | None = None, config: ServiceConfig | None = None, extractor=None) -> Flask:
