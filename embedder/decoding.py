@@ -12,22 +12,28 @@ a worker process, and only the small result comes back:
 - memory afterwards: the worker hands freed memory back to the OS after each image
   (``malloc_trim``), and the calling process never holds a decoded image at all.
 
-Workers come from a fork server that has imported only this module (Pillow and NumPy), never
-forked from a process running TensorFlow's threads; they start on first use, up to ``workers``
-at once, and each then waits for its next image.
+A worker is a new Python process that imports only this module (Pillow and NumPy): never a fork
+of a process running TensorFlow's threads, and not multiprocessing's, which re-imports the
+caller's main module in every child (2 s each, measured). It runs at a lower priority than the
+sidecar (NICE), so a long decode gives way to other requests' forward passes. All ``workers``
+start on first use and stay; one that is killed is replaced at once, in the background.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import multiprocessing
+import importlib
 import os
 import resource
+import socket
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -43,12 +49,22 @@ from embedder.images import (
 
 DECODE_SECONDS = 5.0  # a 40-megapixel JPEG decodes in well under a second on one core
 DEFAULT_WORKERS = 4  # the service's default thread count: no request queues behind another's decode
+NICE = 10  # a worker's priority: under contention it gets about a tenth of what a sidecar thread gets
+_SHARED: DecodePool | None = None
+_SHARED_LOCK = threading.Lock()
 # Beyond the decode budget a worker holds the input (up to twice: received, then copied) and
 # Pillow's codec buffers.
 _HEADROOM_BYTES = 2 * DEFAULT_MAX_BYTES + 64 * 1024 * 1024
 
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload([__name__])
+
+def shared() -> DecodePool:
+    """The process's pool, made on first use: workers are a resource of the process, like its
+    cores, so every runtime in it shares them."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = DecodePool()
+        return _SHARED
 
 
 def model_input(source: object, size: int = MODEL_INPUT_SIZE, max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES):
@@ -59,7 +75,8 @@ def model_input(source: object, size: int = MODEL_INPUT_SIZE, max_decode_bytes: 
 class DecodePool:
     """Worker processes that turn images (bytes or paths) into model input, one image each at a
     time. Thread-safe: every service thread may decode at once. ``target`` is what a worker runs
-    on each image (``model_input``; a test gives one that hangs or hoards memory)."""
+    on each image (``model_input``; a test gives one that hangs or hoards memory), a module-level
+    function: the worker imports it by name."""
 
     def __init__(
         self,
@@ -71,10 +88,11 @@ class DecodePool:
         self.workers = workers
         self.timeout = timeout
         self.max_decode_bytes = max_decode_bytes
-        self._target = target
+        self._target = f"{target.__module__}:{target.__qualname__}"
         self._slots = threading.BoundedSemaphore(workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self._started = False
 
     def decode(self, source: object, size: int = MODEL_INPUT_SIZE) -> np.ndarray:
         """The (size, size, 3) float32 model input of ``source``; raises ImageError. A PIL image
@@ -87,6 +105,7 @@ class DecodePool:
                 outcome, value = worker.run((source, size, self.max_decode_bytes, os.getcwd()), self.timeout)
             except BaseException:  # timed out, died, or the caller was interrupted: never reused
                 worker.stop()
+                self._start_spares(1)
                 raise
             self._give_back(worker)
         if outcome == "image":
@@ -124,25 +143,51 @@ class DecodePool:
 
     def _take(self) -> _Worker:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            if not self._started:  # the others start while this one decodes
+                self._started = True
+                self._start_spares(self.workers - 1)
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.poll() is None:  # not ended while idle (the OOM killer, say)
+                    return worker
         return _Worker(self._target, self.max_decode_bytes)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
-            self._idle.append(worker)
+            if len(self._idle) < self.workers:
+                self._idle.append(worker)
+                return
+        worker.stop()
+
+    def _start_spares(self, count: int) -> None:
+        def start() -> None:
+            self._give_back(_Worker(self._target, self.max_decode_bytes))
+
+        for _ in range(count):
+            threading.Thread(target=start, daemon=True).start()
 
 
 class _Worker:
-    """One worker process and the pipe to it."""
+    """One worker process and the socket to it."""
 
-    def __init__(self, target: Callable[..., np.ndarray], max_decode_bytes: int) -> None:
-        self._conn, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(
-            target=_serve, args=(child, target, max_decode_bytes + _HEADROOM_BYTES), daemon=True
+    def __init__(self, target: str, max_decode_bytes: int) -> None:
+        ours, theirs = socket.socketpair()
+        path = os.pathsep.join(p for p in sys.path if p)  # the caller's imports, the tests' included
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from {__name__} import _serve; _serve()",
+                str(theirs.fileno()),
+                target,
+                str(max_decode_bytes + _HEADROOM_BYTES),
+            ],
+            pass_fds=[theirs.fileno()],
+            env={**os.environ, "PYTHONPATH": path},
+            stdin=subprocess.DEVNULL,
         )
-        self.process.start()
-        child.close()
+        theirs.close()
+        self._conn = Connection(ours.detach())
 
     def run(self, request: tuple, timeout: float) -> tuple[str, object]:
         self._conn.send(request)
@@ -151,21 +196,25 @@ class _Worker:
         try:
             return self._conn.recv()
         except (EOFError, OSError):  # the decoder crashed on this input (a signal), not on ours
-            self.process.join(1)
             raise ImageError(
                 f"{describe_source(request[0])}: could not be decoded (the decoder stopped, "
-                f"exit status {self.process.exitcode})"
+                f"exit status {self.process.wait()})"
             ) from None
 
     def stop(self) -> None:
         self.process.kill()
-        self.process.join()
+        self.process.wait()
         self._conn.close()
 
 
-def _serve(conn, target: Callable[..., np.ndarray], extra_bytes: int) -> None:
-    """A worker's loop: one image in, its outcome out, until the pipe closes."""
-    _cap_data_segment(extra_bytes)
+def _serve() -> None:
+    """A worker's loop (``python -c``, arguments: socket, target, extra bytes): one image in, its
+    outcome out, until the socket closes."""
+    conn = Connection(int(sys.argv[1]))
+    module, name = sys.argv[2].split(":")
+    target = getattr(importlib.import_module(module), name)
+    os.nice(NICE)
+    _cap_data_segment(int(sys.argv[3]))
     trim = _malloc_trim()
     while True:
         try:

@@ -38,14 +38,16 @@ _WHITE = (255, 255, 255)
 
 # Peak bytes per pixel of decoding a mode and converting it to RGB, measured (bench/decoding.py):
 # Pillow holds 1, L and P in one byte and other modes in four, and _to_rgb adds its copies, so an
-# RGBA image costs three times an RGB one of the same size (compositing over white), a 16-bit one
-# more (float arithmetic). A turn (EXIF) adds a copy of the decoded image, and libjpeg keeps
+# RGBA image costs four times an RGB one of the same size (compositing over white), a 16-bit one
+# as much (float arithmetic). A turn (EXIF) adds a copy of the decoded image, and libjpeg keeps
 # every coefficient of a progressive JPEG until its last scan.
 _PEAK_BYTES_PER_PIXEL = {"1": 6, "L": 6, "P": 6, "RGB": 5, "I": 24, "F": 24} | dict.fromkeys(_ALPHA_MODES, 20)
 _PEAK_BYTES_PER_PIXEL |= dict.fromkeys(_SIXTEEN_BIT_MODES, 20)
 _OTHER_MODES_PEAK = 9  # CMYK, YCbCr, LAB, ...: decoded, then converted to RGB
 _ROTATED_OR_PROGRESSIVE = 4
-_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # ends a scan's data: not a stuffed byte, a restart or fill
+# JPEG markers that start no segment: a stuffed 0xFF in entropy-coded data, TEM, restarts, SOI, fill
+_STANDALONE = frozenset({0x00, 0x01, *range(0xD0, 0xD9), 0xFF})
+_JPEG_SEGMENT = re.compile(rb"\xff[^\x00\x01\xd0-\xd8\xff]")
 
 
 class ImageError(BadInput):
@@ -58,13 +60,15 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    max_jpeg_scans: int = MAX_JPEG_SCANS,
+    max_frames: int = MAX_FRAMES,
 ) -> Image.Image:
     """Decode ``source`` (path, bytes or PIL image) into an EXIF-upright RGB image.
 
     Raises ImageError for empty, oversized, truncated or non-image input, and,
     checked before decoding, for images with more than ``max_pixels`` pixels,
     that need more than ``max_decode_bytes`` of memory for their mode, with more
-    than MAX_FRAMES frames, or JPEGs of more than MAX_JPEG_SCANS scans.
+    than ``max_frames`` frames, or JPEGs of more than ``max_jpeg_scans`` scans.
     """
     label = describe_source(source)
     if isinstance(source, Image.Image):
@@ -73,10 +77,10 @@ def load_image(
         data = _read_bytes(source, label, max_bytes)
         img, owned = _open(data, label), True
         if img.format in ("JPEG", "MPO"):
-            _check_scans(data, label)
+            _check_scans(data, label, max_jpeg_scans)
     _check_pixels(img, label, max_pixels)
     _check_memory(img, label, max_decode_bytes)
-    _guarded(lambda: _check_frames(img, label), label)
+    _guarded(lambda: _check_frames(img, label, max_frames), label)
     return _guarded(lambda: _to_rgb(_upright(_loaded(img), owned)), label)
 
 
@@ -164,33 +168,33 @@ def _check_memory(img: Image.Image, label: str, max_decode_bytes: int) -> None:
         )
 
 
-def _check_frames(img: Image.Image, label: str) -> None:
+def _check_frames(img: Image.Image, label: str, max_frames: int) -> None:
     # Pillow reads a declared count (APNG, WebP) or walks the frames' headers (GIF, TIFF), never
     # their pixels; only the first frame is ever decoded.
     frames = getattr(img, "n_frames", 1)
-    if frames > MAX_FRAMES:
-        raise ImageError(f"{label}: has {frames} frames, over the limit of {MAX_FRAMES}")
+    if frames > max_frames:
+        raise ImageError(f"{label}: has {frames} frames, over the limit of {max_frames}")
 
 
-def _check_scans(data: bytes, label: str) -> None:
-    """Refuse a JPEG of more than MAX_JPEG_SCANS scans. Segments are walked by their lengths and
+def _check_scans(data: bytes, label: str, max_scans: int) -> None:
+    """Refuse a JPEG of more than ``max_scans`` scans. Segments are walked by their lengths and
     a scan's entropy-coded data up to the marker that ends it, so bytes inside metadata (an EXIF
     thumbnail) are not counted; the walk stops at the limit."""
     scans, at = 0, 2  # after SOI
-    while scans <= MAX_JPEG_SCANS and at + 4 <= len(data):
-        if data[at] != 0xFF or data[at + 1] in (0x00, 0xFF) or 0xD0 <= data[at + 1] <= 0xD7:
-            found = _JPEG_MARKER.search(data, at)  # entropy data, fill or garbage: find the next marker
+    while scans <= max_scans and at + 4 <= len(data):
+        if data[at] != 0xFF or data[at + 1] in _STANDALONE:  # entropy data, fill or garbage
+            found = _JPEG_SEGMENT.search(data, at + 1)
             if found is None:
                 break
             at = found.start()
         marker = data[at + 1]
-        if marker == 0xD9:  # EOI
+        if marker == 0xD9 or at + 4 > len(data):  # EOI, or the end of a truncated file
             break
         (length,) = struct.unpack_from(">H", data, at + 2)
         at += 2 + length
         scans += marker == 0xDA
-    if scans > MAX_JPEG_SCANS:
-        raise ImageError(f"{label}: a JPEG of more than {MAX_JPEG_SCANS} scans, over the limit (each is a full pass)")
+    if scans > max_scans:
+        raise ImageError(f"{label}: a JPEG of more than {max_scans} scans, over the limit (each is a full pass)")
 
 
 def _loaded(img: Image.Image) -> Image.Image:

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embedder import decoding, state
 from embedder import model as extractors
-from embedder import state
-from embedder.decoding import DecodePool
 from embedder.errors import BadInput
 from embedder.fetch import fetch_image
 from embedder.images import ImageError
@@ -33,12 +32,12 @@ class EmbeddingRuntime:
     """Embeds images for one collection: InceptionV3 ``pool_3``, then the collection's PCA."""
 
     def __init__(
-        self, index: SolrIndex, weights: str | None = None, extractor=None, decoder: DecodePool | None = None
+        self, index: SolrIndex, weights: str | None = None, extractor=None, decoder: decoding.DecodePool | None = None
     ) -> None:
         self.index = index
         self._weights = weights  # None: the weights the collection's model was fitted with
         self._extractor = extractor  # a FeatureExtractor, loaded on first use when not given
-        self.decoder = decoder or DecodePool()  # its workers start on the first image
+        self.decoder = decoder or decoding.shared()  # its workers start on the first image
         self._model: state.StoredModel | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()

@@ -89,11 +89,22 @@ def test_a_worker_that_does_not_answer_in_time_is_killed_and_replaced():
     decoder.timeout = 1.0
     with pytest.raises(ImageError, match=r"took longer than the decode limit of 1 s"):
         decoder.decode("never.jpg")
-    assert worker.process.exitcode == -signal.SIGKILL  # killed and reaped, not left running
-    assert not decoder._idle
+    assert worker.process.returncode == -signal.SIGKILL  # killed and reaped, not left running
+    assert worker not in decoder._idle
     decoder.timeout = GENEROUS
-    np.testing.assert_array_equal(decoder.decode(jpeg()), model_input(jpeg()))  # a new worker
-    assert decoder._idle[0].process.pid != worker.process.pid
+    np.testing.assert_array_equal(decoder.decode(jpeg()), model_input(jpeg()))  # by its replacement
+    assert decoder._idle and worker not in decoder._idle
+    decoder.close()
+
+
+def test_a_worker_that_ended_while_idle_is_not_given_an_image():
+    decoder = DecodePool(workers=1, timeout=GENEROUS)
+    decoder.decode(jpeg())
+    (worker,) = decoder._idle
+    worker.process.kill()
+    worker.process.wait()
+    np.testing.assert_array_equal(decoder.decode(jpeg()), model_input(jpeg()))
+    assert decoder._idle and worker not in decoder._idle
     decoder.close()
 
 

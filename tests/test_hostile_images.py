@@ -45,7 +45,8 @@ def hang_when_marked(source, size, max_decode_bytes):
 
 def test_an_image_that_never_decodes_holds_up_no_other_request(demo_index, local_solr, extractor, tmp_path):
     with sidecar(local_solr.url, tmp_path, extractor) as (app, url):
-        app.extensions["lookalike"].runtime.decoder = DecodePool(workers=2, timeout=GENEROUS, target=hang_when_marked)
+        decoder = DecodePool(workers=2, timeout=GENEROUS, target=hang_when_marked)
+        app.extensions["lookalike"].runtime.decoder = decoder
         pid_file = tmp_path / "hanging.pid"
         hostile = base64.b64encode(b"HANG:" + str(pid_file).encode()).decode()
         answers: list[requests.Response] = []
@@ -65,3 +66,4 @@ def test_an_image_that_never_decodes_holds_up_no_other_request(demo_index, local
         stuck.join(GENEROUS)
         (answer,) = answers
         assert answer.status_code == 400 and "the decoder stopped" in answer.json()["error"], answer.text
+        decoder.close()

@@ -235,12 +235,12 @@ def jpeg_segments(data: bytes) -> list[bytes]:
     return segments
 
 
-def scan_bomb(scans: int, size: tuple[int, int] = (64, 64)) -> bytes:
+def scan_bomb(scans: int, size: tuple[int, int] = (64, 64), before_each: bytes = b"") -> bytes:
     """A progressive JPEG whose first AC scan is repeated until it has ``scans`` scans: each is
     another pass over every block (1000 of them made a 223 KB file take 44 s)."""
     segments = jpeg_segments(encode(Image.new("RGB", size, (120, 30, 200)), "JPEG", progressive=True))
     positions = [i for i, s in enumerate(segments) if s[:2] == b"\xff\xda"]
-    extra = segments[positions[1]]
+    extra = before_each + segments[positions[1]]
     return b"".join(segments[:-1]) + extra * (scans - len(positions)) + segments[-1]
 
 
@@ -250,6 +250,15 @@ def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
     assert len(data) < 100_000
     with pytest.raises(ImageError, match=f"more than {MAX_JPEG_SCANS} scans"):
         load_image(data)
+
+
+@pytest.mark.parametrize(
+    "marker", [b"\xff\x01", b"\xff\xd8", b"\xff\xd3", b"\xff\xff\xff"], ids=["TEM", "SOI", "RST", "fill"]
+)
+def test_scans_behind_markers_without_a_length_are_counted(marker: bytes) -> None:
+    """A walker that read a length after these would jump over the scans that follow."""
+    with pytest.raises(ImageError, match=f"more than {MAX_JPEG_SCANS} scans"):
+        load_image(scan_bomb(1000, before_each=marker))
 
 
 def test_scan_markers_inside_metadata_are_not_counted() -> None:
