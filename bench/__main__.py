@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from bench import load, report
+from bench import decoding, load, report
 from bench.run import SIZES, run
 
 FOLDER = Path(__file__).resolve().parent
@@ -36,6 +36,7 @@ def main() -> None:
         results = run(args.size, args.port, fresh=not args.keep_index)
         results_path.write_text(json.dumps(results, indent=1))
         load.write(load.run(docs=20_000, seconds=20, threads=4, port=args.port + 6))
+        decoding.write(decoding.run())
     print(f"wrote {report.write(results, FOLDER)}")
 
 

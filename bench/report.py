@@ -8,7 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from bench import load, plots
+from bench import decoding, load, plots
 from bench.exact import TYPES
 
 RAW_VECTOR_BYTES = 1024 * 4
@@ -27,6 +27,7 @@ def write(results: dict, folder: Path) -> Path:
         _pca(results),
         _embedder(results),
         _load(folder),
+        _decoding(folder),
         _discussion(results),
         _notes(results),
     ]
@@ -41,6 +42,14 @@ def _load(folder: Path) -> str:
     if not path.exists():
         return "## Load\n\nNot run: `python -m bench.load` measures it.\n"
     return load.section(json.loads(path.read_text()))
+
+
+def _decoding(folder: Path) -> str:
+    """Hostile images, from their own run (``python -m bench.decoding``), when it was run."""
+    path = folder / "results-decoding.json"
+    if not path.exists():
+        return "## Hostile images (decoding)\n\nNot run: `python -m bench.decoding` measures it.\n"
+    return decoding.section(json.loads(path.read_text()))
 
 
 def _header(r: dict) -> str:

@@ -1,14 +1,20 @@
 """Decoding untrusted images into RGB arrays for the feature extractor.
 
 Everything here is pure Pillow + NumPy so that it can be used (and tested)
-without TensorFlow. Every failure caused by the input itself is raised as
-:class:`ImageError`, so batch callers can skip one bad item and go on.
+without TensorFlow, and in a decode worker (``embedder.decoding``). Every
+failure caused by the input itself is raised as :class:`ImageError`, so batch
+callers can skip one bad item and go on.
+
+What a file costs to decode is checked from its headers before decoding: its
+pixels, the memory its mode needs, its frames and, for JPEG, its scans.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
+import struct
 import warnings
 from pathlib import Path
 
@@ -19,6 +25,9 @@ from embedder.errors import BadInput
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
+MAX_JPEG_SCANS = 100  # libjpeg's progressive scripts write 10; each scan is a pass over every block
+MAX_FRAMES = 1000  # only the first frame is decoded; more is a file built to be expensive
 MODEL_INPUT_SIZE = 299
 
 ImageSource = str | os.PathLike | bytes | bytearray | Image.Image
@@ -26,6 +35,19 @@ ImageSource = str | os.PathLike | bytes | bytearray | Image.Image
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _WHITE = (255, 255, 255)
+
+# Peak bytes per pixel of decoding a mode and converting it to RGB, measured (bench/decoding.py):
+# Pillow holds 1, L and P in one byte and other modes in four, and _to_rgb adds its copies, so an
+# RGBA image costs four times an RGB one of the same size (compositing over white), a 16-bit one
+# as much (float arithmetic). A turn (EXIF) adds a copy of the decoded image, and libjpeg keeps
+# every coefficient of a progressive JPEG until its last scan.
+_PEAK_BYTES_PER_PIXEL = {"1": 6, "L": 6, "P": 6, "RGB": 5, "I": 24, "F": 24} | dict.fromkeys(_ALPHA_MODES, 20)
+_PEAK_BYTES_PER_PIXEL |= dict.fromkeys(_SIXTEEN_BIT_MODES, 20)
+_OTHER_MODES_PEAK = 9  # CMYK, YCbCr, LAB, ...: decoded, then converted to RGB
+_ROTATED_OR_PROGRESSIVE = 4
+# JPEG markers that start no segment: a stuffed 0xFF in entropy-coded data, TEM, restarts, SOI, fill
+_STANDALONE = frozenset({0x00, 0x01, *range(0xD0, 0xD9), 0xFF})
+_JPEG_SEGMENT = re.compile(rb"\xff[^\x00\x01\xd0-\xd8\xff]")
 
 
 class ImageError(BadInput):
@@ -37,19 +59,29 @@ def load_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    max_jpeg_scans: int = MAX_JPEG_SCANS,
+    max_frames: int = MAX_FRAMES,
 ) -> Image.Image:
     """Decode ``source`` (path, bytes or PIL image) into an EXIF-upright RGB image.
 
-    Raises ImageError for empty, oversized, truncated or non-image input and
-    for images with more than ``max_pixels`` pixels (checked before decoding).
+    Raises ImageError for empty, oversized, truncated or non-image input, and,
+    checked before decoding, for images with more than ``max_pixels`` pixels,
+    that need more than ``max_decode_bytes`` of memory for their mode, with more
+    than ``max_frames`` frames, or JPEGs of more than ``max_jpeg_scans`` scans.
     """
     label = describe_source(source)
     if isinstance(source, Image.Image):
-        img = source
+        img, owned = source, False
     else:
-        img = _open(_read_bytes(source, label, max_bytes), label)
+        data = _read_bytes(source, label, max_bytes)
+        img, owned = _open(data, label), True
+        if img.format in ("JPEG", "MPO"):
+            _check_scans(data, label, max_jpeg_scans)
     _check_pixels(img, label, max_pixels)
-    return _guarded(lambda: _to_rgb(ImageOps.exif_transpose(_loaded(img))), label)
+    _check_memory(img, label, max_decode_bytes)
+    _guarded(lambda: _check_frames(img, label, max_frames), label)
+    return _guarded(lambda: _to_rgb(_upright(_loaded(img), owned)), label)
 
 
 def to_model_input(img: Image.Image, size: int = MODEL_INPUT_SIZE) -> np.ndarray:
@@ -118,10 +150,65 @@ def _check_pixels(img: Image.Image, label: str, max_pixels: int) -> None:
         raise ImageError(f"{label}: has no pixels ({width}x{height})")
 
 
+def _check_memory(img: Image.Image, label: str, max_decode_bytes: int) -> None:
+    per_pixel = _PEAK_BYTES_PER_PIXEL.get(img.mode, _OTHER_MODES_PEAK)
+    if img.mode == "P" and "transparency" in img.info:
+        per_pixel = 1 + _PEAK_BYTES_PER_PIXEL["RGBA"]  # composited as RGBA
+    # Any EXIF may turn the image (a copy); reading its orientation here would make Pillow
+    # decode a PNG to look for EXIF after the pixels.
+    if "exif" in img.info:
+        per_pixel += _ROTATED_OR_PROGRESSIVE
+    if img.format == "JPEG" and img.info.get("progressive"):
+        per_pixel += _ROTATED_OR_PROGRESSIVE
+    needed = img.width * img.height * per_pixel
+    if needed > max_decode_bytes:
+        raise ImageError(
+            f"{label}: a {img.width}x{img.height} {img.mode} image needs about {needed // 2**20} MiB to "
+            f"decode, over the limit of {max_decode_bytes // 2**20} MiB"
+        )
+
+
+def _check_frames(img: Image.Image, label: str, max_frames: int) -> None:
+    # Pillow reads a declared count (APNG, WebP) or walks the frames' headers (GIF, TIFF), never
+    # their pixels; only the first frame is ever decoded.
+    frames = getattr(img, "n_frames", 1)
+    if frames > max_frames:
+        raise ImageError(f"{label}: has {frames} frames, over the limit of {max_frames}")
+
+
+def _check_scans(data: bytes, label: str, max_scans: int) -> None:
+    """Refuse a JPEG of more than ``max_scans`` scans. Segments are walked by their lengths and
+    a scan's entropy-coded data up to the marker that ends it, so bytes inside metadata (an EXIF
+    thumbnail) are not counted; the walk stops at the limit."""
+    scans, at = 0, 2  # after SOI
+    while scans <= max_scans and at + 4 <= len(data):
+        if data[at] != 0xFF or data[at + 1] in _STANDALONE:  # entropy data, fill or garbage
+            found = _JPEG_SEGMENT.search(data, at + 1)
+            if found is None:
+                break
+            at = found.start()
+        marker = data[at + 1]
+        if marker == 0xD9 or at + 4 > len(data):  # EOI, or the end of a truncated file
+            break
+        (length,) = struct.unpack_from(">H", data, at + 2)
+        at += 2 + length
+        scans += marker == 0xDA
+    if scans > max_scans:
+        raise ImageError(f"{label}: a JPEG of more than {max_scans} scans, over the limit (each is a full pass)")
+
+
 def _loaded(img: Image.Image) -> Image.Image:
     # Force a full decode so truncated or corrupt data fails here, not later.
     img.load()
     return img
+
+
+def _upright(img: Image.Image, owned: bool) -> Image.Image:
+    # A decoded file is ours to turn in place (one copy fewer); a caller's image is left as it is.
+    if owned:
+        ImageOps.exif_transpose(img, in_place=True)
+        return img
+    return ImageOps.exif_transpose(img)
 
 
 def _guarded(step, label: str):
@@ -166,25 +253,27 @@ def _over_white(img: Image.Image) -> Image.Image:
     # a plain convert gives) would make them look alike for the wrong reason.
     if img.mode == "La":  # Pillow converts premultiplied La only to LA
         img = img.convert("LA")
-    rgba = img.convert("RGBA")
+    rgba = img if img.mode == "RGBA" else img.convert("RGBA")  # alpha_composite leaves its inputs alone
     background = Image.new("RGBA", rgba.size, _WHITE + (255,))
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
 def _gray_from_array(values: np.ndarray, mode: str) -> Image.Image:
-    """Scale a high-depth grayscale array to 8 bits (Pillow would just clip)."""
-    values = np.nan_to_num(values.astype(np.float64))
+    """Scale a high-depth grayscale array to 8 bits (Pillow would just clip). In place, on one
+    float64 copy: the arithmetic is the same, the memory a third."""
+    values = np.nan_to_num(values.astype(np.float64), copy=False)
     low, high = float(values.min()), float(values.max())
     if mode in _SIXTEEN_BIT_MODES:
-        scaled = values / 257.0
+        values /= 257.0
     elif mode == "F" and low >= 0 and high <= 1.0:
-        scaled = values * 255.0  # float images in the unit range
+        values *= 255.0  # float images in the unit range
     elif low >= 0 and high <= 255:
-        scaled = values
+        pass
     elif high > low:
         # 32-bit int / float data has no fixed range: stretch what is there.
-        scaled = (values - low) * (255.0 / (high - low))
+        values -= low
+        values *= 255.0 / (high - low)
     else:
-        scaled = np.zeros_like(values)
-    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        values[:] = 0
+    gray = np.clip(np.rint(values, out=values), 0, 255, out=values).astype(np.uint8)
     return Image.fromarray(gray).convert("RGB")

@@ -12,7 +12,7 @@ import hashlib
 import os
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,8 @@ def imagenet_weights_cached() -> bool:
 class FeatureExtractor:
     """InceptionV3 without its classifier, global-average-pooled (``pool_3``).
 
-    Build with :meth:`load`. Inputs are decoded with :func:`images.load_image`,
+    Build with :meth:`load`. Inputs are decoded with :func:`images.load_image`
+    (in worker processes when they come through the runtime: ``embedder.decoding``),
     stretched to the model's input size and scaled with Inception's
     ``preprocess_input`` (to [-1, 1]).
     """
@@ -171,14 +172,25 @@ class FeatureExtractor:
     def dim(self) -> int:
         return POOL3_DIM
 
+    @property
+    def input_size(self) -> int:
+        """The side of the square the model takes, in pixels."""
+        return self._input_size
+
     def embed(self, items: Sequence[ImageSource], batch_size: int = 32) -> EmbedBatch:
-        """Embed ``items``; an item that fails to decode is reported, not fatal."""
+        """Embed ``items``, decoded in this process; an item that fails to decode is reported,
+        not fatal. (The runtime decodes in worker processes and calls ``embed_decoded``.)"""
+        return self.embed_decoded(map(self._decoded, items), batch_size)
+
+    def embed_decoded(self, decoded: Iterable[np.ndarray | ImageError], batch_size: int = 32) -> EmbedBatch:
+        """Embed items already turned into model input, each an array or the ImageError it
+        failed with: the forward passes, and nothing that reads the input."""
         if batch_size < 1:
             raise BadInput(f"batch_size must be >= 1, got {batch_size}")
         errors: dict[int, str] = {}
         ok: list[int] = []
         chunks: list[np.ndarray] = []
-        for indices, pixels in self._decoded_batches(items, batch_size, errors):
+        for indices, pixels in _batches(decoded, batch_size, errors):
             ok.extend(indices)
             chunks.append(self._infer(pixels))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, POOL3_DIM), np.float32)
@@ -188,25 +200,11 @@ class FeatureExtractor:
         """Embed a single item as a (2048,) float32 vector; raises ImageError."""
         return self._infer(self._pixels(item)[np.newaxis])[0]
 
-    def _decoded_batches(
-        self, items: Sequence[ImageSource], batch_size: int, errors: dict[int, str]
-    ) -> Iterator[tuple[list[int], np.ndarray]]:
-        # Fill each batch with decodable items only, so every batch but the last
-        # has the same shape and the inference function is traced once.
-        indices: list[int] = []
-        arrays: list[np.ndarray] = []
-        for index, item in enumerate(items):
-            try:
-                arrays.append(self._pixels(item))
-            except ImageError as exc:
-                errors[index] = str(exc)
-                continue
-            indices.append(index)
-            if len(arrays) == batch_size:
-                yield indices, np.stack(arrays)
-                indices, arrays = [], []
-        if arrays:
-            yield indices, np.stack(arrays)
+    def _decoded(self, item: ImageSource) -> np.ndarray | ImageError:
+        try:
+            return self._pixels(item)
+        except ImageError as error:
+            return error
 
     def _pixels(self, item: ImageSource) -> np.ndarray:
         return to_model_input(load_image(item), self._input_size)
@@ -219,6 +217,26 @@ class FeatureExtractor:
         # and ~5x faster for single images.
         out = self._model.predict_on_batch(preprocess_input(pixels))
         return np.asarray(out, dtype=np.float32)
+
+
+def _batches(
+    decoded: Iterable[np.ndarray | ImageError], batch_size: int, errors: dict[int, str]
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    # Fill each batch with decoded items only, so every batch but the last has the same shape
+    # and the inference function is traced once.
+    indices: list[int] = []
+    arrays: list[np.ndarray] = []
+    for index, item in enumerate(decoded):
+        if isinstance(item, ImageError):
+            errors[index] = str(item)
+            continue
+        indices.append(index)
+        arrays.append(item)
+        if len(arrays) == batch_size:
+            yield indices, np.stack(arrays)
+            indices, arrays = [], []
+    if arrays:
+        yield indices, np.stack(arrays)
 
 
 def _import_keras() -> Any:

@@ -2,7 +2,9 @@
 collection's PCA model as query time sees it.
 
 TensorFlow already uses every core for one forward pass, so embeddings run one at a time: the
-lock is taken here, inside ``embed_raw``, and no caller has to remember it. The collection's
+lock is taken here, inside ``embed_raw``, and no caller has to remember it. It covers the forward
+pass only: images are decoded before, in worker processes (``embedder.decoding``), so a file
+that is slow to decode delays nobody else's query. The collection's
 model is read when first needed and re-read when the collection's model version changes (a
 re-index behind an alias switch), at most every ``MODEL_RECHECK_SECONDS``. Nothing here is a
 property that does I/O: reading Solr or loading TensorFlow is always a method call.
@@ -16,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embedder import decoding, state
 from embedder import model as extractors
-from embedder import state
 from embedder.errors import BadInput
 from embedder.fetch import fetch_image
 from embedder.images import ImageError
@@ -29,10 +31,13 @@ MODEL_RECHECK_SECONDS = 5.0
 class EmbeddingRuntime:
     """Embeds images for one collection: InceptionV3 ``pool_3``, then the collection's PCA."""
 
-    def __init__(self, index: SolrIndex, weights: str | None = None, extractor=None) -> None:
+    def __init__(
+        self, index: SolrIndex, weights: str | None = None, extractor=None, decoder: decoding.DecodePool | None = None
+    ) -> None:
         self.index = index
         self._weights = weights  # None: the weights the collection's model was fitted with
         self._extractor = extractor  # a FeatureExtractor, loaded on first use when not given
+        self.decoder = decoder or decoding.shared()  # its workers start on the first image
         self._model: state.StoredModel | None = None
         self._checked_at = 0.0
         self._version: tuple[float, str | None] = (-MODEL_RECHECK_SECONDS, None)
@@ -95,8 +100,9 @@ class EmbeddingRuntime:
     def embed_raw(self, images: Sequence[object], batch_size: int = 32):
         """``pool_3`` vectors of a batch (an ``EmbedBatch``: a bad image fails alone)."""
         extractor = self.extractor()
+        decoded = self.decoder.decode_all(images, extractor.input_size)  # not under the lock
         with self._lock:
-            return extractor.embed(images, batch_size=batch_size)
+            return extractor.embed_decoded(decoded, batch_size=batch_size)
 
     def embed(self, image: object) -> tuple[np.ndarray, str]:
         """The query vector of one image (a path, bytes, or an http(s) URL fetched safely) and

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from embedder.images import ImageError, load_image, to_model_input
+from embedder.images import MAX_FRAMES, MAX_JPEG_SCANS, ImageError, load_image, to_model_input
 from tests.helpers import shared_dataset
 
 SIZE = (64, 48)
@@ -27,14 +27,15 @@ def pixel(img: Image.Image, xy: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
     return tuple(int(v) for v in np.asarray(img)[xy[1], xy[0]])
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height (a decompression bomb's shape)."""
+def png_header_only(width: int, height: int, colour_type: int = 2) -> bytes:
+    """A tiny PNG whose header claims width x height (a decompression bomb's shape), in RGB
+    (colour type 2) or RGBA (6)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     idat = zlib.compress(b"\0" * 16)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
@@ -215,3 +216,89 @@ def test_oversized_bytes_and_files_are_rejected(tmp_path: Path) -> None:
 
 def test_image_error_is_a_value_error() -> None:
     assert issubclass(ImageError, ValueError)
+
+
+# -- what a file costs to decode, refused from its headers -------------------------------
+
+
+def jpeg_segments(data: bytes) -> list[bytes]:
+    """A JPEG's segments, each scan with its entropy-coded data."""
+    segments, at = [data[:2]], 2
+    while at < len(data):
+        marker = data[at + 1]
+        end = at + 2 if marker == 0xD9 else at + 2 + struct.unpack_from(">H", data, at + 2)[0]
+        if marker == 0xDA:  # the scan's data runs to the next marker that is not a stuffed 0xFF00 or a restart
+            while not (data[end] == 0xFF and data[end + 1] not in (0x00, *range(0xD0, 0xD8))):
+                end += 1
+        segments.append(data[at:end])
+        at = end
+    return segments
+
+
+def scan_bomb(scans: int, size: tuple[int, int] = (64, 64), before_each: bytes = b"") -> bytes:
+    """A progressive JPEG whose first AC scan is repeated until it has ``scans`` scans: each is
+    another pass over every block (1000 of them made a 223 KB file take 44 s)."""
+    segments = jpeg_segments(encode(Image.new("RGB", size, (120, 30, 200)), "JPEG", progressive=True))
+    positions = [i for i, s in enumerate(segments) if s[:2] == b"\xff\xda"]
+    extra = before_each + segments[positions[1]]
+    return b"".join(segments[:-1]) + extra * (scans - len(positions)) + segments[-1]
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
+    assert load_image(scan_bomb(MAX_JPEG_SCANS)).size == (64, 64)  # repeated scans decode
+    data = scan_bomb(1000)
+    assert len(data) < 100_000
+    with pytest.raises(ImageError, match=f"more than {MAX_JPEG_SCANS} scans"):
+        load_image(data)
+
+
+@pytest.mark.parametrize(
+    "marker", [b"\xff\x01", b"\xff\xd8", b"\xff\xd3", b"\xff\xff\xff"], ids=["TEM", "SOI", "RST", "fill"]
+)
+def test_scans_behind_markers_without_a_length_are_counted(marker: bytes) -> None:
+    """A walker that read a length after these would jump over the scans that follow."""
+    with pytest.raises(ImageError, match=f"more than {MAX_JPEG_SCANS} scans"):
+        load_image(scan_bomb(1000, before_each=marker))
+
+
+def test_scan_markers_inside_metadata_are_not_counted() -> None:
+    comment = b"\xff\xda" * 2000  # a comment (or an EXIF thumbnail) may hold any bytes
+    data = encode(Image.new("RGB", SIZE, (1, 2, 3)), "JPEG", progressive=True, comment=comment)
+    assert data.count(b"\xff\xda") > MAX_JPEG_SCANS
+    assert load_image(data).size == SIZE
+
+
+def test_the_memory_budget_is_by_mode() -> None:
+    """The same pixels cost more in RGBA (composited over white) than in RGB or L."""
+    budget = 100 * 2**20
+    side = 4000  # 16 Mpx: about 80 MiB as RGB, 96 MiB as L, 305 MiB as RGBA
+    for mode in ("RGB", "L"):
+        assert load_image(encode(Image.new(mode, (side, side))), max_decode_bytes=budget).size == (side, side)
+    rgba = encode(Image.new("RGBA", (side, side), (1, 2, 3, 4)))
+    assert len(rgba) < 100_000
+    with pytest.raises(ImageError, match=r"4000x4000 RGBA image needs about 305 MiB.*over the limit of 100 MiB"):
+        load_image(rgba, max_decode_bytes=budget)
+
+
+def test_the_default_budget_refuses_a_40_megapixel_rgba_png_from_its_header() -> None:
+    with pytest.raises(ImageError, match=r"8000x5000 RGBA image needs about 762 MiB.*limit of 512 MiB"):
+        load_image(png_header_only(8000, 5000, colour_type=6))
+
+
+def apng(frames: int, declared: int) -> bytes:
+    """An animated PNG of ``frames`` frames whose acTL chunk declares ``declared``."""
+    images = [Image.new("RGB", (4, 4), (i, 0, 0)) for i in range(frames)]
+    data = bytearray(encode(images[0], "PNG", save_all=True, append_images=images[1:]))
+    at = data.index(b"acTL")
+    data[at + 4 : at + 8] = struct.pack(">I", declared)
+    data[at + 12 : at + 16] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 12])) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+def test_frames_over_the_limit_are_refused_and_only_the_first_is_decoded() -> None:
+    out = load_image(apng(3, 3))
+    assert pixel(out) == (0, 0, 0)  # the first frame
+    gif = [Image.new("L", SIZE, level) for level in (10, 200)]
+    assert pixel(load_image(encode(gif[0], "GIF", save_all=True, append_images=gif[1:]))) == (10, 10, 10)
+    with pytest.raises(ImageError, match=f"has 1000000 frames, over the limit of {MAX_FRAMES}"):
+        load_image(apng(3, 1_000_000))
