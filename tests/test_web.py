@@ -320,8 +320,17 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.screenshot("clusters")
     with page.new_gallery(f"the members of cluster {cluster_id}"):
         page.find("cluster-open", cluster).click()
+    shown = len(page.result_ids())
+    assert shown == min(size, 10) and page.find("result-count").text == f"Showing {shown} of {size} products"
+    for _ in range(size // 10 + 1):  # a page at a time, as many as the cluster needs
+        if not page.find("load-more").is_displayed():
+            break
+        with page.new_gallery(f"the next page of cluster {cluster_id}"):
+            page.find("load-more").click()
     members = set(page.result_ids())
-    assert len(members) == size and f"Cluster {cluster_id}" in page.find("gallery-heading").text
+    assert len(members) == len(page.result_ids()) == size, "every member once"
+    assert page.find("result-count").text == f"Showing {size} of {size} products"
+    assert f"Cluster {cluster_id}" in page.find("gallery-heading").text
     page.find("cluster-attribute", cluster).send_keys("season")
     page.find("cluster-value", cluster).send_keys("summer")
     page.find("cluster-assign", cluster).click()

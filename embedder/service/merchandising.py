@@ -10,7 +10,7 @@ from embedder import clustering, options, tagging
 from embedder.client import Hit
 from embedder.errors import BadInput, NotFound
 from embedder.options import Option
-from embedder.service.api import hit_json, page_json, services
+from embedder.service.api import DEFAULT_FACETS, hit_json, page_json, services
 from embedder.service.guard import writes
 from embedder.service.inputs import Payload
 
@@ -100,12 +100,15 @@ def get_clusters():
 
 @blueprint.get("/clusters/<int:cluster_id>/members")
 def cluster_members(cluster_id: int):
-    """A page of a cluster's members, nearest its centroid first, with the cluster's size as total."""
+    """A page of a cluster's members, nearest its centroid first, with the cluster's size as total
+    and the members' facet counts."""
     result = clustering.load_clustering(services().index)
     if result is None:
         raise NotFound("the catalog has not been clustered yet: POST /clusters")
     values = options.parse(request.args, ("k", "start"))
-    return jsonify(page_json(services().client.run(clustering.members_query(result, cluster_id, **values))))
+    facets = [*DEFAULT_FACETS, *services().attribute_fields()]  # what the members hold
+    query = clustering.members_query(result, cluster_id, facets=facets, **values)
+    return jsonify(page_json(services().client.run(query)))
 
 
 @blueprint.post("/clusters/<int:cluster_id>/attribute")

@@ -104,9 +104,11 @@ function filterQueries() {
 
 // ---- the gallery ----------------------------------------------------------------------------
 
-/** Fetches a gallery and renders it, unless a later request was made meanwhile. */
-async function loadGallery(request, heading, mode) {
+/** Fetches a gallery and renders it, unless a later request was made meanwhile. With
+ * `pageAt(start)` (a request for the page from `start` on), "Load more" appends the next page. */
+async function loadGallery(request, heading, mode, pageAt = null) {
   const ticket = ++state.ticket;
+  state.more = null;
   const gallery = $("gallery");
   gallery.dataset.state = "loading";
   gallery.setAttribute("aria-busy", "true");
@@ -115,7 +117,10 @@ async function loadGallery(request, heading, mode) {
     if (ticket !== state.ticket) return;
     if ($("message").dataset.kind === "error") $("message").hidden = true; // it worked now
     state.mode = mode;
-    renderGallery(body.results ?? body.gallery ?? [], heading, mode);
+    const results = body.results ?? body.gallery ?? [];
+    renderGallery(results, heading, mode);
+    if (pageAt) state.more = { pageAt, shown: results.length, total: body.total };
+    renderCount();
     if (body.facets) renderFacets(body.facets);
   } catch (error) {
     if (ticket === state.ticket) showMessage(error.message, "error");
@@ -125,6 +130,26 @@ async function loadGallery(request, heading, mode) {
       gallery.removeAttribute("aria-busy");
     }
   }
+}
+
+/** "Showing N of TOTAL", and "Load more" while there is more. */
+function renderCount() {
+  const more = state.more;
+  $("result-count").textContent = more ? `Showing ${more.shown} of ${more.total} products` : "";
+  $("load-more").hidden = !more || more.shown >= more.total;
+}
+
+/** Appends the next page of the gallery. */
+async function loadMore() {
+  const ticket = state.ticket;
+  const more = state.more;
+  const body = await more.pageAt(more.shown)();
+  if (ticket !== state.ticket) return; // another gallery replaced this one meanwhile
+  const results = body.results ?? [];
+  $("gallery").append(...results.map(makeCard));
+  Object.assign(more, { shown: more.shown + results.length, total: body.total });
+  renderCount();
+  $("gallery").dataset.generation = String(++state.generation);
 }
 
 function renderGallery(results, heading, mode) {
@@ -219,23 +244,24 @@ function search(heading) {
   state.nav = null;
   const text = $("text-input").value.trim();
   const options = { text, filters: selections(), facets: [...state.facetFields], ...pageOptionValues() };
-  let request;
-  if (state.query?.kind === "file") {
+  const query = state.query;
+  const pageAt = (start) => {
+    if (query?.kind !== "file") {
+      return () => post("/search", { ...options, start, ...(query?.kind === "id" ? { id: query.id } : {}) });
+    }
     const form = new FormData();
-    form.append("image", state.query.file, state.query.file.name);
-    const { filters, ...rest } = options;
+    form.append("image", query.file, query.file.name);
+    const { filters, ...rest } = { ...options, start };
     for (const [name, value] of Object.entries(rest)) {
       for (const item of [].concat(value)) if (item !== null && item !== "") form.append(name, String(item));
     }
     for (const [field, values] of Object.entries(filters)) {
       for (const value of values) form.append("filters", `${field}=${value}`);
     }
-    request = () => api("/search", { method: "POST", form });
-  } else {
-    request = () => post("/search", state.query?.kind === "id" ? { ...options, id: state.query.id } : options);
-  }
-  const subject = state.query ? "Lookalikes of the query image" : text ? "Keyword search" : "All products";
-  return loadGallery(request, heading ?? `${subject}${text ? ` · “${text}”` : ""}`, "search");
+    return () => api("/search", { method: "POST", form });
+  };
+  const subject = query ? "Lookalikes of the query image" : text ? "Keyword search" : "All products";
+  return loadGallery(pageAt(0), heading ?? `${subject}${text ? ` · “${text}”` : ""}`, "search", pageAt);
 }
 
 /** Runs the search again when the gallery shows one (after tagging: new attribute facets). */
@@ -470,19 +496,20 @@ function makeCluster(cluster) {
       el("button", { type: "submit", "data-testid": "cluster-assign", text: "Assign to cluster" })));
 }
 
-/** The members of a cluster: a search filtered on its id alone. */
+/** The members of a cluster, nearest its centroid first, a page at a time. */
 function showCluster(cluster) {
-  state.filters = new Map([["cluster_id", new Set([String(cluster.id)])]]);
+  state.filters.clear();
   setQuery(null);
   $("text-input").value = "";
-  $("k-input").value = String(Math.max(pageSize(), cluster.size));
-  return search(`Cluster ${cluster.id}: its ${cluster.size} products`);
+  const k = pageSize();
+  const pageAt = (start) => () => api(`/clusters/${cluster.id}/members?start=${start}&k=${k}`);
+  return loadGallery(pageAt(0), `Cluster ${cluster.id}: its ${cluster.size} products`, "cluster", pageAt);
 }
 
 async function assignToCluster(cluster, attribute, value) {
   const body = await post(`/clusters/${cluster.id}/attribute`, { attribute, value });
   state.facetFields.add(body.field);
-  await refreshSearch();
+  await (state.mode === "cluster" ? showCluster(cluster) : refreshSearch());
   showMessage(`Tagged ${body.tagged} products of cluster ${cluster.id} with ${attribute} = ${value} ` +
     `(field ${body.field}).`);
 }
@@ -523,6 +550,7 @@ function wire() {
   on("clear-examples", "click", () => { state.selected.clear(); renderExamples(); });
   on("tag-confirm", "click", confirmTag);
   on("tag-remove", "click", removeTag);
+  on("load-more", "click", loadMore);
   on("tag-cancel", "click", () => { state.review = null; renderReview(); });
 }
 
