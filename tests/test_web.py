@@ -153,7 +153,10 @@ class Page:
 
     def message(self) -> str:
         box = self.driver.find_element(By.ID, "message")
-        return "" if box.get_attribute("hidden") is not None else box.text
+        return "" if box.get_attribute("hidden") is not None else self.find("message-text").text
+
+    def rect(self, element) -> dict:
+        return self.driver.execute_script("return arguments[0].getBoundingClientRect().toJSON()", element)
 
     def message_kind(self) -> str | None:
         return self.find("message").get_attribute("data-kind")
@@ -272,6 +275,8 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
         lambda: page.message_kind() == "error" and page.message(), "no error shown for a preview without examples"
     )
     page.screenshot("error-no-examples")
+    page.find("message-close").click()
+    assert page.message() == "", "a message can be dismissed"
 
     # 4. Three examples, a preview to review, one candidate unticked, then confirm.
     examples = step2[:3]
@@ -282,6 +287,8 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.wait(lambda: page.find("review").is_displayed() and page.find_all("candidate"), "no candidates to review")
     page.wait_for_images()
     candidates = [c.get_attribute("data-id") for c in page.find_all("candidate")]
+    thumbnail = page.find_all("candidate")[0].find_element(By.TAG_NAME, "img")
+    assert page.rect(thumbnail)["width"] >= 96, "review thumbnails big enough to judge a product"
     assert candidates[:3] == examples and len(candidates) == 3 + 8  # the examples, then 8 lookalikes
     dropped = next(c for c in reversed(candidates) if c not in examples)
     item = next(c for c in page.find_all("candidate") if c.get_attribute("data-id") == dropped)
@@ -340,3 +347,20 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert {i for i, d in after.items() if str(d.get("cluster_id")) == cluster_id} == members
     assert {i for i, d in after.items() if "summer" in d.get("tag_season", [])} == members
     page.screenshot("cluster-tagged")
+
+    # 6. Re-clustering replaces the old cluster's gallery; browsing drops what no longer applies.
+    with page.new_gallery("every product again, after re-clustering"):
+        page.fill("cluster-k", "3")
+        page.find("cluster-button").click()
+    page.wait(lambda: len(page.find_all("cluster")) == 3, "the new clusters are not shown")
+    assert not page.find("gallery-heading").text.startswith("Cluster"), "the old cluster's gallery stayed"
+    page.fill("text-input", "cotton")
+    with page.new_gallery("a diverse gallery"):
+        page.find("browse-button").click()
+    assert page.find("text-input").get_attribute("value") == "" and not page.find("query-preview").is_displayed()
+    assert not [c for c in page.find_all("facets") if "(" in c.text], "no stale facet counts while browsing"
+
+    # 7. A narrow window shows the results before the filters.
+    page.driver.set_window_size(800, 1000)
+    assert page.rect(page.find("gallery"))["top"] < page.rect(page.find("facets"))["top"]
+    page.screenshot("narrow")

@@ -69,7 +69,7 @@ const post = (path, json) => api(path, { method: "POST", json });
 
 function showMessage(text, kind = "info") {
   const box = $("message");
-  box.textContent = text;
+  $("message-text").textContent = text;
   box.dataset.kind = kind;
   box.setAttribute("role", kind === "error" ? "alert" : "status");
   box.hidden = false;
@@ -77,6 +77,7 @@ function showMessage(text, kind = "info") {
 
 /** Runs an action; its error (the API's message) goes to the message area. */
 async function guarded(action) {
+  $("message").hidden = true; // a message is about the last action, not this one
   try {
     await action();
   } catch (error) {
@@ -121,7 +122,7 @@ async function loadGallery(request, heading, mode, pageAt = null) {
     renderGallery(results, heading, mode);
     if (pageAt) state.more = { pageAt, shown: results.length, total: body.total };
     renderCount();
-    if (body.facets) renderFacets(body.facets);
+    renderFacets(body.facets ?? null);
   } catch (error) {
     if (ticket === state.ticket) showMessage(error.message, "error");
   } finally {
@@ -268,13 +269,14 @@ function search(heading) {
 const refreshSearch = () => (state.mode === "search" ? search($("gallery-heading").textContent) : null);
 
 /** Facet groups from the API's [value, count] lists (highest count first); a checked value
- * that no longer matches stays listed, with 0, so that it can be unticked. */
+ * that no longer matches stays listed, with 0, so that it can be unticked. `null`: a gallery
+ * without counts (navigation), where only the checked filters, which it honours, are listed. */
 function renderFacets(facets) {
-  const order = [...state.facetFields, ...Object.keys(facets), ...state.filters.keys()];
+  const order = [...state.facetFields, ...Object.keys(facets ?? {}), ...state.filters.keys()];
   const groups = [...new Set(order)].map((field) => {
-    const values = [...(facets[field] ?? [])];
+    const values = [...(facets?.[field] ?? [])];
     for (const value of state.filters.get(field) ?? []) {
-      if (!values.some(([listed]) => listed === value)) values.push([value, 0]);
+      if (!values.some(([listed]) => listed === value)) values.push([value, facets === null ? null : 0]);
     }
     return values.length ? el("fieldset", { class: "facet", "data-testid": `facet-group-${field}` },
       el("legend", { text: facetLabel(field) }),
@@ -290,7 +292,7 @@ function facetOption(field, value, count) {
   const box = el("input", { type: "checkbox", id, "data-testid": `facet-${field}-${value}`,
     checked: isChecked(field, value), onchange: (event) => toggleFilter(field, value, event.target.checked) });
   return el("div", { class: "facet-option" }, box,
-    el("label", { for: id }, `${value} `, el("span", { class: "count", text: `(${count})` })));
+    el("label", { for: id }, `${value} `, count === null ? "" : el("span", { class: "count", text: `(${count})` })));
 }
 
 function toggleFilter(field, value, checked) {
@@ -323,6 +325,7 @@ function navigateTo(result) {
   const k = Math.min(pageSize(), NAV_MAX); // a step shows at most 100
   const reject = [...state.rejected].filter((id) => id !== result.id);
   const step = (state.nav?.step ?? 0) + 1;
+  leaveSearch();
   return loadGallery(async () => {
     const body = state.nav
       ? await post("/navigate/step", { session: state.nav.session, choose: result.id, reject, k })
@@ -333,8 +336,15 @@ function navigateTo(result) {
   }, `Lookalikes of ${titleOf(result)} (${result.id}) · step ${step}`, "navigate");
 }
 
+/** Navigation follows images and the filters: the query image and the keywords no longer apply. */
+function leaveSearch() {
+  setQuery(null);
+  $("text-input").value = "";
+}
+
 function browse() {
   state.rejected.clear();
+  leaveSearch();
   return loadGallery(async () => {
     const body = await post("/navigate/start", { size: Math.min(pageSize(), NAV_MAX), fq: filterQueries() });
     state.nav = { session: body.session, step: 0 };
@@ -458,6 +468,7 @@ async function makeClusters() {
   $("clusters-note").textContent = "Clustering…";
   try {
     renderClusters((await post("/clusters", { k: numberOrNull($("cluster-k")) })).clusters);
+    if (state.mode === "cluster") await search(); // the old cluster's gallery no longer exists
   } catch (error) {
     $("clusters-note").textContent = "";
     throw error;
@@ -551,6 +562,7 @@ function wire() {
   on("tag-confirm", "click", confirmTag);
   on("tag-remove", "click", removeTag);
   on("load-more", "click", loadMore);
+  on("message-close", "click", () => { $("message").hidden = true; });
   on("tag-cancel", "click", () => { state.review = null; renderReview(); });
 }
 
