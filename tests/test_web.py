@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from embedder import options
+from embedder import options, tagging
 from embedder.config import Settings
 from embedder.samples import query_image
 
@@ -364,3 +364,24 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.driver.set_window_size(800, 1000)
     assert page.rect(page.find("gallery"))["top"] < page.rect(page.find("facets"))["top"]
     page.screenshot("narrow")
+
+    # 8. A field with many values: the most frequent first, "Show all", and a box to narrow them.
+    for i in range(10):
+        tagging.apply(index, tagging.Attribute("batch", f"b{i}"), [f"SKU{i + 1:04d}"])
+    page.driver.set_window_size(1400, 1000)
+    page.fill("k-input", "60")
+    for _ in range(2):  # the first search shows the new field on products, the second counts it
+        with page.new_gallery("every product"):
+            page.find("search-button").click()
+    group = page.find("facet-group-tag_batch")
+
+    def listed() -> list[str]:
+        return [o.text for o in group.find_elements(By.CSS_SELECTOR, ".facet-option") if o.is_displayed()]
+
+    assert listed() == [f"b{i} (1)" for i in range(8)]
+    page.find("facet-more-tag_batch").click()
+    group = page.find("facet-group-tag_batch")
+    assert len(listed()) == 10 and page.find("facet-more-tag_batch").text == "Show fewer"
+    page.find("facet-filter-tag_batch").send_keys("b1")
+    assert listed() == ["b1 (1)"]
+    page.screenshot("facet-show-all")

@@ -3,11 +3,13 @@
 
 const DEFAULT_FACETS = ["category", "color", "brand"];
 const NAV_MAX = 100; // /navigate/* galleries hold 1 to 100 products
+const FACET_SHOWN = 8; // values of a field listed before "Show all"
 const FACET_LABELS = { category: "Category", color: "Colour", brand: "Brand", cluster_id: "Cluster" };
 
 const state = {
   query: null, // the query image: {kind: "file", file} or {kind: "id", id}
   filters: new Map(), // facet field -> Set of checked values
+  expanded: new Set(), // facet fields showing every value
   facetFields: new Set(DEFAULT_FACETS), // asked of /search; tagged attributes join them
   selected: new Map(), // example id -> result, for tagging
   rejected: new Set(), // ids marked "not like this", sent with the next navigation step
@@ -278,11 +280,38 @@ function renderFacets(facets) {
     for (const value of state.filters.get(field) ?? []) {
       if (!values.some(([listed]) => listed === value)) values.push([value, facets === null ? null : 0]);
     }
-    return values.length ? el("fieldset", { class: "facet", "data-testid": `facet-group-${field}` },
-      el("legend", { text: facetLabel(field) }),
-      ...values.map(([value, count]) => facetOption(field, value, count))) : null;
+    return values.length ? facetGroup(field, values) : null;
   });
   $("facets").replaceChildren(...groups.filter(Boolean));
+}
+
+/** A field's values: the FACET_SHOWN most frequent (and every checked one), or with "Show all"
+ * every value and a box that narrows them by name. */
+function facetGroup(field, values) {
+  const expanded = state.expanded.has(field);
+  const shown = expanded ? values : values.filter(([value], i) => i < FACET_SHOWN || isChecked(field, value));
+  const options = shown.map(([value, count]) => facetOption(field, value, count));
+  const group = el("fieldset", { class: "facet", "data-testid": `facet-group-${field}` },
+    el("legend", { text: facetLabel(field) }));
+  if (expanded) {
+    const box = el("input", { type: "search", placeholder: `Filter ${facetLabel(field)}`,
+      "aria-label": `Filter the values of ${facetLabel(field)}`, "data-testid": `facet-filter-${field}`,
+      oninput: () => {
+        const typed = box.value.trim().toLowerCase();
+        for (const [i, option] of options.entries()) option.hidden = !shown[i][0].toLowerCase().includes(typed);
+      } });
+    group.append(box);
+  }
+  group.append(...options);
+  if (values.length > FACET_SHOWN) {
+    group.append(el("button", { type: "button", class: "link", "data-testid": `facet-more-${field}`,
+      text: expanded ? "Show fewer" : `Show all ${values.length}`,
+      onclick: () => {
+        if (!state.expanded.delete(field)) state.expanded.add(field);
+        group.replaceWith(facetGroup(field, values));
+      } }));
+  }
+  return group;
 }
 
 const isChecked = (field, value) => state.filters.get(field)?.has(value) ?? false;
