@@ -257,7 +257,8 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert step1 and first not in step1 and len(set(step1)) == len(step1)
     assert set(step1) != shown
     page.screenshot("lookalikes-step-1")
-    second = step1[0]
+    second, unwanted = step1[0], step1[1]
+    page.find("result-reject", page.card(unwanted)).click()
     with page.new_gallery(f"the lookalikes of {second}"):
         page.find("result-open", page.card(second)).click()
     step2 = page.result_ids()
@@ -265,6 +266,11 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert step2 and len(set(step2)) == len(step2)
     assert not set(step2) & (set(step1) | {first, second}), "navigation repeated a product within its session"
     page.screenshot("lookalikes-step-2")
+    assert unwanted in page.find("nav-rejected").text, "what was rejected is shown"
+    with page.new_gallery("the previous step again"):
+        page.find("nav-back").click()
+    assert page.result_ids() == step1 and "step 1" in page.find("gallery-heading").text
+    assert not page.find("nav-back").is_displayed(), "no step before the first"
 
     # 3. An API error is shown: a preview without any example.
     page.fill("tag-attribute", "style")
@@ -279,7 +285,7 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert page.message() == "", "a message can be dismissed"
 
     # 4. Three examples, a preview to review, one candidate unticked, then confirm.
-    examples = step2[:3]
+    examples = page.result_ids()[:3]  # of the gallery shown: step 1 again
     for product_id in examples:
         page.find("result-select", page.card(product_id)).click()
     assert page.find("example-count").text == "3"

@@ -10,6 +10,8 @@ const state = {
   query: null, // the query image: {kind: "file", file} or {kind: "id", id}
   filters: new Map(), // facet field -> Set of checked values
   expanded: new Set(), // facet fields showing every value
+  trail: [], // the navigation galleries so far, {heading, results}, for the Back step
+  navRejected: [], // ids rejected during this navigation
   facetFields: new Set(DEFAULT_FACETS), // asked of /search; tagged attributes join them
   selected: new Map(), // example id -> result, for tagging
   rejected: new Set(), // ids marked "not like this", sent with the next navigation step
@@ -125,6 +127,9 @@ async function loadGallery(request, heading, mode, pageAt = null) {
     if (pageAt) state.more = { pageAt, shown: results.length, total: body.total };
     renderCount();
     renderFacets(body.facets ?? null);
+    if (mode === "navigate") state.trail.push({ heading, results });
+    else state.trail = [];
+    renderTrail();
   } catch (error) {
     if (ticket === state.ticket) showMessage(error.message, "error");
   } finally {
@@ -133,6 +138,21 @@ async function loadGallery(request, heading, mode, pageAt = null) {
       gallery.removeAttribute("aria-busy");
     }
   }
+}
+
+/** Navigation's way back: a Back step while there is an earlier gallery, and what was rejected. */
+function renderTrail() {
+  $("nav-back").hidden = state.mode !== "navigate" || state.trail.length < 2;
+  const rejected = state.mode === "navigate" ? state.navRejected : [];
+  $("nav-rejected").textContent = rejected.length ? `Steering away from: ${rejected.join(", ")}` : "";
+}
+
+/** Shows the previous navigation gallery again (the session goes on from wherever is chosen next). */
+function back() {
+  state.trail.pop();
+  const { heading, results } = state.trail.at(-1);
+  renderGallery(results, heading, "navigate");
+  renderTrail();
 }
 
 /** "Showing N of TOTAL", and "Load more" while there is more. */
@@ -245,6 +265,7 @@ const pageSize = () => pageOptionValues().k ?? 10;
 
 function search(heading) {
   state.nav = null;
+  state.navRejected = [];
   const text = $("text-input").value.trim();
   const options = { text, filters: selections(), facets: [...state.facetFields], ...pageOptionValues() };
   const query = state.query;
@@ -360,6 +381,7 @@ function navigateTo(result) {
       ? await post("/navigate/step", { session: state.nav.session, choose: result.id, reject, k })
       : await post("/navigate/start", { choose: result.id, reject, size: k, fq: filterQueries() });
     state.nav = { session: body.session, step };
+    state.navRejected = [...new Set([...state.navRejected, ...reject])];
     state.rejected.clear();
     return body;
   }, `Lookalikes of ${titleOf(result)} (${result.id}) · step ${step}`, "navigate");
@@ -373,6 +395,8 @@ function leaveSearch() {
 
 function browse() {
   state.rejected.clear();
+  state.navRejected = [];
+  state.trail = [];
   leaveSearch();
   return loadGallery(async () => {
     const body = await post("/navigate/start", { size: Math.min(pageSize(), NAV_MAX), fq: filterQueries() });
@@ -591,6 +615,7 @@ function wire() {
   on("tag-confirm", "click", confirmTag);
   on("tag-remove", "click", removeTag);
   on("load-more", "click", loadMore);
+  on("nav-back", "click", back);
   on("message-close", "click", () => { $("message").hidden = true; });
   on("tag-cancel", "click", () => { state.review = null; renderReview(); });
 }
