@@ -20,7 +20,6 @@ from bench.dataset import Catalog, Queries, Stored, calibrate
 from bench.exact import TYPES, NumpyScan, Truth, build_tree, exact_topk, mask, recall
 from bench.report import machine
 from bench.solr_bench import CONFIGSET, BenchSolr
-from embedder.localsolr import LocalSolr
 
 log = logging.getLogger(__name__)
 DIM = 1024
@@ -85,7 +84,7 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
             point = _measure_point(solr, stored, n, queries, max_dist, size, results["cells"]["probes"], results)
             point["settle_s"] = settled_s
             results["points"].append(point)
-        _run_parts(solr.solr, data, size, PARTS, results)
+        _run_parts(solr, data, size, PARTS, results)
     finally:
         solr.stop()
     results["pca_quality"] = pca_quality.run()
@@ -100,8 +99,8 @@ def run_parts(size_name: str, port: int, parts: tuple[str, ...], results: dict) 
     started = time.perf_counter()
     data = DATA / size_name
     shutil.rmtree(data / "solr-parts", ignore_errors=True)
-    solr = BenchSolr(data / "solr-parts", port, size.heap).solr
-    solr.start()
+    solr = BenchSolr(data / "solr-parts", port, size.heap)
+    solr.solr.start()
     try:
         _run_parts(solr, data, size, parts, results)
     finally:
@@ -115,9 +114,9 @@ def run_parts(size_name: str, port: int, parts: tuple[str, ...], results: dict) 
     return results
 
 
-def _run_parts(solr: LocalSolr, data: Path, size: Size, parts: tuple[str, ...], results: dict) -> None:
+def _run_parts(solr: BenchSolr, data: Path, size: Size, parts: tuple[str, ...], results: dict) -> None:
     if "embedder" in parts:
-        results["embedder"] = embedder_bench.run(solr, data, size.embed_images, size.embed_repeats)
+        results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images, size.embed_repeats)
     if "sync" in parts:
         results["sync"] = sync_bench.run(solr, data, size.sync_rows, size.sync_image_rows)
 
