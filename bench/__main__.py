@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from bench import decoding, load, report
-from bench.run import SIZES, run
+from bench.run import PARTS, SIZES, run, run_parts
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -27,11 +27,20 @@ def main() -> None:
         action="store_true",
         help="rewrite bench/REPORT.md from the results of the last run of this size",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="measure only this part again (repeatable), into the results of the last run of this size",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results_path = FOLDER / f"results-{args.size}.json"
     if args.report_only:
         results = json.loads(results_path.read_text())
+    elif args.only:
+        results = run_parts(args.size, args.port, tuple(args.only), json.loads(results_path.read_text()))
+        results_path.write_text(json.dumps(results, indent=1))
     else:
         results = run(args.size, args.port, fresh=not args.keep_index)
         results_path.write_text(json.dumps(results, indent=1))

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import cells, embedder_bench, pca_quality
+from bench import cells, embedder_bench, pca_quality, sync_bench
 from bench.contenders import Case, Contender, cases, measure, solr_contenders
 from bench.dataset import Catalog, Queries, Stored, calibrate
 from bench.exact import TYPES, NumpyScan, Truth, build_tree, exact_topk, mask, recall
+from bench.report import machine
 from bench.solr_bench import CONFIGSET, BenchSolr
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,18 @@ class Size:
     hnsw_budget_s: float  # skip an HNSW indexing step projected to take longer
     heap: str
     embed_images: int
+    embed_repeats: int  # turns of raw and job per batch size (the machine is shared and noisy)
+    sync_rows: int  # products of the no-op re-index (--vectors catalog)
+    sync_image_rows: int  # ... of its catalog of image files
 
 
 SIZES = {
-    "small": Size((20_000, 50_000), 40, 8.0, 50_000, 900, "2g", 64),
-    "medium": Size((100_000, 300_000), 40, 15.0, 100_000, 3600, "4g", 96),
-    "large": Size((100_000, 300_000, 1_000_000), 30, 15.0, 100_000, 5400, "4g", 96),
+    "small": Size((20_000, 50_000), 40, 8.0, 50_000, 900, "2g", 64, 3, 20_000, 5_000),
+    "medium": Size((100_000, 300_000), 40, 15.0, 100_000, 3600, "4g", 96, 5, 100_000, 20_000),
+    "large": Size((100_000, 300_000, 1_000_000), 30, 15.0, 100_000, 5400, "4g", 96, 5, 100_000, 20_000),
 }
+# The parts of a run that `python -m bench --only` measures again alone (into the last results).
+PARTS = ("embedder", "sync")
 
 
 def run(size_name: str, port: int, fresh: bool) -> dict:
@@ -56,6 +62,7 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
     max_dist = _threshold(stored, min(size.sizes), queries)
     results: dict = {
         "size": size_name,
+        "machine": machine(),
         "config": asdict(size),
         "spectrum": spectrum.source,
         "variance_top": spectrum.variances[:8].round(3).tolist(),
@@ -77,12 +84,41 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
             point = _measure_point(solr, stored, n, queries, max_dist, size, results["cells"]["probes"], results)
             point["settle_s"] = settled_s
             results["points"].append(point)
-        results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images)
+        _run_parts(solr, data, size, PARTS, results)
     finally:
         solr.stop()
     results["pca_quality"] = pca_quality.run()
     results["seconds"] = time.perf_counter() - started
     return results
+
+
+def run_parts(size_name: str, port: int, parts: tuple[str, ...], results: dict) -> dict:
+    """Measures ``parts`` again alone, on a Solr of their own, into ``results`` (the last run's),
+    noting which parts were measured so and how long it took."""
+    size = SIZES[size_name]
+    started = time.perf_counter()
+    data = DATA / size_name
+    shutil.rmtree(data / "solr-parts", ignore_errors=True)
+    solr = BenchSolr(data / "solr-parts", port, size.heap)
+    solr.solr.start()
+    try:
+        _run_parts(solr, data, size, parts, results)
+    finally:
+        solr.stop()
+    results["parts_run"] = {
+        "parts": list(parts),
+        "seconds": time.perf_counter() - started,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+    }
+    return results
+
+
+def _run_parts(solr: BenchSolr, data: Path, size: Size, parts: tuple[str, ...], results: dict) -> None:
+    if "embedder" in parts:
+        results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images, size.embed_repeats)
+    if "sync" in parts:
+        results["sync"] = sync_bench.run(solr, data, size.sync_rows, size.sync_image_rows)
 
 
 def _threshold(stored: Stored, n: int, queries: Queries) -> float:

@@ -58,8 +58,9 @@ def test_a_thousand_ids_travel_in_post_bodies(index):
     index.commit()
     ids = [f"T{i:04d}-" + "x" * 300 for i in range(1000)]  # 300 KB of ids: far over any URL limit
     assert len(index.get(ids, fl="id")) == 1000
-    assert tagging.apply(index, tagging.Attribute("batch", "big"), ids) == 1000
-    assert index.count(['tag_batch:"big"']) == 1000
+    big = tagging.Attribute("batch", "big")
+    assert tagging.apply(index, big, ids) == 1000
+    assert index.count([f'{big.field}:"big"']) == 1000  # tags have a field of their own: tag_batch
 
 
 def test_each_product_of_a_request_lands_or_fails_alone(service_url, demo_index, local_solr):
