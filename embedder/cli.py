@@ -150,7 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("--example", action="append", default=[], help="an example product id (repeatable)")
     tag.add_argument("--example-image", action="append", default=[], help="an example image (repeatable)")
     options.add_arguments(tag, options.TAG_PREVIEW_REQUEST)
-    tag.add_argument("--yes", action="store_true", help="write without asking")
+    decide = tag.add_mutually_exclusive_group()
+    decide.add_argument("--yes", action="store_true", help="write into every candidate without asking")
+    decide.add_argument("--json", action="store_true", help="print the candidates as JSON and write nothing")
     _weights(tag)
     tag.set_defaults(run=commands.tag)
 

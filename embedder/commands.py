@@ -129,16 +129,36 @@ def tag(args: argparse.Namespace, settings: Settings) -> int:
 
     client = LookalikeClient.connect(settings)
     candidates = tagging.preview(client, args.example, args.example_image, **_given(args, options.TAG_PREVIEW_REQUEST))
+    if args.json:
+        print(json.dumps([hit.__dict__ for hit in candidates], indent=2, default=str))
+        return 0
     print(format_hits(candidates))
     if not candidates:
         return 0
-    question = f"Write {args.attribute.name}={args.attribute.value} into these {len(candidates)} products? [y/N] "
-    if not args.yes and not (sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes")):
-        print("nothing written (pass --yes to write without asking)")
+    if not args.yes and not sys.stdin.isatty():
+        print("nothing written (pass --yes to write without asking, or review on a terminal)")
         return 0
-    tagged = tagging.apply(client.index, args.attribute, [h.id for h in candidates])
+    kept = candidates if args.yes else _review(candidates)
+    question = f"Write {args.attribute.name}={args.attribute.value} into these {len(kept)} products? [y/N] "
+    if not kept or not (args.yes or input(question).strip().lower() in ("y", "yes")):
+        print("nothing written")
+        return 0
+    tagged = tagging.apply(client.index, args.attribute, [h.id for h in kept])
     print(f"tagged {tagged} products with {args.attribute.field}={args.attribute.value}")
     return 0
+
+
+def _review(candidates: list) -> list:
+    """Asks about each candidate on the terminal: Enter or y keeps it, n rejects it, a keeps it
+    and every one after it."""
+    kept = []
+    for number, hit in enumerate(candidates, 1):
+        answer = input(f"[{number}/{len(candidates)}] {hit.id} {hit.fields.get('title', '')}: keep? [Y/n/a] ")
+        if answer.strip().lower() == "a":
+            return kept + candidates[number - 1 :]
+        if answer.strip().lower() not in ("n", "no"):
+            kept.append(hit)
+    return kept
 
 
 def untag(args: argparse.Namespace, settings: Settings) -> int:

@@ -207,3 +207,41 @@ def test_search_prints_facet_counts_and_navigate_steers_away_from_rejects(demo_i
     out = run_cli(demo_index, "navigate", "SKU0002", "--reject", "SKU0003", "-k", "6")
     after = out.split("after choosing SKU0002:")[1]
     assert "SKU0003" not in after and "SKU0002" not in after and len(after.strip().splitlines()) == 7
+
+
+def test_tag_reviews_each_candidate_on_a_terminal_and_json_writes_nothing(demo_index):
+    import json
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    base = [sys.executable, "-m", "embedder.cli", "--solr", demo_index.url.rsplit("/", 1)[0], "tag", "fabric=soft"]
+    args = ["--example", "SKU0002", "-k", "3"]
+    listed = subprocess.run([*base, *args, "--json"], capture_output=True, text=True, timeout=300)
+    candidates = [hit["id"] for hit in json.loads(listed.stdout)]
+    assert listed.returncode == 0 and candidates[0] == "SKU0002" and len(candidates) == 4
+    assert not tagged_ids(demo_index, tagging.Attribute("fabric", "soft")), "--json writes nothing"
+
+    leader, follower = pty.openpty()  # a terminal: the review asks about each candidate
+    process = subprocess.Popen([*base, *args], stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen, deadline = "", time.monotonic() + 300
+    answers = iter(["y", "n", "", "y", "y"])  # keep, reject, keep (Enter), keep; then write
+    while time.monotonic() < deadline and process.poll() is None:
+        ready, _, _ = select.select([leader], [], [], 1.0)
+        if not ready:
+            continue
+        try:
+            seen += os.read(leader, 4096).decode(errors="replace")
+        except OSError:  # the command ended: the terminal is closed
+            break
+        if seen.rstrip().endswith(("[Y/n/a]", "[y/N]")):
+            os.write(leader, (next(answers) + "\n").encode())
+            seen += "\n"
+    process.wait(timeout=60)
+    os.close(leader)
+    assert process.returncode == 0, seen
+    assert tagged_ids(demo_index, tagging.Attribute("fabric", "soft")) == {candidates[0], *candidates[2:]}, seen
