@@ -49,6 +49,13 @@ def program(args: argparse.Namespace) -> int:
     return args.run(args, settings)
 
 
+def _label(text: str) -> tuple[str, str]:
+    field, sep, label = text.partition("=")
+    if not sep or not field.strip() or not label.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=LABEL, e.g. attr_gender=Gender, got {text!r}")
+    return field.strip(), label.strip()
+
+
 def _parser() -> argparse.ArgumentParser:
     env = "; ".join(f"{v} ({k})" for k, v in ENVIRONMENT.items())
     codes = "; ".join(f"{code} {meaning}" for code, meaning in errors.EXIT_CODES.items())
@@ -134,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-private-urls", action="store_true", help="let image URLs point inside the network (refused by default)"
     )
     serve.add_argument("--read-only", action="store_true", help="take no writes (products, tags, clusters)")
+    serve.add_argument(
+        "--label",
+        action="append",
+        type=_label,
+        default=[],
+        metavar="FIELD=LABEL",
+        help="what the page calls a field, e.g. attr_gender=Gender (repeatable)",
+    )
     serve.add_argument(
         "--image-root",
         action="append",

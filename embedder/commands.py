@@ -108,6 +108,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         image_roots=tuple(args.image_root),
         api_token=settings.api_token,
         read_only=args.read_only,
+        labels=dict(args.label),
     )
     app = create_app(settings, config)
     try:  # load the model now, so bad weights fail in one line at start-up

@@ -61,7 +61,8 @@ def running_service(settings: Settings, extractor, image_roots: tuple[Path, ...]
 
     from embedder.service import ServiceConfig, create_app
 
-    app = create_app(settings=settings, config=ServiceConfig(image_roots=image_roots), extractor=extractor)
+    config = ServiceConfig(image_roots=image_roots, labels={"tag_season": "Season of the year"})
+    app = create_app(settings=settings, config=config, extractor=extractor)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="lookalike-web-test", daemon=True)
     thread.start()
@@ -349,6 +350,8 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.find("cluster-assign", cluster).click()
     page.wait(lambda: page.message().startswith(f"Tagged {size} products of cluster"), "the cluster was not tagged")
     assert page.find_all("facet-tag_season-summer"), "the new attribute is offered as a facet"
+    legend = page.find("facet-group-tag_season").find_element(By.TAG_NAME, "legend")
+    assert legend.text == "Season of the year", "a label configured with serve --label"
     after = index.get(list(catalog), fl="id,cluster_id,tag_season")
     assert {i for i, d in after.items() if str(d.get("cluster_id")) == cluster_id} == members
     assert {i for i, d in after.items() if "summer" in d.get("tag_season", [])} == members

@@ -35,6 +35,7 @@ class ServiceConfig:
     image_roots: tuple[Path, ...] = field(default_factory=tuple)  # more roots of local product images
     api_token: str | None = None  # writes need "Authorization: Bearer <token>" when set
     read_only: bool = False  # no writes at all
+    labels: dict[str, str] = field(default_factory=dict)  # field -> its name on the page
 
 
 class Services:
@@ -98,6 +99,11 @@ def _register_pages(app: Flask) -> None:
     @app.get("/static/<path:name>")
     def static_file(name: str):
         return send_from_directory(WEB / "static", name)
+
+    @app.get("/labels")
+    def labels():
+        """What the page calls fields (``serve --label FIELD=LABEL``); others by their own name."""
+        return jsonify(app.extensions["lookalike"].config.labels)
 
     @app.get("/openapi.json")
     def openapi_spec():

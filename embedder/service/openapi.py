@@ -106,6 +106,10 @@ SPEC = {
                 error=STR,
             ),
         ),
+        "/labels": _get(
+            "What the page calls fields (serve --label FIELD=LABEL)",
+            {"type": "object", "additionalProperties": STR},
+        ),
         "/health/live": _get("The process answers (liveness): never asks Solr", _obj(status=STR)),
         "/health/ready": _get(
             "Ready for traffic (readiness): Solr answers and the collection holds one PCA model (503 otherwise)",

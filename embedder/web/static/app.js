@@ -12,6 +12,7 @@ const state = {
   expanded: new Set(), // facet fields showing every value
   trail: [], // the navigation galleries so far, {heading, results}, for the Back step
   navRejected: [], // ids rejected during this navigation
+  labels: {}, // field -> its name here, as the service is configured (GET /labels)
   facetFields: new Set(DEFAULT_FACETS), // asked of /search; tagged attributes join them
   selected: new Map(), // example id -> result, for tagging
   rejected: new Set(), // ids marked "not like this", sent with the next navigation step
@@ -93,7 +94,7 @@ const quote = (value) => `"${String(value).replace(/[\\"]/g, "\\$&")}"`;
 const formatDistance = (d) => (typeof d === "number" ? `distance ${d.toPrecision(4)}` : "");
 const numberOrNull = (input) => (input.value.trim() === "" ? null : Number(input.value));
 const ATTRIBUTE = /^(attr|tag)_/; // the catalog's columns and the merchandisers' tags
-const facetLabel = (field) => FACET_LABELS[field] ?? field.replace(ATTRIBUTE, "");
+const facetLabel = (field) => state.labels[field] ?? FACET_LABELS[field] ?? field.replace(ATTRIBUTE, "");
 
 /** The checked facet values by field, as /search takes them: the service ORs values within a
  * field, ANDs fields, and keeps the counts of a selected field's other values. */
@@ -623,4 +624,8 @@ function wire() {
 wire();
 loadHealth();
 guarded(loadClusters);
-guarded(async () => { await buildSearchOptions(); await search(); });
+guarded(async () => {
+  state.labels = await api("/labels");
+  await buildSearchOptions();
+  await search();
+});
