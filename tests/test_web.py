@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from embedder import options, tagging
+from embedder import contract, options, tagging
 from embedder.config import Settings
 from embedder.samples import query_image
 
@@ -394,3 +394,17 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     page.find("facet-filter-tag_batch").send_keys("b1")
     assert listed() == ["b1 (1)"]
     page.screenshot("facet-show-all")
+
+    # 9. A product whose image lies outside the served roots: its card says nothing, the page once.
+    outside = Path(tempfile.mkdtemp()) / "hidden.jpg"
+    shutil.copy(index.catalog_dir / "images" / "SKU0005.jpg", outside)
+    index.add([{"id": "HIDDEN1", "title": "A hidden parasol", contract.IMAGE_URL_FIELD: str(outside)}])
+    index.commit()
+    page.fill("text-input", "parasol")
+    before = page.generation()
+    page.find("search-button").click()
+    page.wait(lambda: page.generation() > before, "the gallery did not render")
+    page.wait(lambda: page.message_kind() == "warning", "no word on the missing image")
+    assert "--image-root" in page.message() and "no-image" in page.card("HIDDEN1").get_attribute("class")
+    index.delete(["HIDDEN1"])
+    index.commit()

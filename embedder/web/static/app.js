@@ -13,6 +13,7 @@ const state = {
   trail: [], // the navigation galleries so far, {heading, results}, for the Back step
   navRejected: [], // ids rejected during this navigation
   labels: {}, // field -> its name here, as the service is configured (GET /labels)
+  imagesExplained: false, // why an image is missing was said
   facetFields: new Set(DEFAULT_FACETS), // asked of /search; tagged attributes join them
   selected: new Map(), // example id -> result, for tagging
   rejected: new Set(), // ids marked "not like this", sent with the next navigation step
@@ -198,7 +199,7 @@ function makeCard(result) {
   part("result-open").addEventListener("click", () => guarded(() => navigateTo(result)));
   const image = card.querySelector("img");
   Object.assign(image, { src: result.image, alt: title });
-  image.addEventListener("error", () => card.classList.add("no-image"), { once: true });
+  image.addEventListener("error", () => imageMissing(card), { once: true });
   part("result-title").textContent = title;
   part("result-id").textContent = result.id;
   part("result-distance").textContent = formatDistance(result.distance);
@@ -214,6 +215,15 @@ function makeCard(result) {
   reject.setAttribute("aria-pressed", String(state.rejected.has(result.id)));
   reject.addEventListener("click", () => toggleReject(result.id, card, reject));
   return card;
+}
+
+/** A card whose image the service does not serve; the page says why, once. */
+function imageMissing(card) {
+  card.classList.add("no-image");
+  if (state.imagesExplained) return;
+  state.imagesExplained = true;
+  showMessage("Some product images cannot be shown: the service serves local images only from its home, " +
+    "the directories of the catalogs indexed into the collection, and each `serve --image-root`.", "warning");
 }
 
 function describe(fields) {
