@@ -7,33 +7,42 @@
 #
 # ImageNet weights are downloaded on first use into the Keras cache, /home/lookalike/.keras:
 # mount a volume there so they are downloaded once, not on every new container.
+#
+# Stage 1 installs the locked dependencies and the project into a virtual environment; stage 2 is
+# a fresh python:3.11-slim with that environment alone: no pip cache, no wheel or source, no
+# compiler (every package is a binary wheel), so the image is the interpreter plus what the
+# project imports (TensorFlow is most of it).
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/lookalike
+ENV PATH=/opt/lookalike/bin:$PATH
+
+# The lock first (docker/embedder-constraints.txt, from scripts/pin-embedder-dependencies.py),
+# so this layer is rebuilt only when the lock changes, not on every code change.
+COPY docker/embedder-constraints.txt /tmp/
+RUN pip install --no-cache-dir --only-binary=:all: -r /tmp/embedder-constraints.txt
+
+# The project, installed the way pyproject.toml declares it (entry point `lookalike`, the
+# subpackages and the web page as package data) with its `embed` extra, from the locked set
+# alone: --no-index makes a requirement the lock lacks fail the build instead of installing
+# an unpinned version.
+COPY pyproject.toml setup.py README.md /src/
+COPY embedder /src/embedder
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels /src \
+ && pip install --no-cache-dir --no-index "$(ls /tmp/wheels/lookalike-*.whl)[embed]" \
+ && pip check
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
-
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    PATH=/opt/lookalike/bin:$PATH
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin lookalike
-WORKDIR /app
-
-# Dependencies first, from pyproject.toml itself (TensorFlow is most of the image): this layer is
-# rebuilt only when pyproject.toml changes, not on every code or README change. Placeholders for
-# the package and pyproject's readme let pip resolve the project; the real files replace them.
-COPY pyproject.toml setup.py ./
-RUN mkdir embedder && echo '__version__ = "0"' > embedder/__init__.py && touch README.md \
- && pip install '.[embed]' \
- && pip uninstall -y lookalike \
- && rm -rf embedder README.md build *.egg-info
-
-# The project, installed the way pyproject.toml declares it (entry point `lookalike`, the
-# subpackages and the web page as package data).
-COPY README.md ./
-COPY embedder ./embedder
-RUN pip install --no-deps . \
- && rm -rf build \
- && lookalike --help >/dev/null \
+COPY --from=build /opt/lookalike /opt/lookalike
+RUN lookalike --help >/dev/null \
  && python -c "import embedder.service, embedder.cli, embedder.web"
 
 # State of the running process: the Keras cache (a volume in docker-compose.yml) and the local
@@ -44,6 +53,7 @@ ENV LOOKALIKE_HOME=/home/lookalike/state \
     LOOKALIKE_SOLR_URL=http://solr:8983/solr
 
 USER lookalike
+WORKDIR /home/lookalike
 EXPOSE 8000
 ENTRYPOINT ["lookalike"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

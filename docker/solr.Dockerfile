@@ -4,9 +4,10 @@
 #   docker build -f docker/solr.Dockerfile -t lookalike-solr .
 #
 # Stage 1 builds the plugin jar with Maven (tests run in CI, not here); stage 2 copies it, the
-# configset and the init script into the official image. The plugin is loaded through solr.xml's
-# sharedLib (the official image's default solr.xml reads it from -Dsolr.sharedLib), never through
-# <lib> in solrconfig.xml, which Solr 9.8+ ignores by default.
+# configset and the init script into the official image. The jar goes to /opt/solr/lib, the
+# install directory's lib/, which Solr 9 puts on every core's class path by itself: no SOLR_OPTS,
+# no solr.xml and no <lib> in solrconfig.xml (which Solr 9.8+ ignores by default) are involved,
+# so a user's own SOLR_OPTS cannot lose the plugin (docs/install-solr.md).
 ARG SOLR_IMAGE=solr:9.10
 ARG MAVEN_IMAGE=maven:3-eclipse-temurin-17
 
@@ -25,15 +26,14 @@ RUN --mount=type=cache,target=/root/.m2 \
  && test -s solr-plugin/plugin/target/lookalike-solr-plugin-0.1.0.jar
 
 FROM ${SOLR_IMAGE}
-# Under the Solr install directory on purpose: bin/solr runs Solr with the Java security manager,
-# whose policy (server/etc/security.policy) lets Solr read the install dir and the Solr home but
-# not an arbitrary path such as /opt/lookalike. /var/solr (the Solr home) is a volume, so a jar
-# put there by the image would not be replaced when the image is upgraded.
+# /opt/solr is the image's Solr install directory (bin/solr sets solr.install.dir); its Solr home,
+# /var/solr, is a volume, where an image upgrade would not replace the jar.
+COPY --from=plugin /build/solr-plugin/plugin/target/lookalike-solr-plugin-0.1.0.jar /opt/solr/lib/
 ENV LOOKALIKE_SOLR_DIR=/opt/solr/lookalike
-COPY --from=plugin /build/solr-plugin/plugin/target/lookalike-solr-plugin-0.1.0.jar ${LOOKALIKE_SOLR_DIR}/lib/
 COPY solr-config/conf ${LOOKALIKE_SOLR_DIR}/configset/conf
 COPY --chmod=0755 docker/solr-init.sh ${LOOKALIKE_SOLR_DIR}/bin/solr-init.sh
-# Defaults for a plain `docker run`; docker-compose.yml sets the same (plus extras) explicitly.
-# --add-modules jdk.incubator.vector: the plugin may use the incubating Vector API; bin/solr adds
-# the module by itself only on Java 20-21, and this image runs Java 17.
-ENV SOLR_OPTS="-Dsolr.sharedLib=/opt/solr/lookalike/lib --add-modules jdk.incubator.vector"
+# The default for a plain `docker run`; docker-compose.yml sets the same (plus SOLR_EXTRA_OPTS).
+# Optional: the plugin's distance kernel uses the JDK's Vector API when this module is present,
+# with identical results without it; bin/solr adds it by itself only on Java 20-21, and this image
+# runs Java 17.
+ENV SOLR_OPTS="--add-modules jdk.incubator.vector"

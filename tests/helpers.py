@@ -28,6 +28,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_block(size: int, zookeeper_offset: int = 1000) -> int:
+    """A base port with ``size`` consecutive free ports and a free ZooKeeper port after it."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + zookeeper_offset > 65000:
+            continue
+        wanted = [*range(base, base + size), base + zookeeper_offset]
+        try:
+            for port in wanted:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free block of ports")
+
+
 def shared_dataset(name: str) -> Path:
     """A dataset under ../shared/datasets, or a skip saying it is absent."""
     path = SHARED / "datasets" / name

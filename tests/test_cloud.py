@@ -4,7 +4,6 @@ form exactly like a single node: same ids, same order, same scores."""
 from __future__ import annotations
 
 import io
-import socket
 from dataclasses import replace
 
 import numpy as np
@@ -17,26 +16,7 @@ from embedder.localsolr import CloudLayout, LocalSolr
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
 from embedder.solr import SolrIndex
-from tests.helpers import all_vectors, indexer
-
-
-def free_port_block(size: int, zookeeper_offset: int = 1000) -> int:
-    """A base port with ``size`` consecutive free ports and a free ZooKeeper port after it."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + zookeeper_offset > 65000:
-            continue
-        wanted = [*range(base, base + size), base + zookeeper_offset]
-        try:
-            for port in wanted:
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of ports")
+from tests.helpers import all_vectors, free_port_block, indexer
 
 
 @pytest.fixture(scope="module")

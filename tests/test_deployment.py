@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tomllib
 import xml.etree.ElementTree as ET
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,14 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 EMBEDDER_DOCKERFILE = REPO / "Dockerfile"
 SOLR_DOCKERFILE = REPO / "docker" / "solr.Dockerfile"
 INIT_SCRIPT = REPO / "docker" / "solr-init.sh"
+LOCK = REPO / "docker" / "embedder-constraints.txt"
 PROFILES = ("cloud", "single", "index")
 
 SOLR_NODES = ("solr1", "solr2", "solr-single")
 INIT_SERVICES = ("solr-init", "solr-single-init")
-LONG_RUNNING = ("zookeeper", *SOLR_NODES, "embedder")
+ZOOKEEPERS = ("zookeeper1", "zookeeper2", "zookeeper3")
+ENSEMBLE = "zookeeper1:2181,zookeeper2:2181,zookeeper3:2181"
+LONG_RUNNING = (*ZOOKEEPERS, *SOLR_NODES, "embedder")
 ONE_OFF = (*INIT_SERVICES, "indexer")
 
 
@@ -172,17 +176,30 @@ def test_every_service_is_present(services):
     assert set(services) == {*LONG_RUNNING, *ONE_OFF}
 
 
-def test_cloud_is_zookeeper_and_two_solr_nodes_and_single_is_one_node(services):
-    assert services["zookeeper"]["image"].startswith("zookeeper:")
-    for name in ("zookeeper", "solr1", "solr2", "solr-init"):
+def test_cloud_is_a_zookeeper_ensemble_and_two_solr_nodes_and_single_is_one_node(compose, services):
+    servers = []
+    for number, name in enumerate(ZOOKEEPERS, start=1):
+        zookeeper = services[name]
+        assert zookeeper["image"].startswith("zookeeper:") and zookeeper["profiles"] == ["cloud"]
+        env = environment(zookeeper)
+        assert env["ZOO_MY_ID"] == str(number)
+        servers.append(env["ZOO_SERVERS"].split())
+        # each its own data, so the three are three copies, not one
+        assert volume_mounts(zookeeper) == {"/data": f"{name}-data", "/datalog": f"{name}-datalog"}
+        assert {f"{name}-data", f"{name}-datalog"} <= set(compose["volumes"])
+        assert "zookeeper" in zookeeper["networks"]["default"]["aliases"]  # LOOKALIKE_SOLR_URL=zookeeper:2181
+    # every server knows the same ensemble: server.N=host:peer-port:election-port;client-port
+    assert servers == [[f"server.{i}={name}:2888:3888;2181" for i, name in enumerate(ZOOKEEPERS, start=1)]] * 3
+    for name in ("solr1", "solr2", "solr-init"):
         assert services[name]["profiles"] == ["cloud"], name
+        assert environment(services[name])["ZK_HOST"] == ENSEMBLE, name
     for name in ("solr-single", "solr-single-init"):
         assert services[name]["profiles"] == ["single"], name
     for name in ("solr1", "solr2"):
-        env = environment(services[name])
-        assert env["ZK_HOST"] == "zookeeper:2181"
-        assert env["SOLR_HOST"] == name  # what other nodes and clients resolve on the network
-        assert services[name]["depends_on"]["zookeeper"]["condition"] == "service_healthy"
+        assert environment(services[name])["SOLR_HOST"] == name  # what other nodes and clients resolve
+        assert {z: c["condition"] for z, c in services[name]["depends_on"].items()} == dict.fromkeys(
+            ZOOKEEPERS, "service_healthy"
+        )
     # The single node runs SolrCloud with its embedded ZooKeeper, so aliases (model upgrades) work.
     assert "-c" in services["solr-single"]["command"]
     assert environment(services["solr-single-init"])["ZK_HOST"] == "solr-single:9983"
@@ -201,10 +218,11 @@ def test_long_running_services_have_health_checks(services):
         assert service.get("restart") == "unless-stopped", name
         test = service.get("healthcheck", {}).get("test")
         assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no health check"
-    zookeeper = services["zookeeper"]
-    command = " ".join(zookeeper["healthcheck"]["test"])
-    used = next(word for word in ("ruok", "srvr", "mntr") if word in command)
-    assert used in environment(zookeeper)["ZOO_4LW_COMMANDS_WHITELIST"].split(",")
+    for name in ZOOKEEPERS:
+        command = " ".join(services[name]["healthcheck"]["test"])
+        # healthy once in a quorum, which `srvr` shows and `ruok` does not
+        assert "echo srvr" in command and "Mode: (leader|follower)" in command, name
+        assert "srvr" in environment(services[name])["ZOO_4LW_COMMANDS_WHITELIST"].split(",")
     for name in SOLR_NODES:
         command = " ".join(services[name]["healthcheck"]["test"])
         assert re.search(r"localhost:8983/solr/admin/(info/(health|system)|ping)", command), name
@@ -240,24 +258,18 @@ def test_solr_image_is_built_from_the_official_image_and_maven(services):
     assert re.search(r"(?m)^FROM \$\{SOLR_IMAGE\}$", text)
 
 
-def test_solr_opts_load_the_plugin_through_shared_lib_with_the_vector_module(services):
+def test_the_jar_is_in_the_install_dirs_lib_and_solr_opts_only_add_the_vector_module(services):
     jar = artifacts.PLUGIN_JAR.name
-    copies = instructions(SOLR_DOCKERFILE, "COPY")
+    copies = [c for c in instructions(SOLR_DOCKERFILE, "COPY") if c.startswith("--from=plugin") and jar in c]
+    # <solr_install>/lib, which Solr loads by itself (docs/install-solr.md): nothing to configure
+    assert [c.split()[-1] for c in copies] == ["/opt/solr/lib/"]
     for name in SOLR_NODES:
         opts = environment(services[name])["SOLR_OPTS"].split()
-        assert opts[opts.index("--add-modules") + 1] == "jdk.incubator.vector", name
-        shared = [o.split("=", 1)[1] for o in opts if o.startswith("-Dsolr.sharedLib=")]
-        assert len(shared) == 1, f"{name}: SOLR_OPTS must set -Dsolr.sharedLib once"
-        lib = shared[0].rstrip("/")
-        # The jar lands in that directory (ENV paths spelled out), under the install dir that
-        # Solr's security policy lets it read.
-        assert lib.startswith("/opt/solr/"), lib
-        target = next(c for c in copies if c.startswith("--from=plugin") and jar in c).split()[-1]
-        assert target.replace("${LOOKALIKE_SOLR_DIR}", "/opt/solr/lookalike").rstrip("/") == lib
+        assert opts == ["--add-modules", "jdk.incubator.vector", "${SOLR_EXTRA_OPTS:-}"], name
     # The image's own default (plain `docker run`) says the same.
     env_line = next(i for i in instructions(SOLR_DOCKERFILE, "ENV") if i.startswith("SOLR_OPTS="))
-    assert "-Dsolr.sharedLib=/opt/solr/lookalike/lib" in env_line
-    assert "--add-modules jdk.incubator.vector" in env_line
+    assert env_line == 'SOLR_OPTS="--add-modules jdk.incubator.vector"'
+    assert "sharedLib" not in SOLR_DOCKERFILE.read_text() + COMPOSE_FILE.read_text()
 
 
 def test_configset_does_not_rely_on_lib_directives():
@@ -330,21 +342,29 @@ def test_sidecar_is_built_from_the_dockerfile_and_serves_on_all_interfaces(servi
     assert set(embedder["profiles"]) == {"cloud", "single"}
 
 
-def test_dockerfile_installs_the_package_as_pyproject_declares_it():
-    text = EMBEDDER_DOCKERFILE.read_text()
-    assert re.search(r"(?m)^FROM python:3\.11-slim$", text)
+def test_dockerfile_installs_the_locked_dependencies_then_the_package_as_pyproject_declares_it():
+    stages = re.findall(r"(?m)^FROM (.+)$", EMBEDDER_DOCKERFILE.read_text())
+    assert stages == ["python:3.11-slim AS build", "python:3.11-slim"]
     runs = instructions(EMBEDDER_DOCKERFILE, "RUN")
     installs = [r for r in runs if "pip install" in r]
-    assert installs and not any("-r " in r or "requirements" in r for r in installs)
-    assert any(re.search(r"pip install (--no-deps )?(-e )?\.(\s|$)", r) for r in installs)
+    assert all("--no-cache-dir" in r for r in installs), installs
+    # the lock, as binary wheels only (no compiler needed), then the project with no index at all,
+    # so a requirement the lock lacks fails the build rather than installing unpinned
+    assert installs[0] == "pip install --no-cache-dir --only-binary=:all: -r /tmp/embedder-constraints.txt"
+    assert 'pip install --no-cache-dir --no-index "$(ls /tmp/wheels/lookalike-*.whl)[embed]"' in installs[1]
+    assert "pip check" in installs[1]
+    copied = " ".join(instructions(EMBEDDER_DOCKERFILE, "COPY"))
+    for needed in ("docker/embedder-constraints.txt", "pyproject.toml", "setup.py", "README.md", "embedder"):
+        assert needed in copied and not dockerignore_excludes(needed), needed
+    # The last stage holds the interpreter and the virtual environment only: no compiler, no
+    # sources, no wheels.
+    final = final_stage(EMBEDDER_DOCKERFILE)
+    assert re.findall(r"(?m)^COPY (.+)$", final) == ["--from=build /opt/lookalike /opt/lookalike"]
+    assert not re.search(r"apt-get|build-essential|gcc|pip install", final)
     # CPU TensorFlow comes from pyproject's own `embed` extra, which the sidecar installs.
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert any(d.startswith("tensorflow-cpu") for d in project["project"]["optional-dependencies"]["embed"])
     assert not any("tensorflow" in d for d in project["project"]["dependencies"])
-    assert any("'.[embed]'" in r for r in installs)
-    copied = " ".join(instructions(EMBEDDER_DOCKERFILE, "COPY"))
-    for needed in ("pyproject.toml", "setup.py", "README.md", "embedder"):  # README.md: pyproject's readme
-        assert needed in copied and not dockerignore_excludes(needed), needed
     # A plain install must carry every subpackage and the web page (package data).
     setuptools = project["tool"]["setuptools"]
     assert setuptools["packages"]["find"]["include"] == ["embedder", "embedder.*"]
@@ -352,6 +372,37 @@ def test_dockerfile_installs_the_package_as_pyproject_declares_it():
     patterns = setuptools["package-data"]["embedder.web"]
     shipped = {p for pattern in patterns for p in web.glob(pattern) if p.is_file()}
     assert shipped == {p for p in web.rglob("*") if p.is_file()}
+
+
+def test_the_lock_pins_every_runtime_requirement_and_what_they_need():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lines = [line for line in LOCK.read_text().splitlines() if line and not line.startswith("#")]
+    pins = dict(line.split("==") for line in lines)
+    assert all(re.fullmatch(r"[a-z0-9-]+==[\w.]+", line) for line in lines), "name==version lines only"
+    assert list(pins) == sorted(pins) and all(canonicalize_name(n) == n for n in pins)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    # the image's platform: linux/amd64, Python 3.11 (pyproject picks tensorflow-cpu there)
+    image = {"platform_system": "Linux", "platform_machine": "x86_64", "python_version": "3.11", "extra": ""}
+    runtime = project["dependencies"] + project.get("optional-dependencies", {}).get("embed", [])
+    for requirement in map(Requirement, runtime):
+        if requirement.marker is None or requirement.marker.evaluate(image):
+            name = canonicalize_name(requirement.name)
+            assert name in pins, f"{name} is required but not locked: run scripts/pin-embedder-dependencies.py"
+            assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
+    # What the locked packages need is locked too, checked where this environment has the same version.
+    for name, version in pins.items():
+        try:
+            installed = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if installed.version != version:
+            continue
+        for text in installed.requires or []:
+            needed = Requirement(text)
+            if needed.marker is None or needed.marker.evaluate(image):
+                assert canonicalize_name(needed.name) in pins, f"{name} needs {needed.name}, which is not locked"
 
 
 def test_keras_weights_are_cached_in_a_named_volume(compose, services):
