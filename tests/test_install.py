@@ -14,12 +14,14 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import time
 import venv
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from embedder import __version__, artifacts
 from tests.helpers import free_port, write_rows
@@ -124,5 +126,39 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by
         refused = run(fresh, *solr, "search", "--image", str(tmp_path / "x.jpg"), env=env)
         assert refused.returncode == 8 and "pip install 'lookalike[embed]'" in refused.stderr, refused.stderr
         assert refused.stderr.count("\n") == 1
+        for command in (["tag", "style=plain", "--example", "W01", "-k", "2", "--yes"], ["cluster", "-k", "3"]):
+            done = run(fresh, *solr, *command, env=env)
+            assert done.returncode == 0, (command, done.stderr)  # no TensorFlow needed
+
+        http = str(free_port())  # the service: image searches answer 503 with the reason, the rest works
+        serve = [str(fresh / "venv" / "bin" / "lookalike"), *solr, "serve", "--port", http]
+        log = tmp_path / "serve.log"
+        with open(log, "wb") as out:
+            service = subprocess.Popen(serve, cwd=fresh, env=env, stdout=subprocess.DEVNULL, stderr=out)
+        try:
+            url = f"http://127.0.0.1:{http}"
+            wait_until_up(f"{url}/health/live", service, log)
+            by_id = requests.post(f"{url}/search", json={"id": "W03", "k": 4}, timeout=60)
+            assert [r["id"] for r in by_id.json()["results"]] == expected
+            image = {"image": ("x.jpg", (tmp_path / "x.jpg").read_bytes(), "image/jpeg")}
+            no_model = requests.post(f"{url}/search", files=image, timeout=60)
+            assert no_model.status_code == 503 and "lookalike[embed]" in no_model.json()["error"]
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
     finally:
         run(fresh, "solr", "stop", "--port", port, env=env)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Polls ``url`` until it answers (bounded: 120 s), unless the process ended first."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    raise AssertionError(
+        f"the service did not come up: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+    )
