@@ -194,7 +194,8 @@ def test_search_navigate_tag_and_cluster_in_headless_chromium(local_solr, demo_i
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     settings = Settings(solr_url=local_solr.url, collection=local_solr.collection, weights="none", home=tmp_path)
-    with running_service(settings, extractor, (tmp_path, demo_index.catalog_dir)) as base_url, chromium() as driver:
+    # No --image-root: the catalog's images are served from the directory the indexing job recorded.
+    with running_service(settings, extractor, ()) as base_url, chromium() as driver:
         page = Page(driver, base_url)
         try:
             _story(page, index, catalog, vectors_before, query)
@@ -245,6 +246,16 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert results[0]["id"] == next(i for i in expected if catalog[i]["color"] == "red")
     assert page.find("facet-category-tshirt").is_selected()
     page.screenshot("search-image-keyword-facet")
+
+    # 1b. Two values of one field: products of either, and the field still lists its other values.
+    with page.new_gallery("T-shirts or dresses"):
+        page.find("facet-category-dress").click()
+    striped = {i for i, row in catalog.items() if "striped" in row["title"].lower()}
+    both = {i for i in striped if catalog[i]["category"] in ("tshirt", "dress")}
+    assert set(page.result_ids()) == both and {catalog[i]["category"] for i in both} == {"tshirt", "dress"}
+    assert page.find_all("facet-category-shoe"), "a selected field keeps the counts of its other values"
+    with page.new_gallery("T-shirts again"):
+        page.find("facet-category-dress").click()
 
     # 2. Clicking a result shows its lookalikes; a second click goes on without repeats.
     with page.new_gallery("the search without the facet"):
