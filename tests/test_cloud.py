@@ -138,3 +138,55 @@ def test_the_sidecar_serves_a_sharded_collection(cloud, indexes, extractor, tmp_
     assert ids == [h.id for h in single] and ids[0] == "SKU0012"
     steps = client.post("/navigate/start", json={"choose": "SKU0012", "size": 4}).get_json()
     assert len(steps["gallery"]) == 4 and "SKU0012" not in [g["id"] for g in steps["gallery"]]
+
+
+def sqdist_float32(vector: np.ndarray, query: np.ndarray) -> np.float32:
+    """The plugin's distance, bit for bit: component i into lane i % 8, then the lanes in order."""
+    squares = (vector.astype(np.float32) - query.astype(np.float32)) ** 2
+    padded = np.concatenate([squares, np.zeros(-len(squares) % 8, np.float32)]).reshape(-1, 8)
+    lanes = np.zeros(8, np.float32)
+    for row in padded:
+        lanes += row
+    total = np.float32(0)
+    for lane in lanes:
+        total = np.float32(total + lane)
+    return total
+
+
+def visual_page(index: SolrIndex, query: np.ndarray, start: int, rows: int) -> list[tuple[str, np.float32]]:
+    params = {"q": "{!visual f=image_vector v=$qv}", "qv": contract.encode_vector(query), "start": start}
+    params.update(rows=rows, fl="id,d:sqdist(image_vector,$qv)", minExactCount=start + rows)
+    return [(d["id"], np.float32(d["d"])) for d in index.request("select", params)["response"]["docs"]]
+
+
+def test_ties_by_id_and_near_duplicates_by_distance_like_one_node(indexes):
+    """13 exact duplicates of the query in unique-key order on any page, and a pair whose distances
+    differ in the last bits (1 / (1 + d) ties them) in distance order, on one node and two shards."""
+    rng = np.random.default_rng(11)
+    duplicated, near_query = (rng.normal(size=contract.DEFAULT_DIMENSION).astype(np.float32) for _ in range(2))
+    near_query[0] = 0  # the pair's component 0 is then its exact difference to the query
+    added = {f"TIE{i:02d}": duplicated for i in reversed(range(13))}  # against the doc id order
+    for product_id, offset in (("TIENEAR1", 2), ("TIENEAR2", 0)):  # NEAR1 is farther, by 2 ulps
+        vector = near_query.copy()
+        vector[0] = np.float32(1e-3)
+        for _ in range(offset):
+            vector[0] = np.nextafter(vector[0], np.float32(1))
+        added[product_id] = vector
+    docs = [{"id": i, contract.VECTOR_FIELD: contract.encode_vector(v)} for i, v in added.items()]
+    for index in indexes:
+        index.add(docs)
+        index.commit()
+    try:
+        vectors = {**all_vectors(indexes[0]), **added}
+        for query, pages in ((duplicated, ((0, 5), (5, 12))), (near_query, ((0, 2), (1, 6)))):
+            distances = {i: sqdist_float32(v, query) for i, v in vectors.items()}
+            reference = sorted(distances, key=lambda i: (distances[i], i))
+            for start, rows in pages:
+                expected = [(i, distances[i]) for i in reference[start : start + rows]]
+                for index in indexes:
+                    assert visual_page(index, query, start, rows) == expected, (start, rows)
+        assert [i for i, _ in visual_page(indexes[1], near_query, 0, 2)] == ["TIENEAR2", "TIENEAR1"]
+    finally:
+        for index in indexes:
+            index.delete(list(added))
+            index.commit()

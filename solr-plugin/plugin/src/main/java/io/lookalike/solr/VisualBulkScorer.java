@@ -35,11 +35,12 @@ final class VisualBulkScorer extends BulkScorer {
       ImageVectorValues values,
       float[] target,
       float maxDist,
+      VisualScore form,
       float boost) {
     this.candidates = candidates;
     this.values = values;
     this.target = target;
-    this.hit = new Hit(maxDist, boost);
+    this.hit = new Hit(maxDist, form, boost);
   }
 
   @Override
@@ -77,6 +78,7 @@ final class VisualBulkScorer extends BulkScorer {
   /** The current hit, as the collector sees it. */
   private static final class Hit extends Scorable {
     private final float maxDist;
+    private final VisualScore form;
     private final float boost;
     int doc = -1;
     float distance;
@@ -84,15 +86,16 @@ final class VisualBulkScorer extends BulkScorer {
     /** A document matches if and only if its distance is {@code <= bound}. */
     float bound;
 
-    Hit(float maxDist, float boost) {
+    Hit(float maxDist, VisualScore form, float boost) {
       this.maxDist = maxDist;
+      this.form = form;
       this.boost = boost;
       this.bound = maxDist;
     }
 
     @Override
     public float score() {
-      return VisualScorer.score(boost, distance);
+      return form.score(boost, distance);
     }
 
     @Override
@@ -102,7 +105,7 @@ final class VisualBulkScorer extends BulkScorer {
 
     @Override
     public void setMinCompetitiveScore(float minScore) {
-      bound = VisualScorer.bound(maxDist, boost, minScore);
+      bound = form.bound(maxDist, boost, minScore);
     }
   }
 }

@@ -44,6 +44,8 @@ import org.apache.solr.search.QueryParsing;
  *       centroid by {@code unlikeWeight} (default 0.5) times the distance between the two centroids
  *       (see {@link QueryVectors});
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
+ *   <li>{@code score}: {@code rank} (the default, an exact order key of the distance) or {@code
+ *       similarity} ({@code boost / (1 + d)}, for hybrid sums), see {@link VisualScore};
  *   <li>{@code model}: the id of the model that made the query vector; the query is refused if this
  *       index holds live documents of another model, whose distances would be meaningless;
  *   <li>{@code probe}: opt-in approximate search, only in this many coarse cells nearest to the
@@ -91,7 +93,9 @@ public class VisualQParser extends QParser {
       if (model != null) {
         checkModel(model);
       }
-      return new VisualQuery(field, target, maxDist, probedCells(type, target, local.get(PROBE)));
+      VisualScore score = VisualScore.parse(local.get(VisualScore.PARAM));
+      return new VisualQuery(
+          field, target, maxDist, score, probedCells(type, target, local.get(PROBE)));
     } catch (IOException e) {
       throw new SolrException(ErrorCode.SERVER_ERROR, e);
     }

@@ -40,7 +40,8 @@ final class VisualWeight extends Weight {
     if (candidates == null) {
       return null;
     }
-    return new VisualScorer(this, values, candidates, query.target, query.maxDist, boost);
+    return new VisualScorer(
+        this, values, candidates, query.target, query.maxDist, query.score, boost);
   }
 
   /** Where Lucene runs the query on its own: see {@link VisualBulkScorer}. */
@@ -56,7 +57,8 @@ final class VisualWeight extends Weight {
     if (candidates == null) {
       return null;
     }
-    return new VisualBulkScorer(candidates, values, query.target, query.maxDist, boost);
+    return new VisualBulkScorer(
+        candidates, values, query.target, query.maxDist, query.score, boost);
   }
 
   /** {@code candidates} restricted to the probed cells, null when none is in this segment. */
@@ -91,12 +93,16 @@ final class VisualWeight extends Weight {
       return Explanation.noMatch("sqdist " + distance + " > maxDist " + query.maxDist);
     }
     return Explanation.match(
-        VisualScorer.score(boost, distance),
+        query.score.score(boost, distance),
         "sqdist="
             + distance
             + " (maxDist="
             + query.maxDist
-            + "), computed as boost / (1 + sqdist) from:",
+            + "), score="
+            + query.score
+            + ", computed as "
+            + query.score.formula()
+            + " from:",
         Explanation.match(boost, "boost"),
         Explanation.match(distance, "sqdist, the squared Euclidean distance to the query vector"));
   }

@@ -32,6 +32,10 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
   private static final Map<String, float[]> VECTORS = new LinkedHashMap<>();
   private static final Map<String, String> CATEGORY = new HashMap<>();
 
+  private static final int DUPLICATES = 13;
+  private static final float[] DUPLICATED = TestVectors.random(new java.util.Random(7), DIMENSION);
+  private static final float[] NEAR_QUERY = TestVectors.random(new java.util.Random(11), DIMENSION);
+
   @BeforeClass
   public static void startClusterAndIndex() throws Exception {
     configureCluster(2).addConfig("lookalike", getFile("configset/conf").toPath()).configure();
@@ -61,6 +65,68 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
       update.add(new SolrInputDocument("id", id, "kind", kind, "category", "red"));
     }
     update.commit(cluster.getSolrClient(), COLLECTION);
+
+    // exact duplicates of one vector and a near-duplicate pair, added in reverse key order so that
+    // neither the shards' internal doc ids nor the shard order agree with the unique keys
+    UpdateRequest ties = new UpdateRequest();
+    NEAR_QUERY[0] = 0f; // component 0 of the pair is then their exact difference to the query
+    for (int i = DUPLICATES - 1; i >= 0; i--) {
+      String id = String.format(Locale.ROOT, "tie%02d", i);
+      VECTORS.put(id, DUPLICATED.clone());
+      CATEGORY.put(id, "red");
+      ties.add(
+          new SolrInputDocument(
+              "id", id, "category", "red", "image_vector", VectorFormat.toBase64(DUPLICATED)));
+    }
+    for (String id : new String[] {"znear2", "znear1"}) {
+      float[] vector = NEAR_QUERY.clone();
+      // znear1 is farther by a few bits of its distance: 1 / (1 + d) would tie them
+      vector[0] = id.equals("znear1") ? Math.nextUp(Math.nextUp(1e-3f)) : 1e-3f;
+      VECTORS.put(id, vector);
+      CATEGORY.put(id, "green");
+      ties.add(
+          new SolrInputDocument(
+              "id", id, "category", "green", "image_vector", VectorFormat.toBase64(vector)));
+    }
+    ties.commit(cluster.getSolrClient(), COLLECTION);
+  }
+
+  /** Exact ties come in unique-key order on every page; near duplicates by their distance. */
+  @Test
+  public void testTiesAndNearDuplicatesMergeLikeOneIndex() throws Exception {
+    for (int[] page : new int[][] {{0, 5}, {5, 12}, {10, 10}}) {
+      for (boolean pruning : new boolean[] {false, true}) {
+        List<String> found = page(DUPLICATED, page[0], page[1], pruning);
+        assertEquals(TestVectors.nearest(VECTORS, DUPLICATED, id -> true, page[0], page[1]), found);
+      }
+    }
+    List<String> near = page(NEAR_QUERY, 0, 2, true);
+    assertEquals(List.of("znear2", "znear1"), near);
+    assertEquals(TestVectors.nearest(VECTORS, NEAR_QUERY, id -> true, 1, 6), page(NEAR_QUERY, 1, 6, false));
+  }
+
+  /** The ids of a page, checking each hit's distance and score against the reference. */
+  private static List<String> page(float[] query, int start, int rows, boolean pruning)
+      throws Exception {
+    ModifiableSolrParams params =
+        params(
+            "q", "{!visual f=image_vector v=$qv}",
+            "qv", VectorFormat.toBase64(query),
+            "fl", "id,score,d:sqdist(image_vector,$qv)",
+            "start", String.valueOf(start),
+            "rows", String.valueOf(rows));
+    if (pruning) {
+      params.add("minExactCount", String.valueOf(start + rows));
+    }
+    List<String> ids = new ArrayList<>();
+    for (SolrDocument doc : cluster.getSolrClient().query(COLLECTION, params).getResults()) {
+      String id = (String) doc.getFieldValue("id");
+      float distance = TestVectors.sqdistFloat(query, VECTORS.get(id));
+      assertEquals(id, distance, (Float) doc.getFieldValue("d"), 0f);
+      assertEquals(id, TestVectors.score(distance), (Float) doc.getFieldValue("score"), 0f);
+      ids.add(id);
+    }
+    return ids;
   }
 
   @Test
@@ -94,7 +160,7 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
                     "fl", "id,category",
                     "facet", "true",
                     "facet.field", "category"));
-    assertEquals(DOCS, response.getResults().getNumFound());
+    assertEquals(DOCS + DUPLICATES + 2, response.getResults().getNumFound());
     assertEquals("sku000", response.getResults().get(0).getFieldValue("id"));
     for (FacetField.Count count : response.getFacetField("category").getValues()) {
       long expected = CATEGORY.values().stream().filter(count.getName()::equals).count();

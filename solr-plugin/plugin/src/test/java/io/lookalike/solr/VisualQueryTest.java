@@ -143,15 +143,17 @@ public class VisualQueryTest extends LuceneTestCase {
   public void testPassesLuceneQueryChecks() throws IOException {
     float[] target = TestVectors.random(random(), dimension);
     for (float maxDist : new float[] {Float.POSITIVE_INFINITY, dimension / 3f}) {
-      Query query = new VisualQuery(FIELD, target, maxDist);
-      QueryUtils.check(random(), query, newSearcher(undeleted)); // skipping, explanations, count
-      CheckHits.checkTopScores(random(), query, searcher); // setMinCompetitiveScore, getMaxScore
-      Query filtered =
-          new BooleanQuery.Builder()
-              .add(query, Occur.MUST)
-              .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
-              .build();
-      CheckHits.checkTopScores(random(), filtered, searcher);
+      for (VisualScore form : VisualScore.values()) {
+        Query query = new VisualQuery(FIELD, target, maxDist, form, null);
+        QueryUtils.check(random(), query, newSearcher(undeleted)); // skipping, explanations, count
+        CheckHits.checkTopScores(random(), query, searcher); // setMinCompetitiveScore, getMaxScore
+        Query filtered =
+            new BooleanQuery.Builder()
+                .add(query, Occur.MUST)
+                .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
+                .build();
+        CheckHits.checkTopScores(random(), filtered, searcher);
+      }
     }
   }
 
@@ -200,17 +202,39 @@ public class VisualQueryTest extends LuceneTestCase {
 
   @Test
   public void testMaxCompetitiveDistanceNeverExcludesACompetitiveScore() {
-    for (int i = 0; i < 100_000; i++) {
-      float boost = random().nextBoolean() ? 1f : random().nextFloat() * 10;
-      float distance =
-          random().nextBoolean() ? random().nextFloat() * 1e-6f : random().nextFloat() * 5000;
-      float score = VisualScorer.score(boost, distance);
-      // the hardest case: the minimum is exactly this document's score
-      float bound = VisualScorer.maxCompetitiveDistance(boost, score);
-      assertTrue(distance + " > " + bound + " for boost " + boost, distance <= bound);
+    for (VisualScore form : VisualScore.values()) {
+      for (int i = 0; i < 100_000; i++) {
+        float boost = random().nextBoolean() ? 1f : random().nextFloat() * 10;
+        float distance =
+            random().nextBoolean() ? random().nextFloat() * 1e-6f : random().nextFloat() * 5000;
+        float score = form.score(boost, distance);
+        // the hardest case: the minimum is exactly this document's score
+        float bound = form.maxCompetitiveDistance(boost, score);
+        assertTrue(form + ": " + distance + " > " + bound + ", boost " + boost, distance <= bound);
+      }
+      assertEquals(Float.POSITIVE_INFINITY, form.maxCompetitiveDistance(1f, 0f), 0f);
     }
-    assertEquals(Float.POSITIVE_INFINITY, VisualScorer.maxCompetitiveDistance(1f, 0f), 0f);
-    assertTrue(VisualScorer.maxCompetitiveDistance(1f, 2f) < 0); // nothing can score above boost
+    // nothing can score above the boost
+    assertTrue(VisualScore.SIMILARITY.maxCompetitiveDistance(1f, 2f) < 0);
+  }
+
+  /** The rank score tells every pair of distances apart and inverts exactly. */
+  @Test
+  public void testRankScoreIsExactlyDecreasingInTheDistance() {
+    float[] distances = {0f, Float.MIN_VALUE, 1e-30f, 5e-6f, 1f, 1e30f, Float.MAX_VALUE};
+    for (float distance : distances) {
+      float score = VisualScore.RANK.score(1f, distance);
+      assertTrue(Float.isFinite(score) && score >= 0f);
+      if (distance < Float.MAX_VALUE) { // whose score, 0, bounds nothing
+        assertEquals(distance, VisualScore.RANK.maxCompetitiveDistance(1f, score), 0f);
+        assertTrue(VisualScore.RANK.score(1f, Math.nextUp(distance)) < score);
+      }
+    }
+    // where 1 / (1 + d) cannot tell two distances apart
+    float near = 4.960e-6f;
+    float far = Math.nextUp(near);
+    assertEquals(VisualScore.SIMILARITY.score(1f, near), VisualScore.SIMILARITY.score(1f, far), 0f);
+    assertTrue(VisualScore.RANK.score(1f, near) > VisualScore.RANK.score(1f, far));
   }
 
   @Test
@@ -225,12 +249,14 @@ public class VisualQueryTest extends LuceneTestCase {
         query, new VisualQuery("image_vector", new float[] {0.1f, 0.2f, 0.3f, 0.5f}, 12f));
     QueryUtils.checkUnequal(
         query, new VisualQuery("image_vector", target, Float.POSITIVE_INFINITY));
+    QueryUtils.checkUnequal(
+        query, new VisualQuery("image_vector", target, 12f, VisualScore.SIMILARITY, null));
     QueryUtils.checkEqual(
         new VisualQuery("image_vector", target, 0f), new VisualQuery("image_vector", target, -0f));
     assertEquals(
-        "visual(image_vector, dim=4, maxDist=12.0, [0.1, 0.2, 0.3, ...])", query.toString());
+        "visual(image_vector, dim=4, score=rank, maxDist=12.0, [0.1, 0.2, 0.3, ...])", query.toString());
     assertEquals(
-        "visual(f, dim=1, [2.0])",
+        "visual(f, dim=1, score=rank, [2.0])",
         new VisualQuery("f", new float[] {2}, Float.POSITIVE_INFINITY).toString());
     target[0] = 9f; // the query keeps its own copy
     assertEquals(0.1f, query.getTarget()[0], 0f);
