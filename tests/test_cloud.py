@@ -12,6 +12,7 @@ import pytest
 from embedder import contract, state, tagging
 from embedder.client import LookalikeClient, Query
 from embedder.config import load_settings
+from embedder.errors import BadInput
 from embedder.localsolr import CloudLayout, LocalSolr
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
@@ -190,3 +191,15 @@ def test_ties_by_id_and_near_duplicates_by_distance_like_one_node(indexes):
         for index in indexes:
             index.delete(list(added))
             index.commit()
+
+
+def test_vectors_that_could_overflow_a_distance_are_refused_everywhere(indexes):
+    """A component of 1e19 squares to 1e38: two such vectors' distance would overflow float32."""
+    vector = np.zeros(contract.DEFAULT_DIMENSION, np.float32)
+    vector[7] = 1e19
+    for index in indexes:
+        with pytest.raises(BadInput, match="image_vector: component 7 is 1.0E19"):
+            index.add([{"id": "HUGE", contract.VECTOR_FIELD: contract.encode_vector(vector)}])
+        with pytest.raises(BadInput, match="refused the request: v: component 7 is 1.0E19"):
+            index.search(q="{!visual f=image_vector v=$qv}", qv=contract.encode_vector(vector))
+        assert index.count(fq=["id:HUGE"]) == 0

@@ -40,9 +40,16 @@ BASE64 = re.compile(r"[A-Za-z0-9+/]*")
 
 
 def _finite32(values: list[float]) -> np.ndarray | str:
+    """float32 components, refused when not finite or when a distance could overflow: components
+    beyond 2^62, a squared norm beyond 2^124 (docs/vector-format.md)."""
     with np.errstate(over="ignore", invalid="ignore"):
         vector = np.asarray(values, dtype=np.float64).astype("<f4")
-    return vector if np.all(np.isfinite(vector)) else REJECT
+        if not np.all(np.isfinite(vector)) or np.any(np.abs(vector) > 2.0**62):
+            return REJECT
+        norm = float(np.sum(vector.astype(np.float64) ** 2))
+    if abs(norm - 2.0**124) < 2.0**124 * 1e-9:
+        return UNKNOWN  # at the bound, the order of the double sum decides
+    return vector if norm <= 2.0**124 else REJECT
 
 
 def parse_text(text: str):
@@ -380,7 +387,9 @@ def visual_queries(draw):
             local.append("unlikeWeight=$qw")
             weight = number_verdict(params["qw"])
             unlike_ok = unlike_ok and weight == "ok"
-            problems += ["?"] if weight == UNKNOWN else []
+            # a huge weight may take the query point beyond the vectors' bounds: that depends on them
+            huge = weight == "ok" and float(params["qw"]) > 1e6
+            problems += ["?"] if weight == UNKNOWN or huge else []
         problems += [] if unlike_ok else ["unlike"]
     if draw(st.integers(0, 2)) == 0:
         params["qmax"] = draw(st.sampled_from(NUMBER_TEXTS + GOOD_NUMBERS))

@@ -65,7 +65,7 @@ final class DocumentVectors {
     for (String id : ids) {
       float[] vector = found.get(id);
       if (vector == null) {
-        throw badRequest(param, "no document '" + id + "' (not added, or deleted)");
+        throw BadRequest.of(param, "no document '" + id + "' (not added, or deleted)");
       }
       vectors.add(vector);
     }
@@ -85,7 +85,7 @@ final class DocumentVectors {
     LeafReaderContext leaf = searcher.getTopReaderContext().leaves().get((int) (found >> 32));
     ImageVectorValues values = ImageVectorValues.get(leaf.reader(), field, dimension);
     if (values == null || values.advanceExact((int) found) == false) {
-      throw badRequest(param, "document '" + id + "' has no vector in field " + field);
+      throw BadRequest.of(param, "document '" + id + "' has no vector in field " + field);
     }
     return values.vector();
   }
@@ -106,7 +106,7 @@ final class DocumentVectors {
         String id = String.valueOf(doc.getFirstValue(idField));
         Object value = doc.getFirstValue(field);
         if (value == null) {
-          throw badRequest(param, "document '" + id + "' has no vector in field " + field);
+          throw BadRequest.of(param, "document '" + id + "' has no vector in field " + field);
         }
         vectors.put(id, VectorFormat.parse(value, param, dimension));
       }
@@ -116,7 +116,4 @@ final class DocumentVectors {
     return vectors;
   }
 
-  private static SolrException badRequest(String param, String problem) {
-    return new SolrException(ErrorCode.BAD_REQUEST, param + ": " + problem);
-  }
 }

@@ -184,18 +184,16 @@ public class ImageVectorField extends FieldType {
    */
   public static ImageVectorField checkedType(IndexSchema schema, String fieldName, String param) {
     if (fieldName == null || fieldName.isBlank()) {
-      throw new SolrException(
-          ErrorCode.BAD_REQUEST, param + ": missing; name an ImageVectorField, e.g. image_vector");
+      throw BadRequest.of(param, "missing; name an ImageVectorField, e.g. image_vector");
     }
     SchemaField field = schema.getFieldOrNull(fieldName);
     if (field == null) {
-      throw new SolrException(ErrorCode.BAD_REQUEST, param + ": no such field '" + fieldName + "'");
+      throw BadRequest.of(param, "no such field '" + fieldName + "'");
     }
     if (field.getType() instanceof ImageVectorField == false) {
-      throw new SolrException(
-          ErrorCode.BAD_REQUEST,
-          param
-              + ": field '"
+      throw BadRequest.of(
+          param,
+          "field '"
               + fieldName
               + "' is of type "
               + field.getType().getTypeName()
@@ -315,11 +313,9 @@ public class ImageVectorField extends FieldType {
   }
 
   private static SolrException unsupported(SchemaField field, String what) {
-    return new SolrException(
-        ErrorCode.BAD_REQUEST,
-        field.getName()
-            + ": "
-            + what
+    return BadRequest.of(
+        field.getName(),
+        what
             + " is not supported on an image vector; use {!visual f="
             + field.getName()
             + "} or sqdist("

@@ -107,7 +107,7 @@ public class VisualQParser extends QParser {
     boolean hasVector = qstr != null && qstr.isBlank() == false;
     int sources = (hasVector ? 1 : 0) + (id != null ? 1 : 0) + (like != null ? 1 : 0);
     if (sources != 1) {
-      throw badRequest(
+      throw BadRequest.of(
           QueryParsing.V + ", " + ID + ", " + LIKE,
           "give exactly one of a query vector (v, or the text after the local params), the id of"
               + " a document whose vector to use, or like=ids of liked documents; got "
@@ -129,16 +129,15 @@ public class VisualQParser extends QParser {
         nonNegative(local.get(UNLIKE_WEIGHT), UNLIKE_WEIGHT, "weight", DEFAULT_UNLIKE_WEIGHT);
     float[] negative = QueryVectors.mean(documents.get(ids(unlike, UNLIKE), UNLIKE));
     float[] target = QueryVectors.awayFrom(positive, negative, weight);
-    for (int i = 0; i < target.length; i++) {
-      if (Float.isFinite(target[i]) == false) {
-        throw badRequest(
-            UNLIKE_WEIGHT,
-            "weight '"
-                + weight
-                + "' moves the query point out of the float32 range (component "
-                + i
-                + "); use a smaller weight");
-      }
+    int beyond = VectorFormat.beyondSquaredNorm(target);
+    if (beyond >= 0) {
+      throw BadRequest.of(
+          UNLIKE_WEIGHT,
+          "weight '"
+              + weight
+              + "' moves the query point out of range (its squared norm exceeds 2^124 at component "
+              + beyond
+              + "); use a smaller weight");
     }
     return target;
   }
@@ -152,7 +151,7 @@ public class VisualQParser extends QParser {
       }
     }
     if (ids.isEmpty() || ids.size() > MAX_EXAMPLES) {
-      throw badRequest(
+      throw BadRequest.of(
           param, "expected 1 to " + MAX_EXAMPLES + " comma-separated ids, got " + ids.size());
     }
     return ids;
@@ -170,7 +169,7 @@ public class VisualQParser extends QParser {
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw badRequest(param, "expected a finite " + what + " >= 0, got '" + value + "'");
+    throw BadRequest.of(param, "expected a finite " + what + " >= 0, got '" + value + "'");
   }
 
   /**
@@ -202,7 +201,7 @@ public class VisualQParser extends QParser {
             && hasLiveDoc(termsEnum.postings(null, PostingsEnum.NONE), liveDocs)) {
           CharsRefBuilder other = new CharsRefBuilder();
           version.getType().indexedToReadable(term, other);
-          throw badRequest(
+          throw BadRequest.of(
               MODEL,
               "query made with PCA model '"
                   + model
@@ -232,7 +231,7 @@ public class VisualQParser extends QParser {
     }
     CoarseCells cells = type.getCells();
     if (cells == null) {
-      throw badRequest(
+      throw BadRequest.of(
           PROBE, "the field's type declares no coarse cells (attribute cells); search exactly");
     }
     int count = 0;
@@ -242,12 +241,9 @@ public class VisualQParser extends QParser {
       // reported below
     }
     if (count < 1) {
-      throw badRequest(PROBE, "expected a number of cells >= 1, got '" + probe + "'");
+      throw BadRequest.of(PROBE, "expected a number of cells >= 1, got '" + probe + "'");
     }
     return cells.nearestTerms(target, Math.min(count, cells.size()));
   }
 
-  private static SolrException badRequest(String param, String problem) {
-    return new SolrException(ErrorCode.BAD_REQUEST, param + ": " + problem);
-  }
 }
