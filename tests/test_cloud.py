@@ -203,3 +203,40 @@ def test_vectors_that_could_overflow_a_distance_are_refused_everywhere(indexes):
         with pytest.raises(BadInput, match="refused the request: v: component 7 is 1.0E19"):
             index.search(q="{!visual f=image_vector v=$qv}", qv=contract.encode_vector(vector))
         assert index.count(fq=["id:HUGE"]) == 0
+
+
+def test_search_by_id_ranks_against_the_committed_vector_on_one_node_and_two_shards(indexes):
+    """While the product has an uncommitted update, then an uncommitted delete, ``id=`` gives the
+    same list as ``v=`` its committed vector: the same point on every shard."""
+    rng = np.random.default_rng(5)
+    committed, uncommitted = (rng.normal(size=contract.DEFAULT_DIMENSION).astype(np.float32) for _ in range(2))
+    for index in indexes:
+        index.add([{"id": "ZZMOVE", contract.VECTOR_FIELD: contract.encode_vector(committed)}])
+        index.commit()
+    try:
+        for change in (
+            {"id": "ZZMOVE", contract.VECTOR_FIELD: contract.encode_vector(uncommitted)},
+            {"delete": "ZZMOVE"},
+        ):
+            body = change if "delete" in change else [change]
+            for index in indexes:
+                index.request("update", {}, body=body)  # no commit, no commitWithin
+            for index in indexes:
+                for start in (0, 5):
+                    page = {"fl": "id,score", "rows": 12, "start": start}
+                    by_id = index.request("select", {"q": "{!visual f=image_vector id=ZZMOVE}", **page})
+                    by_vector = index.request(
+                        "select",
+                        {"q": "{!visual f=image_vector v=$qv}", "qv": contract.encode_vector(committed), **page},
+                    )
+                    assert by_id["response"]["docs"] == by_vector["response"]["docs"], (change, start)
+                    assert by_id["response"]["numFound"] == by_vector["response"]["numFound"]
+            single, cloud = (
+                index.request("select", {"q": "{!visual f=image_vector id=ZZMOVE}", "fl": "id,score"})
+                for index in indexes
+            )
+            assert single["response"]["docs"] == cloud["response"]["docs"]
+    finally:
+        for index in indexes:
+            index.delete(["ZZMOVE"])
+            index.commit()

@@ -37,8 +37,9 @@ import org.apache.solr.search.QueryParsing;
  *   <li>{@code f}: the {@link ImageVectorField} to search (required);
  *   <li>{@code v} (or the text after the local params): the query vector; it must have the field's
  *       dimension. Exactly one of {@code v}, {@code id} and {@code like} is given;
- *   <li>{@code id}: use the vector of the live document with this unique key (see {@link
- *       DocumentVectors}, which also finds it on other shards in SolrCloud);
+ *   <li>{@code id}: use the committed vector of the document with this unique key (see {@link
+ *       DocumentVectors}; in SolrCloud the receiving node resolves it for every shard, see {@link
+ *       SharedQueryPoint});
  *   <li>{@code like}: comma-separated ids of liked documents: their centroid is the query;
  *   <li>{@code unlike}: comma-separated ids of disliked documents: the query moves away from their
  *       centroid by {@code unlikeWeight} (default 0.5) times the distance between the two centroids
@@ -88,7 +89,7 @@ public class VisualQParser extends QParser {
     float maxDist =
         nonNegative(local.get(MAX_DIST), MAX_DIST, "squared distance", Float.POSITIVE_INFINITY);
     try {
-      float[] target = target(local, new DocumentVectors(req, field, type.getDimension()));
+      float[] target = target(local, field, new DocumentVectors(req, field, type.getDimension()));
       String model = local.get(MODEL);
       if (model != null) {
         checkModel(model);
@@ -101,7 +102,12 @@ public class VisualQParser extends QParser {
     }
   }
 
-  private float[] target(SolrParams local, DocumentVectors documents) throws IOException {
+  /**
+   * The query point: the vector given, or one made from documents, which the node that received the
+   * request resolves for all shards (see {@link SharedQueryPoint}).
+   */
+  private float[] target(SolrParams local, String field, DocumentVectors documents)
+      throws IOException {
     String id = local.get(ID);
     String like = local.get(LIKE);
     boolean hasVector = qstr != null && qstr.isBlank() == false;
@@ -113,13 +119,32 @@ public class VisualQParser extends QParser {
               + " a document whose vector to use, or like=ids of liked documents; got "
               + (sources == 0 ? "none" : sources));
     }
+    String unlike = local.get(UNLIKE);
+    if (hasVector && unlike == null) {
+      return VectorFormat.parse(qstr, QueryParsing.V, documents.dimension());
+    }
+    String shared =
+        SharedQueryPoint.param(
+            field, hasVector ? qstr : null, id, like, unlike, local.get(UNLIKE_WEIGHT));
+    float[] point = SharedQueryPoint.fromReceivingNode(req, shared, documents.dimension());
+    if (point == null) {
+      point = fromDocuments(local, hasVector, documents);
+      SharedQueryPoint.share(req, shared, point);
+    }
+    return point;
+  }
+
+  /** The query point of {@code id}, {@code like} and {@code unlike}, from the documents. */
+  private float[] fromDocuments(SolrParams local, boolean hasVector, DocumentVectors documents)
+      throws IOException {
+    String id = local.get(ID);
     float[] positive;
     if (hasVector) {
       positive = VectorFormat.parse(qstr, QueryParsing.V, documents.dimension());
     } else if (id != null) {
       positive = documents.get(List.of(id.strip()), ID).get(0);
     } else {
-      positive = QueryVectors.mean(documents.get(ids(like, LIKE), LIKE));
+      positive = QueryVectors.mean(documents.get(ids(local.get(LIKE), LIKE), LIKE));
     }
     String unlike = local.get(UNLIKE);
     if (unlike == null) {

@@ -12,7 +12,11 @@ import org.apache.solr.client.solrj.request.UpdateRequest;
 import org.apache.solr.client.solrj.response.FacetField;
 import org.apache.solr.client.solrj.response.QueryResponse;
 import org.apache.solr.cloud.SolrCloudTestCase;
+import org.apache.solr.client.solrj.SolrClient;
+import org.apache.solr.client.solrj.impl.CloudSolrClient;
 import org.apache.solr.common.SolrDocument;
+import org.apache.solr.common.SolrDocumentList;
+import org.apache.solr.embedded.JettySolrRunner;
 import org.apache.solr.common.SolrInputDocument;
 import org.apache.solr.common.params.ModifiableSolrParams;
 import org.junit.BeforeClass;
@@ -179,8 +183,8 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
   }
 
   /**
-   * A product lives on one shard, but every shard parses {@code id=} and {@code like=}: the shards
-   * without it fetch its vector from the collection, and all rank against the same point.
+   * A product lives on one shard, but every shard ranks {@code id=} and {@code like=}: the node
+   * that receives the request resolves the point once, and all shards rank against it.
    */
   @Test
   public void testQueriesByIdAndExamplesFindDocumentsOnOtherShards() throws Exception {
@@ -210,6 +214,79 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
     List<String> found = new ArrayList<>();
     response.getResults().forEach(doc -> found.add((String) doc.getFieldValue("id")));
     assertEquals(TestVectors.nearest(VECTORS, centroid, id -> true, 5), found);
+  }
+
+  /**
+   * While a product has an uncommitted update, then an uncommitted delete, {@code id=} ranks
+   * against its committed vector, on one node as on the other: one of them holds the product's
+   * shard, the other does not.
+   */
+  @Test
+  public void testQueriesByIdUseTheCommittedVectorOnEveryNode() throws Exception {
+    String id = "zmoving";
+    float[] committed = TestVectors.random(random(), DIMENSION);
+    float[] uncommitted = TestVectors.random(random(), DIMENSION);
+    Map<String, float[]> vectors = new LinkedHashMap<>(VECTORS);
+    vectors.put(id, committed);
+    CloudSolrClient client = cluster.getSolrClient();
+    try {
+      client.add(COLLECTION, vectorDoc(id, committed));
+      client.commit(COLLECTION);
+      client.add(COLLECTION, vectorDoc(id, uncommitted));
+      assertEveryNodeRanksAgainst(id, committed, vectors);
+      client.deleteById(COLLECTION, id);
+      assertEveryNodeRanksAgainst(id, committed, vectors);
+    } finally {
+      client.deleteById(COLLECTION, id);
+      client.commit(COLLECTION);
+    }
+    Exception gone =
+        expectThrows(
+            Exception.class, () -> nodeQuery(0, "{!visual f=image_vector id=" + id + "}", 0, ""));
+    assertTrue(gone.getMessage(), gone.getMessage().contains("id: no document '" + id + "'"));
+  }
+
+  private static void assertEveryNodeRanksAgainst(
+      String id, float[] point, Map<String, float[]> vectors) throws Exception {
+    String qv = VectorFormat.toBase64(point);
+    for (int node = 0; node < cluster.getJettySolrRunners().size(); node++) {
+      for (int start : new int[] {0, 7}) {
+        SolrDocumentList byId = nodeQuery(node, "{!visual f=image_vector id=" + id + "}", start, qv);
+        SolrDocumentList byVector = nodeQuery(node, "{!visual f=image_vector v=$qv}", start, qv);
+        String where = "node " + node + " start=" + start;
+        assertEquals(where, TestVectors.nearest(vectors, point, i -> true, start, 10), idsOf(byId));
+        assertEquals(where, hits(byVector), hits(byId));
+        assertEquals(where, byVector.getNumFound(), byId.getNumFound());
+      }
+    }
+  }
+
+  /** A query sent to one node, which coordinates it. */
+  private static SolrDocumentList nodeQuery(int node, String q, int start, String qv)
+      throws Exception {
+    JettySolrRunner jetty = cluster.getJettySolrRunner(node);
+    try (SolrClient client = getHttpSolrClient(jetty.getBaseUrl().toString())) {
+      ModifiableSolrParams params =
+          params("q", q, "qv", qv, "fl", "id,score", "rows", "10", "start", String.valueOf(start));
+      return client.query(COLLECTION, params).getResults();
+    }
+  }
+
+  /** Each hit's id and score. */
+  private static List<String> hits(SolrDocumentList docs) {
+    List<String> hits = new ArrayList<>();
+    docs.forEach(doc -> hits.add(doc.getFieldValue("id") + "=" + doc.getFieldValue("score")));
+    return hits;
+  }
+
+  private static List<String> idsOf(SolrDocumentList docs) {
+    List<String> ids = new ArrayList<>();
+    docs.forEach(doc -> ids.add((String) doc.getFieldValue("id")));
+    return ids;
+  }
+
+  private static SolrInputDocument vectorDoc(String id, float[] vector) {
+    return new SolrInputDocument("id", id, "category", "blue", "image_vector", VectorFormat.toBase64(vector));
   }
 
   private static void assertTopK(

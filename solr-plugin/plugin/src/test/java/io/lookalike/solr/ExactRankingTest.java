@@ -114,6 +114,40 @@ public class ExactRankingTest extends AbstractVisualTestCase {
   }
 
   /**
+   * While a document has an uncommitted update, then an uncommitted delete, {@code id=} ranks
+   * against its committed vector, the same list as {@code v=} that vector.
+   */
+  @Test
+  public void testQueriesByIdUseTheCommittedVector() throws Exception {
+    Map<String, float[]> vectors = new LinkedHashMap<>(VECTORS.get("vec16"));
+    float[] committed = TestVectors.random(random(), 16);
+    vectors.put("zmoving", committed);
+    try {
+      assertU(adoc("id", "zmoving", "vec16", TestVectors.json(committed)));
+      assertU(commit());
+      assertU(adoc("id", "zmoving", "vec16", TestVectors.json(TestVectors.random(random(), 16))));
+      assertRanksAgainst(committed, vectors);
+      assertU(delI("zmoving"));
+      assertRanksAgainst(committed, vectors);
+    } finally {
+      assertU(delI("zmoving"));
+      assertU(commit());
+    }
+  }
+
+  private static void assertRanksAgainst(float[] point, Map<String, float[]> vectors)
+      throws Exception {
+    for (int start : new int[] {0, 5}) {
+      String[] page = {"fl", "id,score", "start", String.valueOf(start), "rows", "12"};
+      Map<String, Object> byId = select(concat(page, new String[] {"q", "{!visual f=vec16 id=zmoving}"}));
+      Map<String, Object> byVector =
+          select(concat(page, new String[] {"q", "{!visual f=vec16 v=$qv}", "qv", TestVectors.json(point)}));
+      assertEquals(TestVectors.nearest(vectors, point, id -> true, start, 12), ids(byId));
+      assertEquals(docs(byVector), docs(byId));
+    }
+  }
+
+  /**
    * Asserts the page of {@code rows} from {@code start} equals the brute-force reference, with the
    * exact distances and rank scores, with and without the collector's pruning; returns its ids.
    */
