@@ -46,13 +46,23 @@ final class VisualBulkScorer extends BulkScorer {
   @Override
   public int score(LeafCollector collector, Bits acceptDocs, int min, int max) throws IOException {
     collector.setScorer(hit);
+    // the documents still competitive for the collector's sort (e.g. by a field), or null for all
+    DocIdSetIterator competitive = collector.competitiveIterator();
     int doc = candidates.docID() < min ? candidates.advance(min) : candidates.docID();
     while (doc < max) {
       int count = 0;
-      for (; count < BATCH && doc < max; doc = candidates.nextDoc()) {
+      while (count < BATCH && doc < max) {
+        if (competitive != null) {
+          int next = competitive.docID() < doc ? competitive.advance(doc) : competitive.docID();
+          if (next > doc) {
+            doc = next < max ? candidates.advance(next) : next;
+            continue;
+          }
+        }
         if (acceptDocs == null || acceptDocs.get(doc)) {
           docs[count++] = doc;
         }
+        doc = candidates.nextDoc();
       }
       int kept = values.screen(docs, count, target, hit.bound);
       for (int i = 0; i < kept; i++) {

@@ -15,6 +15,7 @@ import org.apache.lucene.util.BytesRefBuilder;
 import org.apache.lucene.util.CharsRefBuilder;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
+import org.apache.solr.common.params.CommonParams;
 import org.apache.solr.common.params.SolrParams;
 import org.apache.solr.common.util.StrUtils;
 import org.apache.solr.request.SolrQueryRequest;
@@ -95,8 +96,11 @@ public class VisualQParser extends QParser {
         checkModel(model);
       }
       VisualScore score = VisualScore.parse(local.get(VisualScore.PARAM));
-      return new VisualQuery(
-          field, target, maxDist, score, probedCells(type, target, local.get(PROBE)));
+      BytesRef[] cells = probedCells(type, target, local.get(PROBE));
+      VisualQuery query = new VisualQuery(field, target, maxDist, score, cells);
+      // not cached: a post filter where Solr uses it as one (an fq), after the cheaper filters
+      boolean cached = CommonParams.FALSE.equals(local.get(CommonParams.CACHE)) == false;
+      return cached || cells != null ? query : new VisualPostFilter(query);
     } catch (IOException e) {
       throw new SolrException(ErrorCode.SERVER_ERROR, e);
     }

@@ -82,11 +82,11 @@ public final class VisualQuery extends Query {
       throws IOException {
     Weight cellFilter = null;
     if (cells != null) {
-      Query inCells = new TermInSetQuery(field + CoarseCells.CELL_SUFFIX, Arrays.asList(cells));
+      Query inCells = new TermInSetQuery(VectorFieldLayout.cellField(field), Arrays.asList(cells));
       cellFilter =
           searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
     }
-    return new VisualWeight(this, boost, cellFilter);
+    return new VisualWeight(this, scoreMode, boost, cellFilter);
   }
 
   @Override

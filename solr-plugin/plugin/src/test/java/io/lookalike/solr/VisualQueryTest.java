@@ -16,12 +16,17 @@ import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause.Occur;
 import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.BulkScorer;
 import org.apache.lucene.search.ConstantScoreQuery;
+import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.Explanation;
 import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.LeafCollector;
 import org.apache.lucene.search.Query;
+import org.apache.lucene.search.Scorable;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.search.Weight;
@@ -78,7 +83,7 @@ public class VisualQueryTest extends LuceneTestCase {
           written[i] = TestVectors.random(random(), dimension);
           // a few without sketches, as documents indexed before sketches were turned on
           int sketched = random().nextInt(10) == 0 ? 0 : sketchDimensions;
-          ImageVectorField.vectorFields(FIELD, written[i], sketched).forEach(doc::add);
+          VectorFieldLayout.fields(FIELD, written[i], sketched, null).forEach(doc::add);
         }
         writer.addDocument(doc);
       }
@@ -281,12 +286,106 @@ public class VisualQueryTest extends LuceneTestCase {
     }
   }
 
+  /** No score and no threshold: every document with a vector matches, no distance computed. */
+  @Test
+  public void testWithoutScoresOrThresholdNoDistanceIsComputed() throws IOException {
+    float[] target = TestVectors.random(random(), dimension);
+    VisualQuery everything = new VisualQuery(FIELD, target, Float.POSITIVE_INFINITY);
+    VisualQuery within = new VisualQuery(FIELD, target, dimension / 3f);
+    // the query's own weights: the searcher's would go through its query cache
+    Weight noScores = everything.createWeight(searcher, ScoreMode.COMPLETE_NO_SCORES, 1f);
+    Weight thresholded = within.createWeight(searcher, ScoreMode.COMPLETE_NO_SCORES, 1f);
+    for (LeafReaderContext leaf : reader.leaves()) {
+      Scorer plain = noScores.scorer(leaf);
+      if (plain != null) {
+        assertNull("a plain iterator, no distance", plain.twoPhaseIterator());
+        assertNotNull("maxDist needs the distance", thresholded.scorer(leaf).twoPhaseIterator());
+      }
+    }
+    assertEquals(
+        bruteForce(target, Float.POSITIVE_INFINITY, reader.maxDoc(), false).size(),
+        searcher.count(everything));
+    assertEquals(
+        bruteForce(target, dimension / 3f, reader.maxDoc(), false).size(), searcher.count(within));
+  }
+
+  /** The bulk scorer only scores the documents the collector's competitive iterator keeps. */
+  @Test
+  public void testBulkScorerHonoursTheCompetitiveIterator() throws IOException {
+    float[] target = TestVectors.random(random(), dimension);
+    Weight weight =
+        searcher.createWeight(
+            new VisualQuery(FIELD, target, Float.POSITIVE_INFINITY), ScoreMode.COMPLETE, 1f);
+    for (LeafReaderContext leaf : reader.leaves()) {
+      BulkScorer bulk = weight.bulkScorer(leaf);
+      if (bulk == null) {
+        continue;
+      }
+      int maxDoc = leaf.reader().maxDoc();
+      List<Integer> collected = new ArrayList<>();
+      bulk.score(
+          new LeafCollector() {
+            @Override
+            public void setScorer(Scorable scorer) {}
+
+            @Override
+            public void collect(int doc) {
+              collected.add(doc);
+            }
+
+            @Override
+            public DocIdSetIterator competitiveIterator() {
+              return everyThird(maxDoc);
+            }
+          },
+          leaf.reader().getLiveDocs(),
+          0,
+          DocIdSetIterator.NO_MORE_DOCS);
+      List<Integer> expected = new ArrayList<>();
+      for (int doc = 0; doc < maxDoc; doc += 3) {
+        if (vectors[leaf.docBase + doc] != null) {
+          expected.add(doc);
+        }
+      }
+      assertEquals(expected, collected);
+    }
+  }
+
+  private static DocIdSetIterator everyThird(int maxDoc) {
+    return new DocIdSetIterator() {
+      private int doc = -1;
+
+      @Override
+      public int docID() {
+        return doc;
+      }
+
+      @Override
+      public int nextDoc() {
+        return advance(doc + 1);
+      }
+
+      @Override
+      public int advance(int target) {
+        int next = (target + 2) / 3 * 3;
+        doc = next < maxDoc ? next : NO_MORE_DOCS;
+        return doc;
+      }
+
+      @Override
+      public long cost() {
+        return maxDoc / 3;
+      }
+    };
+  }
+
   @Test
   public void testSegmentWithoutTheFieldHasNoScorer() throws IOException {
     Query query = new VisualQuery("absent", new float[dimension], Float.POSITIVE_INFINITY);
     Weight weight = searcher.createWeight(query, ScoreMode.COMPLETE, 1f);
     for (LeafReaderContext leaf : reader.leaves()) {
       assertNull(weight.scorer(leaf));
+      assertEquals(0, weight.count(leaf));
     }
   }
 

@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.function.Predicate;
 import org.apache.lucene.search.Query;
 import org.apache.solr.request.SolrQueryRequest;
+import org.apache.solr.search.PostFilter;
 import org.apache.solr.search.QParser;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -161,6 +162,38 @@ public class VisualSearchTest extends AbstractVisualTestCase {
       Set<String> shirts = within(vectors, query, maxDist, id -> WORD.get(id).equals("shirt"));
       response = select("q", "text:shirt", "fq", visual, "qv", qv, "rows", "1000", "fl", "id");
       assertEquals(shirts, new HashSet<>(ids(response)));
+    }
+  }
+
+  /**
+   * {@code cache=false}: the visual filter runs as a post filter, after the keyword query and the
+   * other filters, with the same matches as the cached filter.
+   */
+  @Test
+  public void testUncachedVisualFilterIsAPostFilterWithTheSameMatches() throws Exception {
+    Map<String, float[]> vectors = VECTORS.get("vec64");
+    float[] query = TestVectors.random(random(), 64);
+    float maxDist = 9f;
+    String qv = VectorFormat.toBase64(query);
+    try (SolrQueryRequest request = req("qv", qv)) {
+      Query parsed =
+          QParser.getParser("{!visual f=vec64 maxDist=9 cache=false v=$qv}", request).getQuery();
+      assertTrue(parsed.toString(), parsed instanceof PostFilter);
+      assertFalse(((PostFilter) parsed).getCache());
+      assertEquals(VisualPostFilter.DEFAULT_COST, ((PostFilter) parsed).getCost());
+    }
+    Set<String> expected =
+        within(vectors, query, maxDist, id -> WORD.get(id).equals("shirt") && CATEGORY.get(id).equals("red"));
+    for (String cache : new String[] {"true", "false"}) {
+      Map<String, Object> response =
+          select(
+              "q", "text:shirt",
+              "fq", "category:red",
+              "fq", "{!visual f=vec64 maxDist=" + maxDist + " cache=" + cache + " v=$qv}",
+              "qv", qv,
+              "rows", "1000",
+              "fl", "id");
+      assertEquals(cache, expected, new HashSet<>(ids(response)));
     }
   }
 
