@@ -16,6 +16,7 @@ import org.apache.lucene.util.CharsRefBuilder;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.common.params.CommonParams;
+import org.apache.solr.common.params.ModifiableSolrParams;
 import org.apache.solr.common.params.SolrParams;
 import org.apache.solr.common.util.StrUtils;
 import org.apache.solr.request.SolrQueryRequest;
@@ -84,7 +85,8 @@ public class VisualQParser extends QParser {
 
   @Override
   public Query parse() {
-    SolrParams local = localParams == null ? SolrParams.of() : localParams;
+    // not SolrParams.of(), which Solr 9.8 and 9.9 lack
+    SolrParams local = localParams == null ? new ModifiableSolrParams() : localParams;
     String field = local.get(QueryParsing.F);
     ImageVectorField type = ImageVectorField.checkedType(req.getSchema(), field, QueryParsing.F);
     float maxDist =
