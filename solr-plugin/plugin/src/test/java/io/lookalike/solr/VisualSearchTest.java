@@ -30,6 +30,7 @@ public class VisualSearchTest extends AbstractVisualTestCase {
 
   private static final Map<String, String> CATEGORY = new HashMap<>();
   private static final Map<String, String> WORD = new HashMap<>();
+  private static final Map<String, Integer> PRICE = new HashMap<>();
 
   @BeforeClass
   public static void indexCorpus() throws Exception {
@@ -41,9 +42,12 @@ public class VisualSearchTest extends AbstractVisualTestCase {
       String word = WORDS[random().nextInt(WORDS.length)];
       CATEGORY.put(id, category);
       WORD.put(id, word);
-      String fields = "{\"id\": \"%s\", \"category\": \"%s\", \"text\": \"%s %s\"";
+      int price = random().nextInt(50); // with ties, broken by id
+      PRICE.put(id, price);
+      String fields =
+          "{\"id\": \"%s\", \"category\": \"%s\", \"text\": \"%s %s\", \"price_i\": %d";
       json.append(i == 0 ? "" : ",\n")
-          .append(String.format(Locale.ROOT, fields, id, category, category, word));
+          .append(String.format(Locale.ROOT, fields, id, category, category, word, price));
       for (int dimension : DIMENSIONS) {
         if (i % 11 == 0 || (dimension == 2048 && i % 2 == 1)) {
           continue; // some documents have no vector
@@ -194,6 +198,45 @@ public class VisualSearchTest extends AbstractVisualTestCase {
               "rows", "1000",
               "fl", "id");
       assertEquals(cache, expected, new HashSet<>(ids(response)));
+    }
+  }
+
+  /**
+   * Sorted by a field, the visual query still only matches within maxDist; Lucene's competitive
+   * iterator lets it skip documents that cannot enter the page, never one that can.
+   */
+  @Test
+  public void testSortByAFieldWithAVisualQuery() throws Exception {
+    Map<String, float[]> vectors = VECTORS.get("vec64");
+    float[] query = TestVectors.random(random(), 64);
+    // a threshold that about 20 documents pass
+    float twentieth = TestVectors.sqdistFloat(
+        query, vectors.get(TestVectors.nearest(vectors, query, id -> true, 19, 1).get(0)));
+    for (float maxDist : new float[] {Float.POSITIVE_INFINITY, twentieth}) {
+      List<String> expected = new ArrayList<>(within(vectors, query, maxDist, id -> true));
+      expected.sort(
+          java.util.Comparator.comparing((String id) -> PRICE.get(id))
+              .thenComparing(java.util.Comparator.naturalOrder()));
+      String threshold = maxDist == Float.POSITIVE_INFINITY ? "" : " maxDist=" + maxDist;
+      for (String start : new String[] {"0", "6"}) {
+        String[] params = {
+          "q", "{!visual f=vec64" + threshold + " v=$qv}",
+          "qv", VectorFormat.toBase64(query),
+          "sort", "price_i asc, id asc",
+          "start", start,
+          "rows", "8",
+          "fl", "id,d:sqdist(vec64,$qv)"
+        };
+        int from = Integer.parseInt(start);
+        List<String> page = expected.subList(from, from + 8);
+        Map<String, Object> complete = select(params);
+        assertEquals(page, ids(complete));
+        assertEquals(docs(complete), docs(select(concat(params, new String[] {"minExactCount", "1"}))));
+        for (Map<String, Object> doc : docs(complete)) {
+          float distance = TestVectors.sqdistFloat(query, vectors.get((String) doc.get("id")));
+          assertFloat("sqdist of " + doc, distance, doc, "d");
+        }
+      }
     }
   }
 
