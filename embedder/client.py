@@ -118,23 +118,26 @@ class Query:
             params["q"] = keywords if self.text else "*:*"
             return params
         visual = self._visual_query(params)
+        as_filter = self._visual_query(params, post_filter=True)
         if self.mode == "filter":
-            params["fq"].append(visual)
+            params["fq"].append(as_filter)
             params["q"] = keywords if self.text else "*:*"
             return params
         params["minExactCount"] = self.start + self.k  # lets the scorer skip what cannot enter the page
         if self.text and self.hybrid:
             params.update(q="{!bool should=$vis should=$kwq}", vis=visual, kwq="{!edismax qf=$qf uf=$uf v=$kw}")
             if self.max_dist is not None:
-                params["fq"].append(visual)  # the threshold still filters
+                params["fq"].append(as_filter)  # the threshold still filters
         else:
             params["q"] = visual
             if self.text:
                 params["fq"].append(keywords)
         return params
 
-    def _visual_query(self, params: dict[str, object]) -> str:
+    def _visual_query(self, params: dict[str, object], *, post_filter: bool = False) -> str:
         local = [f"f={contract.VECTOR_FIELD}"]
+        if post_filter:  # as an fq: distances only for what the keywords and other filters let through
+            local.append("cache=false")
         if self.text and self.hybrid:
             local.append("score=similarity")  # a score to add to BM25, not score=rank's order key
         if self.vector:
