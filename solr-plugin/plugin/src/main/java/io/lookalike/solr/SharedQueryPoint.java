@@ -41,10 +41,14 @@ final class SharedQueryPoint {
     }
   }
 
-  /** The point the receiving node resolved, on a shard request that carries one; else null. */
-  static float[] fromReceivingNode(SolrQueryRequest req, String param, int dimension) {
-    boolean shard = req.getParams().getBool(ShardParams.IS_SHARD, false);
-    String shared = shard ? req.getParams().get(param) : null;
+  /**
+   * The point already resolved for this request: on a shard, the receiving node's; on the
+   * receiving node, that of an earlier parse of the same query (Solr may parse it more than once).
+   * Null when there is none yet. (A client that sends the parameter itself gets the point it names,
+   * as if it had sent that vector with {@code v=}.)
+   */
+  static float[] resolved(SolrQueryRequest req, String param, int dimension) {
+    String shared = req.getParams().get(param);
     return shared == null ? null : VectorFormat.parse(shared, param, dimension);
   }
 

@@ -132,7 +132,7 @@ public class VisualQParser extends QParser {
     String shared =
         SharedQueryPoint.param(
             field, hasVector ? qstr : null, id, like, unlike, local.get(UNLIKE_WEIGHT));
-    float[] point = SharedQueryPoint.fromReceivingNode(req, shared, documents.dimension());
+    float[] point = SharedQueryPoint.resolved(req, shared, documents.dimension());
     if (point == null) {
       point = fromDocuments(local, hasVector, documents);
       SharedQueryPoint.share(req, shared, point);
