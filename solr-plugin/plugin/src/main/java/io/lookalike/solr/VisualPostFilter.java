@@ -45,12 +45,16 @@ final class VisualPostFilter extends ExtendedQueryBase implements PostFilter {
         values = ImageVectorValues.get(context.reader(), query.field, query.target.length);
       }
 
-      /** Documents come in order, each once: the doc values only move forward. */
+      /**
+       * Documents come in order, each once: the doc values only move forward. Without a threshold
+       * a document with a vector matches, and no distance is computed.
+       */
       @Override
       public void collect(int doc) throws IOException {
         if (values != null
             && values.advanceExact(doc)
-            && values.squaredDistance(query.target, query.maxDist) <= query.maxDist) {
+            && (query.maxDist == Float.POSITIVE_INFINITY
+                || values.squaredDistance(query.target, query.maxDist) <= query.maxDist)) {
           super.collect(doc);
         }
       }
