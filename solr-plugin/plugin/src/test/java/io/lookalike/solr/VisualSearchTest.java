@@ -199,6 +199,10 @@ public class VisualSearchTest extends AbstractVisualTestCase {
               "fl", "id");
       assertEquals(cache, expected, new HashSet<>(ids(response)));
     }
+    // without a threshold: every document with a vector
+    Map<String, Object> all =
+        select("q", "*:*", "fq", "{!visual f=vec64 cache=false v=$qv}", "qv", qv, "rows", "0");
+    assertEquals(vectors.size(), numFound(all));
   }
 
   /**
