@@ -103,6 +103,31 @@ public class ExactRankingTest extends AbstractVisualTestCase {
     }
   }
 
+  /** Inside a boolean query with a filter clause, the score is the visual one, exactly. */
+  @Test
+  public void testTiesInsideABooleanQueryWithAFilter() throws Exception {
+    for (String field : VECTORS.keySet()) {
+      float[] query = DUPLICATED.get(field);
+      Map<String, float[]> vectors = VECTORS.get(field);
+      List<String> expected =
+          TestVectors.nearest(vectors, query, id -> id.startsWith("r"), 0, 5);
+      expected.addAll(0, TestVectors.nearest(vectors, query, id -> id.startsWith("dup"), 3, 4));
+      Map<String, Object> response =
+          select(
+              "q", "{!bool must=$vis filter=$f}",
+              "vis", "{!visual f=" + field + " v=$qv}",
+              "f", "id:dup03 OR id:dup04 OR id:dup05 OR id:dup06 OR id:r*",
+              "qv", VectorFormat.toBase64(query),
+              "fl", "id,score",
+              "rows", "9");
+      assertEquals(field, expected, ids(response));
+      for (Map<String, Object> doc : docs(response)) {
+        float distance = TestVectors.sqdistFloat(query, vectors.get((String) doc.get("id")));
+        assertFloat("score of " + doc, TestVectors.score(distance), doc, "score");
+      }
+    }
+  }
+
   /** A random query, so that the rank ties nothing: the same as before. */
   @Test
   public void testRandomQueriesStillEqualBruteForce() throws Exception {
