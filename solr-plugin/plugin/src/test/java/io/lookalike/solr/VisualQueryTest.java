@@ -4,13 +4,20 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
 import org.apache.lucene.document.NumericDocValuesField;
 import org.apache.lucene.document.StringField;
+import org.apache.lucene.index.BinaryDocValues;
+import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.DocValues;
+import org.apache.lucene.index.FilterBinaryDocValues;
+import org.apache.lucene.index.FilterDirectoryReader;
+import org.apache.lucene.index.FilterLeafReader;
 import org.apache.lucene.index.IndexReader;
+import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.Term;
@@ -307,6 +314,68 @@ public class VisualQueryTest extends LuceneTestCase {
         searcher.count(everything));
     assertEquals(
         bruteForce(target, dimension / 3f, reader.maxDoc(), false).size(), searcher.count(within));
+  }
+
+  /** Measured: a count without threshold reads no vector; with one, only the sketch decides most. */
+  @Test
+  public void testCountsReadNoVectorWithoutAThreshold() throws IOException {
+    AtomicInteger reads = new AtomicInteger();
+    IndexSearcher counting = new IndexSearcher(countingVectorReads((DirectoryReader) reader, reads));
+    counting.setQueryCache(null);
+    float[] target = TestVectors.random(random(), dimension);
+    int withVectors = bruteForce(target, Float.POSITIVE_INFINITY, reader.maxDoc(), false).size();
+    assertEquals(withVectors, counting.count(new VisualQuery(FIELD, target, Float.POSITIVE_INFINITY)));
+    assertEquals("vectors read to count", 0, reads.get());
+    counting.search(new VisualQuery(FIELD, target, Float.POSITIVE_INFINITY), 5);
+    assertEquals("vectors read to rank", withVectors, reads.get());
+  }
+
+  /** {@code reader} with a count of the vectors (not sketches) its documents' doc values hand out. */
+  private static DirectoryReader countingVectorReads(DirectoryReader reader, AtomicInteger reads)
+      throws IOException {
+    return new FilterDirectoryReader(
+        reader,
+        new FilterDirectoryReader.SubReaderWrapper() {
+          @Override
+          public LeafReader wrap(LeafReader leaf) {
+            return new FilterLeafReader(leaf) {
+              @Override
+              public BinaryDocValues getBinaryDocValues(String field) throws IOException {
+                BinaryDocValues values = super.getBinaryDocValues(field);
+                if (values == null || field.equals(FIELD) == false) {
+                  return values;
+                }
+                return new FilterBinaryDocValues(values) {
+                  @Override
+                  public BytesRef binaryValue() throws IOException {
+                    reads.incrementAndGet();
+                    return super.binaryValue();
+                  }
+                };
+              }
+
+              @Override
+              public CacheHelper getCoreCacheHelper() {
+                return null;
+              }
+
+              @Override
+              public CacheHelper getReaderCacheHelper() {
+                return null;
+              }
+            };
+          }
+        }) {
+      @Override
+      protected DirectoryReader doWrapDirectoryReader(DirectoryReader in) {
+        throw new UnsupportedOperationException("not reopened");
+      }
+
+      @Override
+      public CacheHelper getReaderCacheHelper() {
+        return null;
+      }
+    };
   }
 
   /** The bulk scorer only scores the documents the collector's competitive iterator keeps. */
