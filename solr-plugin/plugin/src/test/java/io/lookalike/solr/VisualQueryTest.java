@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
+import org.apache.lucene.document.LongPoint;
 import org.apache.lucene.document.NumericDocValuesField;
 import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.BinaryDocValues;
@@ -17,6 +18,8 @@ import org.apache.lucene.index.FilterBinaryDocValues;
 import org.apache.lucene.index.FilterDirectoryReader;
 import org.apache.lucene.index.FilterLeafReader;
 import org.apache.lucene.index.IndexReader;
+import org.apache.lucene.index.IndexWriter;
+import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.NumericDocValues;
@@ -33,10 +36,15 @@ import org.apache.lucene.search.Query;
 import org.apache.lucene.search.Scorable;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.Sort;
+import org.apache.lucene.search.SortField;
+import org.apache.lucene.search.TopDocs;
+import org.apache.lucene.search.TopFieldCollectorManager;
 import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.search.Weight;
+import org.apache.lucene.store.ByteBuffersDirectory;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.tests.index.RandomIndexWriter;
 import org.apache.lucene.tests.search.CheckHits;
@@ -328,6 +336,43 @@ public class VisualQueryTest extends LuceneTestCase {
     assertEquals("vectors read to count", 0, reads.get());
     counting.search(new VisualQuery(FIELD, target, Float.POSITIVE_INFINITY), 5);
     assertEquals("vectors read to rank", withVectors, reads.get());
+  }
+
+  /**
+   * Measured: sorted by a field, with a threshold, the top 10 of 30,000 read about one batch of
+   * vectors, not 30,000, since the bulk scorer follows the collector's competitive iterator
+   * (Lucene's numeric sort only starts skipping in a segment of many documents).
+   */
+  @Test
+  public void testSortByAFieldSkipsTheVectorsOfUncompetitiveDocuments() throws IOException {
+    int docs = 30_000;
+    try (Directory dir = new ByteBuffersDirectory();
+        IndexWriter writer = new IndexWriter(dir, new IndexWriterConfig())) {
+      for (int i = 0; i < docs; i++) {
+        Document doc = new Document();
+        doc.add(new LongPoint("p", i));
+        doc.add(new NumericDocValuesField("p", i));
+        VectorFieldLayout.fields(FIELD, TestVectors.random(random(), 16), 0, null).forEach(doc::add);
+        writer.addDocument(doc);
+      }
+      writer.forceMerge(1);
+      AtomicInteger reads = new AtomicInteger();
+      try (DirectoryReader plain = DirectoryReader.open(writer)) {
+        IndexSearcher searcher = new IndexSearcher(countingVectorReads(plain, reads));
+        searcher.setQueryCache(null);
+        Sort byP = new Sort(new SortField("p", SortField.Type.LONG));
+        TopDocs top =
+            searcher.search(
+                // a threshold that every document passes: matching needs the distance
+                new VisualQuery(FIELD, new float[16], 1e30f),
+                new TopFieldCollectorManager(byP, 10, null, 10));
+        assertEquals(10, top.scoreDocs.length);
+        for (int i = 0; i < 10; i++) {
+          assertEquals(i, top.scoreDocs[i].doc);
+        }
+        assertTrue("vectors read: " + reads.get(), reads.get() <= 2 * VisualBulkScorer.BATCH);
+      }
+    }
   }
 
   /** {@code reader} with a count of the vectors (not sketches) its documents' doc values hand out. */
