@@ -22,9 +22,20 @@ CELL_DIMS = 256
 SAMPLE = 100_000
 
 
+# The most cells by default: 1000 cells of CELL_DIMS float32 components make a file of
+# 1,024,008 bytes, under ZooKeeper's default limit on a node (jute.maxbuffer, 1 MiB less a byte)
+# with room for the request around it; more need that limit raised (docs/vector-format.md).
+MAX_DEFAULT_CELLS = 1000
+
+
 def cell_count(n: int) -> int:
-    """About sqrt(n) cells, the usual inverted-file choice, between 64 and 1024."""
-    return int(np.clip(round(np.sqrt(n)), 64, 1024))
+    """About sqrt(n) cells, the usual inverted-file choice, between 64 and MAX_DEFAULT_CELLS."""
+    return int(np.clip(round(np.sqrt(n)), 64, MAX_DEFAULT_CELLS))
+
+
+def file_size(count: int, dims: int = CELL_DIMS) -> int:
+    """The bytes of a cells file: the two int32 header fields, then the float32 centroids."""
+    return 8 + count * dims * 4
 
 
 def train(sample: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

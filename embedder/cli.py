@@ -198,7 +198,9 @@ def _parser() -> argparse.ArgumentParser:
 
     cells = subcommands.add_parser("cells", help="train coarse cells for the approximate mode {!visual probe=N}")
     cells.add_argument("out", type=Path, help="the cells file to write, e.g. solr-config/conf/cells.bin")
-    cells.add_argument("--count", type=int, help="cells (default about sqrt(products), 64 to 1024)")
+    cells.add_argument(
+        "--count", type=int, help="cells (default about sqrt(products), 64 to 1000: a file under ZooKeeper's 1 MiB)"
+    )
     cells.add_argument("--sample", type=int, default=100_000, help="vectors to train on (default 100000)")
     cells.set_defaults(run=commands.cells)
 

@@ -12,6 +12,7 @@ The options of a search are declared once, in ``embedder.options.SEARCH``.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +27,13 @@ from embedder.solr import SolrIndex
 # Keyword search fields and boosts (edismax `qf`), shared by every keyword + image form.
 TEXT_FIELDS = " ".join(f"{name}^{boost}" if boost != 1 else name for name, boost in contract.KEYWORD_BOOSTS.items())
 DISTANCE_FIELD = "distance"
+_MAX_FLOAT32_BITS = 0x7F7FFFFF
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One result: product id, Solr score, squared Euclidean distance to the query point."""
+    """One result: product id, score, squared Euclidean distance to the query point. The score is
+    Solr's, except for a visual ranking, where it is the similarity ``1 / (1 + distance)``."""
 
     id: str
     score: float
@@ -119,23 +122,28 @@ class Query:
             params["q"] = keywords if self.text else "*:*"
             return params
         visual = self._visual_query(params)
+        as_filter = self._visual_query(params, post_filter=True)
         if self.mode == "filter":
-            params["fq"].append(visual)
+            params["fq"].append(as_filter)
             params["q"] = keywords if self.text else "*:*"
             return params
         params["minExactCount"] = self.start + self.k  # lets the scorer skip what cannot enter the page
         if self.text and self.hybrid:
             params.update(q="{!bool should=$vis should=$kwq}", vis=visual, kwq="{!edismax qf=$qf uf=$uf v=$kw}")
             if self.max_dist is not None:
-                params["fq"].append(visual)  # the threshold still filters
+                params["fq"].append(as_filter)  # the threshold still filters
         else:
             params["q"] = visual
             if self.text:
                 params["fq"].append(keywords)
         return params
 
-    def _visual_query(self, params: dict[str, object]) -> str:
+    def _visual_query(self, params: dict[str, object], *, post_filter: bool = False) -> str:
         local = [f"f={contract.VECTOR_FIELD}"]
+        if post_filter:  # as an fq: distances only for what the keywords and other filters let through
+            local.append("cache=false")
+        if self.text and self.hybrid:
+            local.append("score=similarity")  # a score to add to BM25, not score=rank's order key
         if self.vector:
             local.append("v=$qv")
             params["qv"] = contract.encode_vector(np.asarray(self.vector))
@@ -211,9 +219,20 @@ class LookalikeClient:
 def _hit(doc: dict, pure_visual: bool) -> Hit:
     score = float(doc.get("score", 0.0))
     distance = doc.get(DISTANCE_FIELD)
-    if distance is None and pure_visual:
-        distance = 1.0 / score - 1.0  # the score is 1 / (1 + squared distance)
+    if pure_visual:
+        # Solr ranked by score=rank, an exact order key of the distance (docs/query-syntax.md);
+        # the hit shows the distance and the similarity 1 / (1 + distance) instead.
+        distance = _rank_distance(score) if distance is None else distance
+        score = 1.0 / (1.0 + float(distance))
     return Hit(doc[contract.ID_FIELD], score, None if distance is None else float(distance), _fields(doc))
+
+
+def _rank_distance(score: float) -> float:
+    """The squared distance a ``score=rank`` score stands for: its float32 bits are those of
+    ``Float.MAX_VALUE`` minus the distance's."""
+    (bits,) = struct.unpack("<i", struct.pack("<f", score))
+    (distance,) = struct.unpack("<f", struct.pack("<i", _MAX_FLOAT32_BITS - bits))
+    return distance
 
 
 def _fields(doc: dict) -> dict:

@@ -55,3 +55,11 @@ def test_cells_train_write_and_serve_probes(demo_index, local_solr, tmp_path):
         if np.argmin(((centroids - v[: cells.CELL_DIMS]) ** 2).sum(axis=1)) == nearest_cell
     ]
     assert sorted(one_cell) == sorted(members) and one_cell == [i for i in exact if i in members]
+
+
+def test_the_default_cells_file_fits_in_a_zookeeper_node():
+    """ZooKeeper refuses a node of 1 MiB or more (jute.maxbuffer): a configset upload would fail."""
+    for products in (1_000, 1_000_000, 100_000_000):
+        assert cells.file_size(cells.cell_count(products)) < 2**20 - 16 * 1024
+    assert cells.cell_count(1_000_000) == cells.MAX_DEFAULT_CELLS
+    assert cells.file_size(1024) > 2**20  # what the default was: one cell too many

@@ -38,7 +38,7 @@ def test_keywords_filter_a_visual_query_or_add_to_its_score():
     assert filtered["fq"] == ["{!edismax qf=$qf uf=$uf mm=100% v=$kw}"]
     hybrid = Query(vector=V, text="red shirt", hybrid=True, max_dist=1.0).to_params()
     assert hybrid["q"] == "{!bool should=$vis should=$kwq}"
-    assert hybrid["fq"] == [hybrid["vis"]]
+    assert hybrid["fq"] == [hybrid["vis"].replace(" score=", " cache=false score=")]  # a post filter
 
 
 def test_examples_exclusions_and_facets():

@@ -12,6 +12,7 @@ import pytest
 from embedder import contract, state, tagging
 from embedder.client import LookalikeClient, Query
 from embedder.config import load_settings
+from embedder.errors import BadInput
 from embedder.localsolr import CloudLayout, LocalSolr
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
@@ -148,3 +149,104 @@ def test_a_refit_behind_an_alias_builds_a_new_collection_and_moves_the_alias(clo
         upgrade.rebuild(products, EmbeddingRuntime(products, extractor=extractor), refit, catalog, "unused")
     products.admin("collections", action="DELETEALIAS", name="shop")
     products.admin("collections", action="DELETE", name=new)
+
+
+def sqdist_float32(vector: np.ndarray, query: np.ndarray) -> np.float32:
+    """The plugin's distance, bit for bit: component i into lane i % 8, then the lanes in order."""
+    squares = (vector.astype(np.float32) - query.astype(np.float32)) ** 2
+    padded = np.concatenate([squares, np.zeros(-len(squares) % 8, np.float32)]).reshape(-1, 8)
+    lanes = np.zeros(8, np.float32)
+    for row in padded:
+        lanes += row
+    total = np.float32(0)
+    for lane in lanes:
+        total = np.float32(total + lane)
+    return total
+
+
+def visual_page(index: SolrIndex, query: np.ndarray, start: int, rows: int) -> list[tuple[str, np.float32]]:
+    params = {"q": "{!visual f=image_vector v=$qv}", "qv": contract.encode_vector(query), "start": start}
+    params.update(rows=rows, fl="id,d:sqdist(image_vector,$qv)", minExactCount=start + rows)
+    return [(d["id"], np.float32(d["d"])) for d in index.request("select", params)["response"]["docs"]]
+
+
+def test_ties_by_id_and_near_duplicates_by_distance_like_one_node(indexes):
+    """13 exact duplicates of the query in unique-key order on any page, and a pair whose distances
+    differ in the last bits (1 / (1 + d) ties them) in distance order, on one node and two shards."""
+    rng = np.random.default_rng(11)
+    duplicated, near_query = (rng.normal(size=contract.DEFAULT_DIMENSION).astype(np.float32) for _ in range(2))
+    near_query[0] = 0  # the pair's component 0 is then its exact difference to the query
+    added = {f"TIE{i:02d}": duplicated for i in reversed(range(13))}  # against the doc id order
+    for product_id, offset in (("TIENEAR1", 2), ("TIENEAR2", 0)):  # NEAR1 is farther, by 2 ulps
+        vector = near_query.copy()
+        vector[0] = np.float32(1e-3)
+        for _ in range(offset):
+            vector[0] = np.nextafter(vector[0], np.float32(1))
+        added[product_id] = vector
+    docs = [{"id": i, contract.VECTOR_FIELD: contract.encode_vector(v)} for i, v in added.items()]
+    for index in indexes:
+        index.add(docs)
+        index.commit()
+    try:
+        vectors = {**all_vectors(indexes[0]), **added}
+        for query, pages in ((duplicated, ((0, 5), (5, 12))), (near_query, ((0, 2), (1, 6)))):
+            distances = {i: sqdist_float32(v, query) for i, v in vectors.items()}
+            reference = sorted(distances, key=lambda i: (distances[i], i))
+            for start, rows in pages:
+                expected = [(i, distances[i]) for i in reference[start : start + rows]]
+                for index in indexes:
+                    assert visual_page(index, query, start, rows) == expected, (start, rows)
+        assert [i for i, _ in visual_page(indexes[1], near_query, 0, 2)] == ["TIENEAR2", "TIENEAR1"]
+    finally:
+        for index in indexes:
+            index.delete(list(added))
+            index.commit()
+
+
+def test_vectors_that_could_overflow_a_distance_are_refused_everywhere(indexes):
+    """A component of 1e19 squares to 1e38: two such vectors' distance would overflow float32."""
+    vector = np.zeros(contract.DEFAULT_DIMENSION, np.float32)
+    vector[7] = 1e19
+    for index in indexes:
+        with pytest.raises(BadInput, match="image_vector: component 7 is 1.0E19"):
+            index.add([{"id": "HUGE", contract.VECTOR_FIELD: contract.encode_vector(vector)}])
+        with pytest.raises(BadInput, match="refused the request: v: component 7 is 1.0E19"):
+            index.search(q="{!visual f=image_vector v=$qv}", qv=contract.encode_vector(vector))
+        assert index.count(fq=["id:HUGE"]) == 0
+
+
+def test_search_by_id_ranks_against_the_committed_vector_on_one_node_and_two_shards(indexes):
+    """While the product has an uncommitted update, then an uncommitted delete, ``id=`` gives the
+    same list as ``v=`` its committed vector: the same point on every shard."""
+    rng = np.random.default_rng(5)
+    committed, uncommitted = (rng.normal(size=contract.DEFAULT_DIMENSION).astype(np.float32) for _ in range(2))
+    for index in indexes:
+        index.add([{"id": "ZZMOVE", contract.VECTOR_FIELD: contract.encode_vector(committed)}])
+        index.commit()
+    try:
+        for change in (
+            {"id": "ZZMOVE", contract.VECTOR_FIELD: contract.encode_vector(uncommitted)},
+            {"delete": "ZZMOVE"},
+        ):
+            body = change if "delete" in change else [change]
+            for index in indexes:
+                index.request("update", {}, body=body)  # no commit, no commitWithin
+            for index in indexes:
+                for start in (0, 5):
+                    page = {"fl": "id,score", "rows": 12, "start": start}
+                    by_id = index.request("select", {"q": "{!visual f=image_vector id=ZZMOVE}", **page})
+                    by_vector = index.request(
+                        "select",
+                        {"q": "{!visual f=image_vector v=$qv}", "qv": contract.encode_vector(committed), **page},
+                    )
+                    assert by_id["response"]["docs"] == by_vector["response"]["docs"], (change, start)
+                    assert by_id["response"]["numFound"] == by_vector["response"]["numFound"]
+            single, cloud = (
+                index.request("select", {"q": "{!visual f=image_vector id=ZZMOVE}", "fl": "id,score"})
+                for index in indexes
+            )
+            assert single["response"]["docs"] == cloud["response"]["docs"]
+    finally:
+        for index in indexes:
+            index.delete(["ZZMOVE"])
+            index.commit()

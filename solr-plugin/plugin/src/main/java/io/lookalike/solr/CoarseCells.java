@@ -8,9 +8,6 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
-import org.apache.lucene.document.Field;
-import org.apache.lucene.document.StringField;
-import org.apache.lucene.index.IndexableField;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -24,9 +21,6 @@ import org.apache.lucene.util.BytesRef;
  * float32 components, one centroid after another.
  */
 final class CoarseCells {
-
-  /** The Lucene field holding a field's cell terms: not a schema field, never returned. */
-  static final String CELL_SUFFIX = ".cell";
 
   private final byte[][] centroids; // little-endian float32: the distance kernel's stored form
   private final int dims;
@@ -78,9 +72,9 @@ final class CoarseCells {
     return centroids.length;
   }
 
-  /** The term field a document's cell goes into. */
-  IndexableField field(String vectorField, float[] vector) {
-    return new StringField(vectorField + CELL_SUFFIX, term(nearest(vector)), Field.Store.NO);
+  /** The term of the cell nearest to {@code vector}, what a document is indexed with. */
+  BytesRef nearestTerm(float[] vector) {
+    return term(nearest(vector));
   }
 
   /**

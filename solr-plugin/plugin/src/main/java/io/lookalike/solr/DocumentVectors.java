@@ -19,13 +19,15 @@ import org.apache.solr.schema.SchemaField;
 import org.apache.solr.search.SolrIndexSearcher;
 
 /**
- * The vectors of indexed documents, by unique key: "more like this product" and the liked and
- * disliked examples of a query.
+ * The vectors of indexed documents, by unique key, as the committed (or soft-committed) index has
+ * them: "more like this product" and the liked and disliked examples of a query.
  *
  * <p>A document is read from this core's searcher when it is there. In SolrCloud a product lives on
- * one shard only, yet every shard parses the query, so the ids this core lacks are fetched from the
- * whole collection with a real-time get (which also sees documents not yet committed). Each shard
- * then computes the same query vector, and scores stay identical across shards.
+ * one shard only, so the ids this core lacks are looked up in the whole collection with one search
+ * (not a real-time get): every shard's searcher, so the same committed view as a single node's. The
+ * node that received the request does this once and hands the resulting query point to the shards
+ * (see {@link SharedQueryPoint}); a shard only looks up ids itself for a visual query the receiving
+ * node did not parse.
  */
 final class DocumentVectors {
 
@@ -65,7 +67,7 @@ final class DocumentVectors {
     for (String id : ids) {
       float[] vector = found.get(id);
       if (vector == null) {
-        throw badRequest(param, "no document '" + id + "' (not added, or deleted)");
+        throw BadRequest.of(param, "no document '" + id + "' (not added, or deleted)");
       }
       vectors.add(vector);
     }
@@ -85,7 +87,7 @@ final class DocumentVectors {
     LeafReaderContext leaf = searcher.getTopReaderContext().leaves().get((int) (found >> 32));
     ImageVectorValues values = ImageVectorValues.get(leaf.reader(), field, dimension);
     if (values == null || values.advanceExact((int) found) == false) {
-      throw badRequest(param, "document '" + id + "' has no vector in field " + field);
+      throw BadRequest.of(param, "document '" + id + "' has no vector in field " + field);
     }
     return values.vector();
   }
@@ -98,15 +100,20 @@ final class DocumentVectors {
             .getCloudSolrClient(container.getZkController().getZkServerAddress());
     String idField = req.getSchema().getUniqueKeyField().getName();
     ModifiableSolrParams params = new ModifiableSolrParams();
+    String separator = separator(ids);
+    params.set("q", "{!terms f=" + idField + " separator=$lookupSeparator v=$lookupIds}");
+    params.set("lookupSeparator", separator);
+    params.set("lookupIds", String.join(separator, ids));
     params.set("fl", idField + "," + field);
+    params.set("rows", ids.size());
     Map<String, float[]> vectors = new LinkedHashMap<>();
     try {
       String collection = req.getCore().getCoreDescriptor().getCollectionName();
-      for (SolrDocument doc : client.getById(collection, ids, params)) {
+      for (SolrDocument doc : client.query(collection, params).getResults()) {
         String id = String.valueOf(doc.getFirstValue(idField));
         Object value = doc.getFirstValue(field);
         if (value == null) {
-          throw badRequest(param, "document '" + id + "' has no vector in field " + field);
+          throw BadRequest.of(param, "document '" + id + "' has no vector in field " + field);
         }
         vectors.put(id, VectorFormat.parse(value, param, dimension));
       }
@@ -116,7 +123,14 @@ final class DocumentVectors {
     return vectors;
   }
 
-  private static SolrException badRequest(String param, String problem) {
-    return new SolrException(ErrorCode.BAD_REQUEST, param + ": " + problem);
+  /** A control character that no id holds, to join the ids of a terms query with. */
+  private static String separator(List<String> ids) {
+    for (char c = '\u001f'; c > 0; c--) {
+      String candidate = String.valueOf(c);
+      if (ids.stream().noneMatch(id -> id.contains(candidate))) {
+        return candidate;
+      }
+    }
+    throw BadRequest.of("id", "ids hold every control character; no separator is left");
   }
 }

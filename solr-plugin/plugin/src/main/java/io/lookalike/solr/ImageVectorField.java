@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.index.IndexableField;
 import org.apache.lucene.queries.function.ValueSource;
 import org.apache.lucene.search.FieldExistsQuery;
@@ -55,14 +54,6 @@ public class ImageVectorField extends FieldType {
   static final int DEFAULT_SKETCH_DIVISOR = 4;
 
   static final int MIN_DIMENSION_FOR_SKETCH = 256;
-
-  /**
-   * The Lucene fields holding a field's sketches, one per stage (not schema fields, never
-   * returned): the first stage sketches the first half of the sketched components (rounded up to a
-   * block of {@link VectorSketch#BLOCK}), the second stage the rest, so that the many documents the
-   * first half rules out cost half the reading.
-   */
-  static final String[] SKETCH_SUFFIXES = {".sketch1", ".sketch2"};
 
   private int dimension;
   private int sketchDimensions;
@@ -184,18 +175,16 @@ public class ImageVectorField extends FieldType {
    */
   public static ImageVectorField checkedType(IndexSchema schema, String fieldName, String param) {
     if (fieldName == null || fieldName.isBlank()) {
-      throw new SolrException(
-          ErrorCode.BAD_REQUEST, param + ": missing; name an ImageVectorField, e.g. image_vector");
+      throw BadRequest.of(param, "missing; name an ImageVectorField, e.g. image_vector");
     }
     SchemaField field = schema.getFieldOrNull(fieldName);
     if (field == null) {
-      throw new SolrException(ErrorCode.BAD_REQUEST, param + ": no such field '" + fieldName + "'");
+      throw BadRequest.of(param, "no such field '" + fieldName + "'");
     }
     if (field.getType() instanceof ImageVectorField == false) {
-      throw new SolrException(
-          ErrorCode.BAD_REQUEST,
-          param
-              + ": field '"
+      throw BadRequest.of(
+          param,
+          "field '"
               + fieldName
               + "' is of type "
               + field.getType().getTypeName()
@@ -204,60 +193,23 @@ public class ImageVectorField extends FieldType {
     return (ImageVectorField) field.getType();
   }
 
-  /** Accepts any single value {@link VectorFormat#parse} does. */
+  /** Accepts any single value {@link VectorFormat#parse} does: the vector alone. */
   @Override
   public IndexableField createField(SchemaField field, Object value) {
-    return vectorField(field, VectorFormat.parse(value, field.getName(), dimension));
-  }
-
-  private static IndexableField vectorField(SchemaField field, float[] vector) {
-    return new BinaryDocValuesField(field.getName(), new BytesRef(VectorFormat.toBytes(vector)));
+    float[] vector = VectorFormat.parse(value, field.getName(), dimension);
+    return VectorFieldLayout.fields(field.getName(), vector, 0, null).get(0);
   }
 
   /**
-   * The vector and, unless {@code sketchDimensions} is 0, doc-values fields with the {@link
-   * VectorSketch} of its first {@code sketchDimensions} components, in two stages (see {@link
-   * #SKETCH_SUFFIXES}). Doc values hand out a document's value whole, so a search that only needs a
-   * lower bound to rule a document out reads the short sketch instead of the whole vector: see
-   * {@link ImageVectorValues}. With {@code cells}, also the term of the document's coarse cell (see
-   * {@link CoarseCells}).
+   * The vector and, unless {@code sketchDimensions} is 0, its {@link VectorSketch} in doc values;
+   * with {@code cells}, the term of its coarse cell: see {@link VectorFieldLayout}. Doc values hand
+   * out a document's value whole, so a search that only needs a lower bound to rule a document out
+   * reads the short sketch instead of the whole vector: see {@link ImageVectorValues}.
    */
   @Override
   public List<IndexableField> createFields(SchemaField field, Object value) {
     float[] floats = VectorFormat.parse(value, field.getName(), dimension);
-    List<IndexableField> fields = vectorFields(field.getName(), floats, sketchDimensions);
-    if (cells != null) {
-      fields.add(cells.field(field.getName(), floats));
-    }
-    return fields;
-  }
-
-  /** The doc-values fields of a vector: the vector itself, then its sketch stages. */
-  static List<IndexableField> vectorFields(String name, float[] vector, int sketchDimensions) {
-    List<IndexableField> fields = new ArrayList<>();
-    fields.add(new BinaryDocValuesField(name, new BytesRef(VectorFormat.toBytes(vector))));
-    int[] stages = sketchStages(sketchDimensions);
-    for (int stage = 0; stage + 1 < stages.length; stage++) {
-      byte[] sketch = VectorSketch.encode(vector, stages[stage], stages[stage + 1]);
-      fields.add(new BinaryDocValuesField(name + SKETCH_SUFFIXES[stage], new BytesRef(sketch)));
-    }
-    return fields;
-  }
-
-  /**
-   * Where the sketch stages of {@code sketchDimensions} components start and end: {@code {0, first,
-   * sketchDimensions}}, or {@code {0, sketchDimensions}} when one block holds them all, or {@code
-   * {0}} without a sketch.
-   */
-  static int[] sketchStages(int sketchDimensions) {
-    int half = (sketchDimensions + 1) / 2;
-    int first = (half + VectorSketch.BLOCK - 1) / VectorSketch.BLOCK * VectorSketch.BLOCK;
-    if (sketchDimensions == 0) {
-      return new int[] {0};
-    }
-    return first >= sketchDimensions
-        ? new int[] {0, sketchDimensions}
-        : new int[] {0, first, sketchDimensions};
+    return VectorFieldLayout.fields(field.getName(), floats, sketchDimensions, cells);
   }
 
   /** Base64, the documented text form: also what {@link #toObject} returns. */
@@ -315,11 +267,9 @@ public class ImageVectorField extends FieldType {
   }
 
   private static SolrException unsupported(SchemaField field, String what) {
-    return new SolrException(
-        ErrorCode.BAD_REQUEST,
-        field.getName()
-            + ": "
-            + what
+    return BadRequest.of(
+        field.getName(),
+        what
             + " is not supported on an image vector; use {!visual f="
             + field.getName()
             + "} or sqdist("

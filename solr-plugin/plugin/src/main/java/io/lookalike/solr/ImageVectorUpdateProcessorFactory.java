@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.solr.common.SolrException;
-import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.common.SolrInputDocument;
 import org.apache.solr.common.SolrInputField;
 import org.apache.solr.request.SolrQueryRequest;
@@ -52,7 +51,7 @@ public class ImageVectorUpdateProcessorFactory extends UpdateRequestProcessorFac
       try {
         field.setValue(pack(field.getValue(), field.getName(), dimension));
       } catch (SolrException e) {
-        throw new SolrException(ErrorCode.BAD_REQUEST, "[doc=" + id + "] " + e.getMessage(), e);
+        throw BadRequest.inDocument(id, e);
       }
     }
   }

@@ -13,7 +13,7 @@ import org.apache.lucene.util.BytesRef;
 /**
  * The image vectors of one segment: the field's {@link BinaryDocValues}, read with the dimension
  * the query expects, and their {@link VectorSketch sketches} where the segment has them (see {@link
- * ImageVectorField#createFields}).
+ * VectorFieldLayout}).
  *
  * <p>Every reader of stored vectors goes through here so that a stored vector of the wrong length
  * (the schema's {@code dimension} changed without reindexing) fails loudly instead of being read as
@@ -47,14 +47,19 @@ final class ImageVectorValues {
       return null;
     }
     List<SketchStage> stages = new ArrayList<>();
-    for (String suffix : ImageVectorField.SKETCH_SUFFIXES) {
-      BinaryDocValues sketches = reader.getBinaryDocValues(field + suffix);
+    for (int stage = 0; stage < VectorFieldLayout.sketchStageCount(); stage++) {
+      BinaryDocValues sketches = reader.getBinaryDocValues(VectorFieldLayout.sketchField(field, stage));
       if (sketches == null) {
         break;
       }
       stages.add(new SketchStage(sketches));
     }
     return new ImageVectorValues(values, stages.toArray(new SketchStage[0]), field, dimension);
+  }
+
+  /** Whether the segment holds sketches, so that a finite bound can rule documents out cheaply. */
+  boolean hasSketches() {
+    return stages.length > 0;
   }
 
   /** Iterates over the documents that have a vector; positioned like {@link #docID()}. */

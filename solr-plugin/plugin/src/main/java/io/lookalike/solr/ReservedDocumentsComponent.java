@@ -95,17 +95,23 @@ public class ReservedDocumentsComponent extends SearchComponent implements SolrC
 
   /**
    * Whether the request only returns and counts matches of a visual main query. Wrappers that
-   * keep its matches (a boost, or {@code cache=false} and {@code cost} on {@code q}) are looked
+   * keep its matches (a boost, or {@code cache=false} and {@code cost} on {@code q}, a {@link
+   * VisualPostFilter}) are looked
    * through. Not so when a query is tagged: a facet or stat may then exclude the main query
    * ({@code {!ex=tag}}) and count all documents.
    */
   private static boolean onlyVisualMatches(ResponseBuilder rb) {
     Query query = rb.getQuery();
-    while (query instanceof WrappedQuery || query instanceof BoostQuery) {
-      query =
-          query instanceof WrappedQuery wrapped
-              ? wrapped.getWrappedQuery()
-              : ((BoostQuery) query).getQuery();
+    while (query instanceof WrappedQuery
+        || query instanceof BoostQuery
+        || query instanceof VisualPostFilter) {
+      if (query instanceof WrappedQuery wrapped) {
+        query = wrapped.getWrappedQuery();
+      } else if (query instanceof VisualPostFilter filter) {
+        query = filter.getQuery();
+      } else {
+        query = ((BoostQuery) query).getQuery();
+      }
     }
     // "tags" is where QParser registers tagged queries for the facets' exclusions
     return query instanceof VisualQuery && rb.req.getContext().containsKey("tags") == false;

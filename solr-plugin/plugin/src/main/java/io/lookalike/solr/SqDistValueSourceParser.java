@@ -1,8 +1,6 @@
 package io.lookalike.solr;
 
 import org.apache.lucene.queries.function.ValueSource;
-import org.apache.solr.common.SolrException;
-import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.search.FunctionQParser;
 import org.apache.solr.search.SyntaxError;
 import org.apache.solr.search.ValueSourceParser;
@@ -26,9 +24,7 @@ public class SqDistValueSourceParser extends ValueSourceParser {
     ImageVectorField type = ImageVectorField.checkedType(fp.getReq().getSchema(), field, NAME);
     String vector = fp.parseArg();
     if (vector == null) {
-      throw new SolrException(
-          ErrorCode.BAD_REQUEST,
-          NAME + ": missing the vector, e.g. sqdist(" + field + ", $qv) with qv=[0.1, ...]");
+      throw BadRequest.of(NAME, "missing the vector, e.g. sqdist(" + field + ", $qv) with qv=[0.1, ...]");
     }
     return new SquaredDistanceValueSource(
         field, VectorFormat.parse(vector, NAME, type.getDimension()));

@@ -7,7 +7,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.apache.solr.common.SolrException;
-import org.apache.solr.common.SolrException.ErrorCode;
 
 /**
  * The wire format of an image vector (docs/vector-format.md): a float32 vector travels either as a
@@ -16,8 +15,8 @@ import org.apache.solr.common.SolrException.ErrorCode;
  *
  * <p>Everything that accepts a vector from outside (documents, query parameters, function
  * arguments) goes through {@link #parse}, so a vector is valid or rejected the same way everywhere:
- * the right length, and only finite components (a NaN would make every distance NaN and silently
- * break the ranking). Errors are {@code 400 Bad Request}, worded {@code "<name>: <problem>"} where
+ * the right length, only finite components (a NaN would make every distance NaN and silently
+ * break the ranking), and within {@link #MAX_SQUARED_NORM}, so that no distance overflows. Errors are {@code 400 Bad Request}, worded {@code "<name>: <problem>"} where
  * the name is the field or parameter the value came from.
  */
 public final class VectorFormat {
@@ -28,6 +27,17 @@ public final class VectorFormat {
 
   /** How JSON writers (Python's json, JavaScript) spell non-finite floats. */
   private static final Pattern NON_FINITE = Pattern.compile("[+-]?(?:NaN|Infinity|inf)");
+
+  /**
+   * The largest squared norm a vector may have: the squared distance between two such vectors is
+   * at most {@code (|q| + |x|)^2 = 2^126}, and the float roundings of its sum (below 2^-10 relative
+   * for 16384 components) keep it below {@code Float.MAX_VALUE}, about 2^128; so do the sketch's
+   * norms and dot products. Every distance and score is then finite.
+   */
+  static final double MAX_SQUARED_NORM = 0x1p124;
+
+  /** The largest component magnitude, the root of {@link #MAX_SQUARED_NORM}. */
+  static final float MAX_COMPONENT = 0x1p62f;
 
   /** How many leading components {@link #abbreviate} shows. */
   private static final int ABBREVIATED_LENGTH = 3;
@@ -62,21 +72,57 @@ public final class VectorFormat {
     } else if (value instanceof Number) {
       vector = fromList(List.of(value), name);
     } else {
-      throw badRequest(
+      throw BadRequest.of(
           name,
           "expected a JSON array of numbers or a base64 string, got "
               + (value == null ? "null" : value.getClass().getSimpleName()));
     }
     if (vector.length != dimension) {
-      throw badRequest(name, "expected " + dimension + " floats, got " + vector.length);
+      throw BadRequest.of(name, "expected " + dimension + " floats, got " + vector.length);
     }
     for (int i = 0; i < vector.length; i++) {
       if (Float.isFinite(vector[i]) == false) {
-        throw badRequest(
+        throw BadRequest.of(
             name, "component " + i + " is " + vector[i] + "; only finite values are allowed");
       }
+      if (Math.abs(vector[i]) > MAX_COMPONENT) {
+        throw BadRequest.of(
+            name,
+            "component "
+                + i
+                + " is "
+                + vector[i]
+                + "; components are at most "
+                + MAX_COMPONENT
+                + " (2^62) in magnitude, so that distances stay finite in float32");
+      }
+    }
+    int beyond = beyondSquaredNorm(vector);
+    if (beyond >= 0) {
+      throw BadRequest.of(
+          name,
+          "the squared norm exceeds "
+              + (float) MAX_SQUARED_NORM
+              + " (2^124) at component "
+              + beyond
+              + ", so distances could overflow float32; scale the vector down");
     }
     return vector;
+  }
+
+  /**
+   * The component at which the running squared norm of {@code vector} (in double precision) first
+   * exceeds {@link #MAX_SQUARED_NORM}, or -1 when it stays within it.
+   */
+  static int beyondSquaredNorm(float[] vector) {
+    double norm = 0;
+    for (int i = 0; i < vector.length; i++) {
+      norm += (double) vector[i] * vector[i];
+      if (norm > MAX_SQUARED_NORM) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /** The index and wire representation: {@code 4 * vector.length} bytes, little-endian float32. */
@@ -112,7 +158,7 @@ public final class VectorFormat {
 
   private static float[] fromBytes(ByteBuffer bytes, String name) {
     if (bytes.remaining() % Float.BYTES != 0) {
-      throw badRequest(
+      throw BadRequest.of(
           name,
           "byte length " + bytes.remaining() + " is not a multiple of 4 (little-endian float32)");
     }
@@ -125,7 +171,7 @@ public final class VectorFormat {
     String trimmed = text.strip();
     if (trimmed.startsWith("[")) {
       if (trimmed.endsWith("]") == false) {
-        throw badRequest(name, "malformed array: no closing ']'");
+        throw BadRequest.of(name, "malformed array: no closing ']'");
       }
       String inner = trimmed.substring(1, trimmed.length() - 1).strip();
       return inner.isEmpty() ? new float[0] : fromList(List.of(inner.split(",", -1)), name);
@@ -136,7 +182,7 @@ public final class VectorFormat {
     } catch (IllegalArgumentException e) {
       String hint =
           trimmed.indexOf(' ') >= 0 ? " (a space: was a '+' sent unencoded in a URL?)" : "";
-      throw badRequest(name, "malformed base64: " + e.getMessage() + hint);
+      throw BadRequest.of(name, "malformed base64: " + e.getMessage() + hint);
     }
     return fromBytes(ByteBuffer.wrap(bytes), name);
   }
@@ -162,13 +208,10 @@ public final class VectorFormat {
       return (float) Double.parseDouble(text);
     }
     if (NON_FINITE.matcher(text).matches()) {
-      throw badRequest(
+      throw BadRequest.of(
           name, "component " + index + " is " + text + "; only finite values are allowed");
     }
-    throw badRequest(name, "component " + index + " is not a number: '" + text + "'");
+    throw BadRequest.of(name, "component " + index + " is not a number: '" + text + "'");
   }
 
-  private static SolrException badRequest(String name, String problem) {
-    return new SolrException(ErrorCode.BAD_REQUEST, name + ": " + problem);
-  }
 }

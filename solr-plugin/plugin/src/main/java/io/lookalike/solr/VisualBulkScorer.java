@@ -35,23 +35,34 @@ final class VisualBulkScorer extends BulkScorer {
       ImageVectorValues values,
       float[] target,
       float maxDist,
+      VisualScore form,
       float boost) {
     this.candidates = candidates;
     this.values = values;
     this.target = target;
-    this.hit = new Hit(maxDist, boost);
+    this.hit = new Hit(maxDist, form, boost);
   }
 
   @Override
   public int score(LeafCollector collector, Bits acceptDocs, int min, int max) throws IOException {
     collector.setScorer(hit);
+    // the documents still competitive for the collector's sort (e.g. by a field), or null for all
+    DocIdSetIterator competitive = collector.competitiveIterator();
     int doc = candidates.docID() < min ? candidates.advance(min) : candidates.docID();
     while (doc < max) {
       int count = 0;
-      for (; count < BATCH && doc < max; doc = candidates.nextDoc()) {
+      while (count < BATCH && doc < max) {
+        if (competitive != null) {
+          int next = competitive.docID() < doc ? competitive.advance(doc) : competitive.docID();
+          if (next > doc) {
+            doc = next < max ? candidates.advance(next) : next;
+            continue;
+          }
+        }
         if (acceptDocs == null || acceptDocs.get(doc)) {
           docs[count++] = doc;
         }
+        doc = candidates.nextDoc();
       }
       int kept = values.screen(docs, count, target, hit.bound);
       for (int i = 0; i < kept; i++) {
@@ -77,6 +88,7 @@ final class VisualBulkScorer extends BulkScorer {
   /** The current hit, as the collector sees it. */
   private static final class Hit extends Scorable {
     private final float maxDist;
+    private final VisualScore form;
     private final float boost;
     int doc = -1;
     float distance;
@@ -84,15 +96,16 @@ final class VisualBulkScorer extends BulkScorer {
     /** A document matches if and only if its distance is {@code <= bound}. */
     float bound;
 
-    Hit(float maxDist, float boost) {
+    Hit(float maxDist, VisualScore form, float boost) {
       this.maxDist = maxDist;
+      this.form = form;
       this.boost = boost;
       this.bound = maxDist;
     }
 
     @Override
     public float score() {
-      return VisualScorer.score(boost, distance);
+      return form.score(boost, distance);
     }
 
     @Override
@@ -102,7 +115,7 @@ final class VisualBulkScorer extends BulkScorer {
 
     @Override
     public void setMinCompetitiveScore(float minScore) {
-      bound = VisualScorer.bound(maxDist, boost, minScore);
+      bound = form.bound(maxDist, boost, minScore);
     }
   }
 }

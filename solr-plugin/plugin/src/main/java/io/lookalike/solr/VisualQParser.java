@@ -15,6 +15,8 @@ import org.apache.lucene.util.BytesRefBuilder;
 import org.apache.lucene.util.CharsRefBuilder;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
+import org.apache.solr.common.params.CommonParams;
+import org.apache.solr.common.params.ModifiableSolrParams;
 import org.apache.solr.common.params.SolrParams;
 import org.apache.solr.common.util.StrUtils;
 import org.apache.solr.request.SolrQueryRequest;
@@ -37,13 +39,16 @@ import org.apache.solr.search.QueryParsing;
  *   <li>{@code f}: the {@link ImageVectorField} to search (required);
  *   <li>{@code v} (or the text after the local params): the query vector; it must have the field's
  *       dimension. Exactly one of {@code v}, {@code id} and {@code like} is given;
- *   <li>{@code id}: use the vector of the live document with this unique key (see {@link
- *       DocumentVectors}, which also finds it on other shards in SolrCloud);
+ *   <li>{@code id}: use the committed vector of the document with this unique key (see {@link
+ *       DocumentVectors}; in SolrCloud the receiving node resolves it for every shard, see {@link
+ *       SharedQueryPoint});
  *   <li>{@code like}: comma-separated ids of liked documents: their centroid is the query;
  *   <li>{@code unlike}: comma-separated ids of disliked documents: the query moves away from their
  *       centroid by {@code unlikeWeight} (default 0.5) times the distance between the two centroids
  *       (see {@link QueryVectors});
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
+ *   <li>{@code score}: {@code rank} (the default, an exact order key of the distance) or {@code
+ *       similarity} ({@code boost / (1 + d)}, for hybrid sums), see {@link VisualScore};
  *   <li>{@code model}: the id of the model that made the query vector; the query is refused (409) if
  *       this index holds live documents of another model, whose distances would be meaningless;
  *   <li>{@code probe}: opt-in approximate search, only in this many coarse cells nearest to the
@@ -80,42 +85,75 @@ public class VisualQParser extends QParser {
 
   @Override
   public Query parse() {
-    SolrParams local = localParams == null ? SolrParams.of() : localParams;
+    // not SolrParams.of(), which Solr 9.8 and 9.9 lack
+    SolrParams local = localParams == null ? new ModifiableSolrParams() : localParams;
     String field = local.get(QueryParsing.F);
     ImageVectorField type = ImageVectorField.checkedType(req.getSchema(), field, QueryParsing.F);
     float maxDist =
         nonNegative(local.get(MAX_DIST), MAX_DIST, "squared distance", Float.POSITIVE_INFINITY);
     try {
-      float[] target = target(local, new DocumentVectors(req, field, type.getDimension()));
+      float[] target = target(local, field, new DocumentVectors(req, field, type.getDimension()));
       String model = local.get(MODEL);
-      if (model != null) {
+      if (model != null && model.isEmpty()) {
+        throw BadRequest.of(MODEL, "expected the version of the PCA model that made the query vector, got ''");
+      }
+      VisualScore score = VisualScore.parse(local.get(VisualScore.PARAM));
+      BytesRef[] cells = probedCells(type, target, local.get(PROBE));
+      if (model != null) { // last: a request is first checked itself (400), then against the index (409)
         checkModel(model);
       }
-      return new VisualQuery(field, target, maxDist, probedCells(type, target, local.get(PROBE)));
+      VisualQuery query = new VisualQuery(field, target, maxDist, score, cells);
+      // not cached: a post filter where Solr uses it as one (an fq), after the cheaper filters
+      boolean cached = CommonParams.FALSE.equals(local.get(CommonParams.CACHE)) == false;
+      return cached || cells != null ? query : new VisualPostFilter(query);
     } catch (IOException e) {
       throw new SolrException(ErrorCode.SERVER_ERROR, e);
     }
   }
 
-  private float[] target(SolrParams local, DocumentVectors documents) throws IOException {
+  /**
+   * The query point: the vector given, or one made from documents, which the node that received the
+   * request resolves for all shards (see {@link SharedQueryPoint}).
+   */
+  private float[] target(SolrParams local, String field, DocumentVectors documents)
+      throws IOException {
     String id = local.get(ID);
     String like = local.get(LIKE);
     boolean hasVector = qstr != null && qstr.isBlank() == false;
     int sources = (hasVector ? 1 : 0) + (id != null ? 1 : 0) + (like != null ? 1 : 0);
     if (sources != 1) {
-      throw badRequest(
+      throw BadRequest.of(
           QueryParsing.V + ", " + ID + ", " + LIKE,
           "give exactly one of a query vector (v, or the text after the local params), the id of"
               + " a document whose vector to use, or like=ids of liked documents; got "
               + (sources == 0 ? "none" : sources));
     }
+    String unlike = local.get(UNLIKE);
+    if (hasVector && unlike == null) {
+      return VectorFormat.parse(qstr, QueryParsing.V, documents.dimension());
+    }
+    String shared =
+        SharedQueryPoint.param(
+            field, hasVector ? qstr : null, id, like, unlike, local.get(UNLIKE_WEIGHT));
+    float[] point = SharedQueryPoint.resolved(req, shared, documents.dimension());
+    if (point == null) {
+      point = fromDocuments(local, hasVector, documents);
+      SharedQueryPoint.share(req, shared, point);
+    }
+    return point;
+  }
+
+  /** The query point of {@code id}, {@code like} and {@code unlike}, from the documents. */
+  private float[] fromDocuments(SolrParams local, boolean hasVector, DocumentVectors documents)
+      throws IOException {
+    String id = local.get(ID);
     float[] positive;
     if (hasVector) {
       positive = VectorFormat.parse(qstr, QueryParsing.V, documents.dimension());
     } else if (id != null) {
       positive = documents.get(List.of(id.strip()), ID).get(0);
     } else {
-      positive = QueryVectors.mean(documents.get(ids(like, LIKE), LIKE));
+      positive = QueryVectors.mean(documents.get(ids(local.get(LIKE), LIKE), LIKE));
     }
     String unlike = local.get(UNLIKE);
     if (unlike == null) {
@@ -125,16 +163,15 @@ public class VisualQParser extends QParser {
         nonNegative(local.get(UNLIKE_WEIGHT), UNLIKE_WEIGHT, "weight", DEFAULT_UNLIKE_WEIGHT);
     float[] negative = QueryVectors.mean(documents.get(ids(unlike, UNLIKE), UNLIKE));
     float[] target = QueryVectors.awayFrom(positive, negative, weight);
-    for (int i = 0; i < target.length; i++) {
-      if (Float.isFinite(target[i]) == false) {
-        throw badRequest(
-            UNLIKE_WEIGHT,
-            "weight '"
-                + weight
-                + "' moves the query point out of the float32 range (component "
-                + i
-                + "); use a smaller weight");
-      }
+    int beyond = VectorFormat.beyondSquaredNorm(target);
+    if (beyond >= 0) {
+      throw BadRequest.of(
+          UNLIKE_WEIGHT,
+          "weight '"
+              + weight
+              + "' moves the query point out of range (its squared norm exceeds 2^124 at component "
+              + beyond
+              + "); use a smaller weight");
     }
     return target;
   }
@@ -148,7 +185,7 @@ public class VisualQParser extends QParser {
       }
     }
     if (ids.isEmpty() || ids.size() > MAX_EXAMPLES) {
-      throw badRequest(
+      throw BadRequest.of(
           param, "expected 1 to " + MAX_EXAMPLES + " comma-separated ids, got " + ids.size());
     }
     return ids;
@@ -166,7 +203,7 @@ public class VisualQParser extends QParser {
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw badRequest(param, "expected a finite " + what + " >= 0, got '" + value + "'");
+    throw BadRequest.of(param, "expected a finite " + what + " >= 0, got '" + value + "'");
   }
 
   /**
@@ -230,7 +267,7 @@ public class VisualQParser extends QParser {
     }
     CoarseCells cells = type.getCells();
     if (cells == null) {
-      throw badRequest(
+      throw BadRequest.of(
           PROBE, "the field's type declares no coarse cells (attribute cells); search exactly");
     }
     int count = 0;
@@ -240,12 +277,9 @@ public class VisualQParser extends QParser {
       // reported below
     }
     if (count < 1) {
-      throw badRequest(PROBE, "expected a number of cells >= 1, got '" + probe + "'");
+      throw BadRequest.of(PROBE, "expected a number of cells >= 1, got '" + probe + "'");
     }
     return cells.nearestTerms(target, Math.min(count, cells.size()));
   }
 
-  private static SolrException badRequest(String param, String problem) {
-    return new SolrException(ErrorCode.BAD_REQUEST, param + ": " + problem);
-  }
 }

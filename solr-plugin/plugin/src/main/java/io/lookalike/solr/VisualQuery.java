@@ -14,14 +14,12 @@ import org.apache.lucene.util.BytesRef;
 /**
  * Exact visual search: matches the documents that have a vector in {@code field} (optionally only
  * those within {@code maxDist}) and scores them by their squared Euclidean distance {@code d} to
- * {@code target}:
+ * {@code target}, as {@link VisualScore} says: by default an exact order key of {@code d}, or
+ * {@code boost / (1 + d)} for hybrid sums.
  *
- * <pre>score = boost / (1 + d)</pre>
- *
- * <p>The score is in {@code (0, boost]}, strictly decreasing in {@code d} (so ranking by score is
- * ranking by distance), needs no corpus statistics, and, since the distance is bit-identical
- * everywhere (see {@link SquaredDistance}), it is identical on every shard: distributed top-k
- * merges exactly like a single index.
+ * <p>Either score is decreasing in {@code d}, needs no corpus statistics, and, since the distance
+ * is bit-identical everywhere (see {@link SquaredDistance}), it is identical on every shard: with
+ * ties broken by unique key, distributed top-k merges exactly like a single index.
  *
  * <p>The search is brute force over the vectors that survive the other clauses: unlike HNSW it
  * never misses a neighbour, and it composes with filters at no extra cost since Lucene only asks it
@@ -32,6 +30,7 @@ public final class VisualQuery extends Query {
   final String field;
   final float[] target;
   final float maxDist;
+  final VisualScore score;
 
   /** The cell terms an approximate query is limited to, sorted; null for the exact search. */
   final BytesRef[] cells;
@@ -43,15 +42,16 @@ public final class VisualQuery extends Query {
    *     for no threshold
    */
   public VisualQuery(String field, float[] target, float maxDist) {
-    this(field, target, maxDist, null);
+    this(field, target, maxDist, VisualScore.RANK, null);
   }
 
   /**
    * An approximate query when {@code cells} is not null: only documents in these coarse cells (see
    * {@link CoarseCells}) are considered, ranked exactly among themselves.
    */
-  VisualQuery(String field, float[] target, float maxDist, BytesRef[] cells) {
+  VisualQuery(String field, float[] target, float maxDist, VisualScore score, BytesRef[] cells) {
     this.field = Objects.requireNonNull(field, "field");
+    this.score = Objects.requireNonNull(score, "score");
     if (cells != null) {
       cells = cells.clone();
       Arrays.sort(cells);
@@ -82,11 +82,11 @@ public final class VisualQuery extends Query {
       throws IOException {
     Weight cellFilter = null;
     if (cells != null) {
-      Query inCells = new TermInSetQuery(field + CoarseCells.CELL_SUFFIX, Arrays.asList(cells));
+      Query inCells = new TermInSetQuery(VectorFieldLayout.cellField(field), Arrays.asList(cells));
       cellFilter =
           searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
     }
-    return new VisualWeight(this, boost, cellFilter);
+    return new VisualWeight(this, scoreMode, boost, cellFilter);
   }
 
   @Override
@@ -104,6 +104,8 @@ public final class VisualQuery extends Query {
         + field
         + ", dim="
         + target.length
+        + ", score="
+        + score
         + threshold
         + approximate
         + ", "
@@ -119,6 +121,7 @@ public final class VisualQuery extends Query {
   private boolean equalsTo(VisualQuery other) {
     return field.equals(other.field)
         && Float.compare(maxDist, other.maxDist) == 0
+        && score == other.score
         && Arrays.equals(target, other.target)
         && Arrays.equals(cells, other.cells);
   }
@@ -128,6 +131,7 @@ public final class VisualQuery extends Query {
     int h = classHash();
     h = 31 * h + field.hashCode();
     h = 31 * h + Float.hashCode(maxDist);
+    h = 31 * h + score.ordinal();
     h = 31 * h + Arrays.hashCode(target);
     h = 31 * h + Arrays.hashCode(cells);
     return h;

@@ -7,7 +7,7 @@ import org.apache.lucene.search.TwoPhaseIterator;
 import org.apache.lucene.search.Weight;
 
 /**
- * Scores the documents of one segment by {@code boost / (1 + sqdist)}.
+ * Scores the documents of one segment by their distance, in the query's {@link VisualScore} form.
  *
  * <p>Computing a distance costs a pass over the whole vector, so the scorer is two-phase: its
  * approximation is "has a vector" (the doc-values iterator) and the distance is only computed in
@@ -22,13 +22,7 @@ import org.apache.lucene.search.Weight;
  */
 final class VisualScorer extends Scorer {
 
-  /**
-   * Relative slack on the distance bound derived from a minimum score. The float roundings of the
-   * sum and of the division in the score are at most 2^-24 each, so 1e-6 is far above their total:
-   * no document scoring at least the minimum is ever skipped.
-   */
-  private static final double BOUND_SLACK = 1e-6;
-
+  private final VisualScore form;
   private final float maxDist;
   private final float boost;
   private final TwoPhaseIterator twoPhase;
@@ -50,8 +44,10 @@ final class VisualScorer extends Scorer {
       DocIdSetIterator candidates,
       float[] target,
       float maxDist,
+      VisualScore form,
       float boost) {
     super(weight);
+    this.form = form;
     this.maxDist = maxDist;
     this.boost = boost;
     this.bound = maxDist;
@@ -63,30 +59,20 @@ final class VisualScorer extends Scorer {
             return distance <= bound;
           }
 
-          /** A subtraction and a multiply-add per dimension. */
+          /**
+           * A subtraction and a multiply-add per component of the whole vector; with a threshold
+           * and a sketch, most documents are ruled out by the first sketch stage instead (about an
+           * eighth of the components, a multiply-add per byte), counted as a quarter of the
+           * components for the ones that go on to their whole vector.
+           */
           @Override
           public float matchCost() {
-            return 2f * target.length;
+            return maxDist != Float.POSITIVE_INFINITY && values.hasSketches()
+                ? target.length / 4f
+                : 2f * target.length;
           }
         };
     this.iterator = TwoPhaseIterator.asDocIdSetIterator(twoPhase);
-  }
-
-  /** The score of a document at squared distance {@code distance}. */
-  static float score(float boost, float distance) {
-    return boost / (1f + distance);
-  }
-
-  /**
-   * The largest distance whose score can be {@code >= minScore}, rounded up: inverts {@code
-   * score(d) = boost / (1 + d)} in double precision and adds {@link #BOUND_SLACK}.
-   */
-  static float maxCompetitiveDistance(float boost, float minScore) {
-    if (minScore <= 0f) {
-      return Float.POSITIVE_INFINITY;
-    }
-    double distance = (double) boost / minScore * (1 + BOUND_SLACK) - 1;
-    return distance >= Float.MAX_VALUE ? Float.POSITIVE_INFINITY : Math.nextUp((float) distance);
   }
 
   @Override
@@ -106,22 +92,17 @@ final class VisualScorer extends Scorer {
 
   @Override
   public float score() {
-    return score(boost, distance);
+    return form.score(boost, distance);
   }
 
-  /** Distances are non-negative, so no document scores above the boost. */
+  /** Distances are non-negative, so no document scores above that of distance 0. */
   @Override
   public float getMaxScore(int upTo) {
-    return boost;
+    return form.score(boost, 0f);
   }
 
   @Override
   public void setMinCompetitiveScore(float minScore) {
-    bound = bound(maxDist, boost, minScore);
-  }
-
-  /** The distance bound of a document that must score at least {@code minScore}. */
-  static float bound(float maxDist, float boost, float minScore) {
-    return Math.min(maxDist, maxCompetitiveDistance(boost, minScore));
+    bound = form.bound(maxDist, boost, minScore);
   }
 }

@@ -69,10 +69,10 @@ public class ApproximateSearchTest extends AbstractVisualTestCase {
     float[] target = {1, 2, 3, 4};
     VisualQuery exact = new VisualQuery("vec4cells", target, Float.POSITIVE_INFINITY);
     BytesRef[] two = {new BytesRef("2"), new BytesRef("0")};
-    VisualQuery probed = new VisualQuery("vec4cells", target, Float.POSITIVE_INFINITY, two);
+    VisualQuery probed = new VisualQuery("vec4cells", target, Float.POSITIVE_INFINITY, VisualScore.RANK, two);
     assertNotEquals(exact, probed);
     BytesRef[] sameTwo = {new BytesRef("0"), new BytesRef("2")};
-    VisualQuery again = new VisualQuery("vec4cells", target, Float.POSITIVE_INFINITY, sameTwo);
+    VisualQuery again = new VisualQuery("vec4cells", target, Float.POSITIVE_INFINITY, VisualScore.RANK, sameTwo);
     assertEquals(probed, again);
     assertEquals(probed.hashCode(), again.hashCode());
     assertTrue(probed.toString(), probed.toString().contains("cells=2"));

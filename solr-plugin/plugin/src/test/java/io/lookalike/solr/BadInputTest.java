@@ -1,5 +1,7 @@
 package io.lookalike.solr;
 
+import java.util.Collections;
+import java.util.Map;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.util.ErrorLogMuter;
@@ -14,6 +16,9 @@ public class BadInputTest extends AbstractVisualTestCase {
     initTestCore();
     assertU(adoc("id", "a1", "category", "red", "pca_version", "m1", "vec4", "[1, 0, 0, 0]"));
     assertU(adoc("id", "a2", "category", "red", "pca_version", "m1"));
+    assertU(adoc("id", "b1", "pca_version", "m1", "vec4", "[0, 0, 1, 0]"));
+    // huge but valid: a squared norm of 1.6e37, below 2^124
+    assertU(adoc("id", "huge", "vec16", "[" + String.join(",", Collections.nCopies(16, "1e18")) + "]"));
     assertU(adoc("id", "old", "pca_version", "m0", "vec4", "[0, 1, 0, 0]"));
     assertU(commit());
     assertU(delI("old")); // a deleted document of another model must not count
@@ -36,6 +41,50 @@ public class BadInputTest extends AbstractVisualTestCase {
       assertFailedU(adoc("id", "bad", "vec4", "1", "vec4", "2"));
     }
     assertQ(req("q", "id:bad"), "//result[@numFound='0']");
+  }
+
+  /** Components and squared norms that could overflow a float32 distance, named by component. */
+  @Test
+  public void testVectorsThatCouldOverflowADistanceAreRefused() {
+    assertIndexError(
+        "[1e19, 0, 0, 0]",
+        "[doc=bad] vec4: component 0 is 1.0E19; components are at most 4.611686E18 (2^62)");
+    assertIndexError(
+        "[4e18, 4e18, 4e18, 4e18]",
+        "[doc=bad] vec4: the squared norm exceeds 2.1267648E37 (2^124) at component 1");
+    assertQueryError("v: component 2 is -1.0E19", "q", "{!visual f=vec4}[0, 0, -1e19, 0]");
+    assertQueryError(
+        "v: the squared norm exceeds 2.1267648E37 (2^124) at component 1",
+        "q",
+        "{!visual f=vec4 v=$qv}",
+        "qv",
+        "[4e18, 4e18, 4e18, 4e18]");
+    assertQueryError(
+        "sqdist: component 0 is 1.0E19", "q", "*:*", "fl", "sqdist(vec4, \"[1e19, 0, 0, 0]\")");
+    // a and b are 1 apart: a weight of 1e19 takes the query point to about 1e19
+    assertQueryError(
+        "unlikeWeight: weight '1.0E19' moves the query point out of range (its squared norm exceeds"
+            + " 2^124 at component 0",
+        "q",
+        "{!visual f=vec4 like=a1 unlike=b1 unlikeWeight=1e19}");
+  }
+
+  /** At the bounds, distances (and scores) are still finite, JSON numbers. */
+  @Test
+  public void testHugeButValidVectorsGiveFiniteDistances() throws Exception {
+    String opposite = "[" + String.join(",", Collections.nCopies(16, "-1e18")) + "]";
+    for (String score : new String[] {"rank", "similarity"}) {
+      Map<String, Object> response =
+          select(
+              "q", "{!visual f=vec16 score=" + score + " v=$qv}",
+              "qv", opposite,
+              "fl", "id,score,d:sqdist(vec16,$qv)");
+      Map<String, Object> doc = docs(response).get(0);
+      assertEquals("huge", doc.get("id"));
+      assertEquals(6.4e37, doubleField(doc, "d"), 6.4e37 * 1e-6);
+      assertTrue(doc.toString(), doubleField(doc, "score") > 0);
+      assertTrue(doc.toString(), Double.isFinite(doubleField(doc, "score")));
+    }
   }
 
   @Test
@@ -104,13 +153,22 @@ public class BadInputTest extends AbstractVisualTestCase {
   public void testModelMustMatchTheIndex() {
     assertQ(
         req("q", "{!visual f=vec4 model=m1}[1, 0, 0, 0]"),
-        "//result[@numFound='1']",
+        "//result[@numFound='2']",
         "//str[@name='id'][.='a1']");
     // A conflict with the index's state, not bad input: 409.
     String message =
         "model: query made with PCA model 'm0' but the index holds vectors of model 'm1';"
             + " re-embed the query with the index's model, or finish its re-index";
     assertQEx(message, message, req("q", "{!visual f=vec4 model=m0}[1, 0, 0, 0]"), ErrorCode.CONFLICT);
+    assertQueryError(
+        "model: expected the version of the PCA model that made the query vector, got ''",
+        "q",
+        "{!visual f=vec4 model=''}[1, 0, 0, 0]");
+    // Bad input is reported before the conflict: the request is checked before the index.
+    assertQueryError(
+        "maxDist: expected a finite squared distance >= 0, got '-1'",
+        "q",
+        "{!visual f=vec4 model=m0 maxDist=-1}[1, 0, 0, 0]");
   }
 
   @Test

@@ -39,7 +39,7 @@ public class IndexingTest extends AbstractVisualTestCase {
     assertU(adoc("id", "none", "category", "no vector at all"));
     assertU(commit());
     assertJQ(
-        req("q", "{!visual f=vec4 v=$qv}", "qv", BASE64, "fl", "id,score"),
+        req("q", "{!visual f=vec4 score=similarity v=$qv}", "qv", BASE64, "fl", "id,score"),
         0d,
         "/response/numFound==5",
         "/response/docs/[0]/score==1.0",

@@ -65,8 +65,13 @@ final class TestVectors {
     return (dimension + 2) * Math.ulp(1f) / 2 * distance;
   }
 
-  /** The score of a document at float distance {@code distance}, as the query computes it. */
+  /** The score of a document at float distance {@code distance}: the default, exact rank. */
   static float score(float distance) {
+    return VisualScore.RANK.score(1f, distance);
+  }
+
+  /** The {@code score=similarity} score, {@code 1 / (1 + d)}, written out. */
+  static float similarity(float distance) {
     return 1f / (1f + distance);
   }
 
@@ -81,25 +86,26 @@ final class TestVectors {
 
   /**
    * The ids of the {@code k} documents nearest to {@code query} among those {@code accept}ed, by
-   * the float reference distance. Fails on a score tie, which would leave the order to doc ids.
+   * the float reference distance, equal distances in id order (the configset's tie-break).
    */
   static List<String> nearest(
       Map<String, float[]> docs, float[] query, Predicate<String> accept, int k) {
+    return nearest(docs, query, accept, 0, k);
+  }
+
+  /** Like {@link #nearest(Map, float[], Predicate, int)}, the page of {@code rows} at {@code start}. */
+  static List<String> nearest(
+      Map<String, float[]> docs, float[] query, Predicate<String> accept, int start, int rows) {
     List<String> ids = new ArrayList<>();
     for (String id : docs.keySet()) {
       if (accept.test(id)) {
         ids.add(id);
       }
     }
-    ids.sort(Comparator.comparingDouble(id -> sqdistFloat(docs.get(id), query)));
-    List<String> top = new ArrayList<>(ids.subList(0, Math.min(k, ids.size())));
-    for (int i = 1; i < Math.min(k + 1, ids.size()); i++) {
-      float previous = score(sqdistFloat(docs.get(ids.get(i - 1)), query));
-      if (previous == score(sqdistFloat(docs.get(ids.get(i)), query))) {
-        throw new AssertionError("score tie at rank " + i + " of the reference; change the seed");
-      }
-    }
-    return top;
+    ids.sort(
+        Comparator.comparingDouble((String id) -> sqdistFloat(docs.get(id), query))
+            .thenComparing(Comparator.naturalOrder()));
+    return new ArrayList<>(ids.subList(Math.min(start, ids.size()), Math.min(start + rows, ids.size())));
   }
 
   /** The centroid of some documents' vectors, in double precision. */

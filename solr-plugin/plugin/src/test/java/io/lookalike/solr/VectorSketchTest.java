@@ -21,12 +21,12 @@ public class VectorSketchTest extends LuceneTestCase {
 
   @Test
   public void testStagesSplitTheSketchedComponentsAtABlock() {
-    assertArrayEquals(new int[] {0}, ImageVectorField.sketchStages(0));
-    assertArrayEquals(new int[] {0, 40}, ImageVectorField.sketchStages(40));
-    assertArrayEquals(new int[] {0, 100}, ImageVectorField.sketchStages(100));
-    assertArrayEquals(new int[] {0, 128, 129}, ImageVectorField.sketchStages(129));
-    assertArrayEquals(new int[] {0, 128, 256}, ImageVectorField.sketchStages(256));
-    assertArrayEquals(new int[] {0, 256, 500}, ImageVectorField.sketchStages(500));
+    assertArrayEquals(new int[] {0}, VectorFieldLayout.sketchStages(0));
+    assertArrayEquals(new int[] {0, 40}, VectorFieldLayout.sketchStages(40));
+    assertArrayEquals(new int[] {0, 100}, VectorFieldLayout.sketchStages(100));
+    assertArrayEquals(new int[] {0, 128, 129}, VectorFieldLayout.sketchStages(129));
+    assertArrayEquals(new int[] {0, 128, 256}, VectorFieldLayout.sketchStages(256));
+    assertArrayEquals(new int[] {0, 256, 500}, VectorFieldLayout.sketchStages(500));
   }
 
   @Test

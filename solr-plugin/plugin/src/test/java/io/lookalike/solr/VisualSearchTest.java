@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.function.Predicate;
 import org.apache.lucene.search.Query;
 import org.apache.solr.request.SolrQueryRequest;
+import org.apache.solr.search.PostFilter;
 import org.apache.solr.search.QParser;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -29,6 +30,7 @@ public class VisualSearchTest extends AbstractVisualTestCase {
 
   private static final Map<String, String> CATEGORY = new HashMap<>();
   private static final Map<String, String> WORD = new HashMap<>();
+  private static final Map<String, Integer> PRICE = new HashMap<>();
 
   @BeforeClass
   public static void indexCorpus() throws Exception {
@@ -40,9 +42,12 @@ public class VisualSearchTest extends AbstractVisualTestCase {
       String word = WORDS[random().nextInt(WORDS.length)];
       CATEGORY.put(id, category);
       WORD.put(id, word);
-      String fields = "{\"id\": \"%s\", \"category\": \"%s\", \"text\": \"%s %s\"";
+      int price = random().nextInt(50); // with ties, broken by id
+      PRICE.put(id, price);
+      String fields =
+          "{\"id\": \"%s\", \"category\": \"%s\", \"text\": \"%s %s\", \"price_i\": %d";
       json.append(i == 0 ? "" : ",\n")
-          .append(String.format(Locale.ROOT, fields, id, category, category, word));
+          .append(String.format(Locale.ROOT, fields, id, category, category, word, price));
       for (int dimension : DIMENSIONS) {
         if (i % 11 == 0 || (dimension == 2048 && i % 2 == 1)) {
           continue; // some documents have no vector
@@ -164,6 +169,81 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     }
   }
 
+  /**
+   * {@code cache=false}: the visual filter runs as a post filter, after the keyword query and the
+   * other filters, with the same matches as the cached filter.
+   */
+  @Test
+  public void testUncachedVisualFilterIsAPostFilterWithTheSameMatches() throws Exception {
+    Map<String, float[]> vectors = VECTORS.get("vec64");
+    float[] query = TestVectors.random(random(), 64);
+    float maxDist = 9f;
+    String qv = VectorFormat.toBase64(query);
+    try (SolrQueryRequest request = req("qv", qv)) {
+      Query parsed =
+          QParser.getParser("{!visual f=vec64 maxDist=9 cache=false v=$qv}", request).getQuery();
+      assertTrue(parsed.toString(), parsed instanceof PostFilter);
+      assertFalse(((PostFilter) parsed).getCache());
+      assertEquals(VisualPostFilter.DEFAULT_COST, ((PostFilter) parsed).getCost());
+    }
+    Set<String> expected =
+        within(vectors, query, maxDist, id -> WORD.get(id).equals("shirt") && CATEGORY.get(id).equals("red"));
+    for (String cache : new String[] {"true", "false"}) {
+      Map<String, Object> response =
+          select(
+              "q", "text:shirt",
+              "fq", "category:red",
+              "fq", "{!visual f=vec64 maxDist=" + maxDist + " cache=" + cache + " v=$qv}",
+              "qv", qv,
+              "rows", "1000",
+              "fl", "id");
+      assertEquals(cache, expected, new HashSet<>(ids(response)));
+    }
+    // without a threshold: every document with a vector
+    Map<String, Object> all =
+        select("q", "*:*", "fq", "{!visual f=vec64 cache=false v=$qv}", "qv", qv, "rows", "0");
+    assertEquals(vectors.size(), numFound(all));
+  }
+
+  /**
+   * Sorted by a field, the visual query still only matches within maxDist; Lucene's competitive
+   * iterator lets it skip documents that cannot enter the page, never one that can.
+   */
+  @Test
+  public void testSortByAFieldWithAVisualQuery() throws Exception {
+    Map<String, float[]> vectors = VECTORS.get("vec64");
+    float[] query = TestVectors.random(random(), 64);
+    // a threshold that about 20 documents pass
+    float twentieth = TestVectors.sqdistFloat(
+        query, vectors.get(TestVectors.nearest(vectors, query, id -> true, 19, 1).get(0)));
+    for (float maxDist : new float[] {Float.POSITIVE_INFINITY, twentieth}) {
+      List<String> expected = new ArrayList<>(within(vectors, query, maxDist, id -> true));
+      expected.sort(
+          java.util.Comparator.comparing((String id) -> PRICE.get(id))
+              .thenComparing(java.util.Comparator.naturalOrder()));
+      String threshold = maxDist == Float.POSITIVE_INFINITY ? "" : " maxDist=" + maxDist;
+      for (String start : new String[] {"0", "6"}) {
+        String[] params = {
+          "q", "{!visual f=vec64" + threshold + " v=$qv}",
+          "qv", VectorFormat.toBase64(query),
+          "sort", "price_i asc, id asc",
+          "start", start,
+          "rows", "8",
+          "fl", "id,d:sqdist(vec64,$qv)"
+        };
+        int from = Integer.parseInt(start);
+        List<String> page = expected.subList(from, from + 8);
+        Map<String, Object> complete = select(params);
+        assertEquals(page, ids(complete));
+        assertEquals(docs(complete), docs(select(concat(params, new String[] {"minExactCount", "1"}))));
+        for (Map<String, Object> doc : docs(complete)) {
+          float distance = TestVectors.sqdistFloat(query, vectors.get((String) doc.get("id")));
+          assertFloat("sqdist of " + doc, distance, doc, "d");
+        }
+      }
+    }
+  }
+
   @Test
   public void testHybridScoreIsTheSumOfKeywordAndVisualScores() throws Exception {
     float[] query = TestVectors.random(random(), 4);
@@ -171,7 +251,7 @@ public class VisualSearchTest extends AbstractVisualTestCase {
       "text",
       "text:shirt",
       "vis",
-      "{!visual f=vec4 v=$qv}",
+      "{!visual f=vec4 score=similarity v=$qv}",
       "qv",
       TestVectors.json(query),
       "rows",
@@ -261,7 +341,7 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     Map<String, Object> response =
         select("q", "{!visual f=vec64 id=" + anchor + "}", "rows", "5", "fl", "id,score");
     assertEquals(TestVectors.nearest(vectors, vectors.get(anchor), id -> true, 5), ids(response));
-    assertFloat("the document itself", 1f, docs(response).get(0), "score");
+    assertFloat("the document itself", TestVectors.score(0f), docs(response).get(0), "score");
   }
 
   @Test

@@ -1,0 +1,92 @@
+package io.lookalike.solr;
+
+import java.io.IOException;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.QueryVisitor;
+import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.Weight;
+import org.apache.solr.search.DelegatingCollector;
+import org.apache.solr.search.ExtendedQueryBase;
+import org.apache.solr.search.PostFilter;
+
+/**
+ * {@code fq={!visual maxDist=... cache=false}}: the visual filter as a Solr {@link PostFilter}, so
+ * that distances are only computed for the documents that every other query and filter accepted
+ * (a cached filter is computed over the whole index, before the query runs). Solr runs a filter as
+ * a post filter when it is not cached and costs at least 100; this one costs {@link #DEFAULT_COST}
+ * unless {@code cost} says otherwise. As a main query, or with a lower cost, it is the {@link
+ * VisualQuery} it wraps.
+ */
+final class VisualPostFilter extends ExtendedQueryBase implements PostFilter {
+
+  /** Above Solr's post-filter threshold of 100 and above its other common post filters. */
+  static final int DEFAULT_COST = 200;
+
+  private final VisualQuery query;
+
+  VisualPostFilter(VisualQuery query) {
+    this.query = query;
+    setCost(DEFAULT_COST);
+  }
+
+  VisualQuery getQuery() {
+    return query;
+  }
+
+  @Override
+  public DelegatingCollector getFilterCollector(IndexSearcher searcher) {
+    return new DelegatingCollector() {
+      private ImageVectorValues values;
+
+      @Override
+      protected void doSetNextReader(LeafReaderContext context) throws IOException {
+        super.doSetNextReader(context);
+        values = ImageVectorValues.get(context.reader(), query.field, query.target.length);
+      }
+
+      /**
+       * Documents come in order, each once: the doc values only move forward. Without a threshold
+       * a document with a vector matches, and no distance is computed.
+       */
+      @Override
+      public void collect(int doc) throws IOException {
+        if (values != null
+            && values.advanceExact(doc)
+            && (query.maxDist == Float.POSITIVE_INFINITY
+                || values.squaredDistance(query.target, query.maxDist) <= query.maxDist)) {
+          super.collect(doc);
+        }
+      }
+    };
+  }
+
+  @Override
+  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
+      throws IOException {
+    return query.createWeight(searcher, scoreMode, boost);
+  }
+
+  @Override
+  public void visit(QueryVisitor visitor) {
+    query.visit(visitor);
+  }
+
+  @Override
+  public String toString(String field) {
+    return super.toString(field) + query.toString(field);
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return sameClassAs(other)
+        && query.equals(((VisualPostFilter) other).query)
+        && getCost() == ((VisualPostFilter) other).getCost()
+        && getCache() == ((VisualPostFilter) other).getCache();
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * (31 * classHash() + query.hashCode()) + getCost();
+  }
+}
