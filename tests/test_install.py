@@ -162,3 +162,21 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(
         f"the service did not come up: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
     )
+
+
+def test_the_sdist_runs_its_own_tests(built, tmp_path):
+    with tarfile.open(built[1]) as archive:
+        archive.extractall(tmp_path, filter="data")
+    tree = next(tmp_path.glob("lookalike-*"))
+    # The contract suite reads the configset and the golden vector examples from the sdist itself.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_contract.py"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    probe = [sys.executable, "-c", "import embedder; print(embedder.__file__)"]
+    imported = subprocess.run(probe, cwd=tree, capture_output=True, text=True, timeout=60).stdout.strip()
+    assert imported.startswith(str(tree)), imported  # the sdist's own package was tested, not the checkout's

@@ -419,3 +419,21 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert "--image-root" in page.message() and "no-image" in page.card("HIDDEN1").get_attribute("class")
     index.delete(["HIDDEN1"])
     index.commit()
+
+    # 10. Every control has a name a screen reader says and is reachable by keyboard; nothing
+    # was fetched from anywhere but the sidecar.
+    unnamed = page.driver.execute_script(
+        """return [...document.querySelectorAll('button, input, select, textarea')]
+          .filter(c => !c.closest('[hidden]') && c.type !== 'hidden')
+          .filter(c => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                       && !c.textContent.trim() && !c.placeholder)
+          .map(c => c.outerHTML.slice(0, 120))"""
+    )
+    assert unnamed == [], unnamed
+    assert (
+        page.driver.execute_script("return document.querySelectorAll('[tabindex]:not([tabindex=\"0\"])').length") == 0
+    )
+    origins = page.driver.execute_script(
+        "return [...new Set(performance.getEntriesByType('resource').map(r => new URL(r.name).origin))]"
+    )
+    assert origins == [page.base_url], origins
