@@ -9,11 +9,14 @@ import select
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from embedder import contract
+from embedder.localsolr import CloudLayout, LocalSolr
 from embedder.pipeline import Indexer, IndexOptions
 from embedder.runtime import EmbeddingRuntime
 from embedder.solr import SolrIndex
@@ -45,6 +48,17 @@ def free_port_block(size: int, zookeeper_offset: int = 1000) -> int:
         except OSError:
             continue
     raise RuntimeError("no free block of ports")
+
+
+@contextmanager
+def local_cloud(home: Path, layout: CloudLayout) -> Iterator[LocalSolr]:
+    """A local SolrCloud of ``layout`` on free ports, stopped afterwards."""
+    solr = LocalSolr(home, port=free_port_block(layout.nodes), cloud=layout)
+    solr.start(timeout=300)
+    try:
+        yield solr
+    finally:
+        solr.stop()
 
 
 def shared_dataset(name: str) -> Path:

@@ -13,19 +13,17 @@ from embedder import contract, state, tagging
 from embedder.client import LookalikeClient, Query
 from embedder.config import load_settings
 from embedder.errors import BadInput
-from embedder.localsolr import CloudLayout, LocalSolr
+from embedder.localsolr import CloudLayout
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
 from embedder.solr import SolrIndex
-from tests.helpers import all_vectors, free_port_block, indexer
+from tests.helpers import all_vectors, indexer, local_cloud
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    solr = LocalSolr(tmp_path_factory.mktemp("cloud-home"), port=free_port_block(3), cloud=CloudLayout(3, 2, 2))
-    solr.start(timeout=300)
-    yield solr
-    solr.stop()
+    with local_cloud(tmp_path_factory.mktemp("cloud-home"), CloudLayout(3, 2, 2)) as solr:
+        yield solr
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import requests
 
 from embedder import artifacts
 from embedder.localsolr import CloudLayout, LocalSolr
-from tests.helpers import REPO, free_port_block
+from tests.helpers import REPO, local_cloud
 
 PAGE = (REPO / "docs" / "install-solr.md").read_text()
 SHOP_CONFIGSET = REPO / "tests" / "solr" / "shop" / "conf"
@@ -37,10 +37,8 @@ API_CALLS = [
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    solr = LocalSolr(tmp_path_factory.mktemp("install-home"), port=free_port_block(2), cloud=CloudLayout(2, 1, 1))
-    solr.start(timeout=300)
-    yield solr
-    solr.stop()
+    with local_cloud(tmp_path_factory.mktemp("install-home"), CloudLayout(2, 1, 1)) as solr:
+        yield solr
 
 
 def solr_cli(install_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -105,7 +103,9 @@ def assert_nearest_first(hits: list[dict], vectors: dict[str, np.ndarray], query
     assert [h["id"] for h in hits] == expected
     for hit in hits:
         assert hit["d"] == pytest.approx(exact[hit["id"]], rel=1e-5)
-        assert hit["score"] == pytest.approx(1 / (1 + hit["d"]), rel=1e-6)
+        # score=rank, the default: Float.MAX_VALUE's bits minus the distance's (docs/query-syntax.md)
+        rank = np.int32(0x7F7FFFFF) - np.float32(hit["d"]).view(np.int32)
+        assert np.float32(hit["score"]).view(np.int32) == rank, hit
 
 
 def test_the_page_states_the_versions_the_jar_declares(cloud):
