@@ -102,8 +102,8 @@ COMPOSITION_VALUES = 3
 def composition(index: SolrIndex, fields: Sequence[str] = COMPOSITION_FIELDS) -> dict[int, dict[str, list]]:
     """What each cluster holds: its most frequent values of a few fields, with their counts."""
     held: dict[int, dict[str, list]] = {}
-    for name in fields:
-        for cluster, values in index.pivot(contract.CLUSTER_FIELD, name, COMPOSITION_VALUES).items():
+    for name, clusters in index.pivots(contract.CLUSTER_FIELD, fields, COMPOSITION_VALUES).items():
+        for cluster, values in clusters.items():
             held.setdefault(int(cluster), {})[name] = [list(pair) for pair in values]
     return held
 

@@ -155,22 +155,27 @@ class SolrIndex:
         facets = {name: dict(zip(pairs[::2], pairs[1::2])) for name, pairs in counts.items()}
         return Results(body["response"]["docs"], int(body["response"]["numFound"]), facets)
 
-    def pivot(self, parent: str, child: str, limit: int, fq: Sequence[str] = ()) -> dict[str, list[tuple[str, int]]]:
-        """For each value of ``parent``, the ``limit`` most frequent values of ``child`` with their
-        counts (Solr's pivot facet: one request for every parent value)."""
+    def pivots(
+        self, parent: str, children: Sequence[str], limit: int, fq: Sequence[str] = ()
+    ) -> dict[str, dict[str, list[tuple[str, int]]]]:
+        """For each child field, and each value of ``parent``, the ``limit`` most frequent values
+        of the child with their counts: Solr's pivot facets, all in one request."""
         params = {
             "rows": 0,
             "fq": list(fq),
             "facet": "true",
-            "facet.pivot": f"{parent},{child}",
+            "facet.pivot": [f"{parent},{child}" for child in children],
             "facet.pivot.mincount": 1,
             f"f.{parent}.facet.limit": -1,
-            f"f.{child}.facet.limit": limit,
+            **{f"f.{child}.facet.limit": limit for child in children},
         }
         pivots = self.request("select", {"q": "*:*", **params}, form=True)["facet_counts"]["facet_pivot"]
         return {
-            str(entry["value"]): [(str(sub["value"]), int(sub["count"])) for sub in entry.get("pivot", [])]
-            for entry in pivots.get(f"{parent},{child}", [])
+            child: {
+                str(entry["value"]): [(str(sub["value"]), int(sub["count"])) for sub in entry.get("pivot", [])]
+                for entry in pivots.get(f"{parent},{child}", [])
+            }
+            for child in children
         }
 
     def count(self, fq: Sequence[str] = ()) -> int:
