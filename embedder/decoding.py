@@ -185,6 +185,9 @@ class _Worker:
             pass_fds=[theirs.fileno()],
             env={**os.environ, "PYTHONPATH": path},
             stdin=subprocess.DEVNULL,
+            # A group of its own: Ctrl-C interrupts the caller (one line, work kept), not its
+            # workers, which would each print a traceback; they end when the caller closes them.
+            process_group=0,
         )
         theirs.close()
         self._conn = Connection(ours.detach())

@@ -67,6 +67,13 @@ def test_workers_decode_exactly_what_load_image_does(pool, tmp_path):
     assert pool.decode(jpeg(), size=75).shape == (75, 75, 3)
 
 
+def test_workers_are_out_of_reach_of_the_callers_ctrl_c(pool):
+    # A terminal's Ctrl-C signals its foreground process group: the caller says it was
+    # interrupted in one line; workers in that group would each print a traceback.
+    pool.decode(jpeg())
+    assert pool._idle and all(os.getpgid(w.process.pid) != os.getpgrp() for w in pool._idle)
+
+
 def test_a_relative_path_is_read_from_the_callers_directory(pool, tmp_path, monkeypatch):
     pool.decode(jpeg())  # a worker started in another directory
     (tmp_path / "here.jpg").write_bytes(jpeg((1, 2, 3)))
