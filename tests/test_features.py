@@ -228,19 +228,24 @@ def test_tag_reviews_each_candidate_on_a_terminal_and_json_writes_nothing(demo_i
     leader, follower = pty.openpty()  # a terminal: the review asks about each candidate
     process = subprocess.Popen([*base, *args], stdin=follower, stdout=follower, stderr=follower, close_fds=True)
     os.close(follower)
-    seen, deadline = "", time.monotonic() + 300
+    seen, unanswered, deadline = "", "", time.monotonic() + 300
     answers = iter(["y", "n", "", "y", "y"])  # keep, reject, keep (Enter), keep; then write
     while time.monotonic() < deadline and process.poll() is None:
         ready, _, _ = select.select([leader], [], [], 1.0)
         if not ready:
             continue
         try:
-            seen += os.read(leader, 4096).decode(errors="replace")
+            text = os.read(leader, 4096).decode(errors="replace")
         except OSError:  # the command ended: the terminal is closed
             break
-        if seen.rstrip().endswith(("[Y/n/a]", "[y/N]")):
-            os.write(leader, (next(answers) + "\n").encode())
-            seen += "\n"
+        seen, unanswered = seen + text, unanswered + text
+        # Only text since the last answer counts: the terminal may echo a bare
+        # Enter in a read of its own, and that must not read as the prompt again.
+        if unanswered.rstrip().endswith(("[Y/n/a]", "[y/N]")):
+            answer = next(answers, None)
+            assert answer is not None, f"more prompts than candidates: {seen}"
+            os.write(leader, (answer + "\n").encode())
+            unanswered = ""
     process.wait(timeout=60)
     os.close(leader)
     assert process.returncode == 0, seen
