@@ -28,6 +28,7 @@ from embedder.solr import SolrIndex
 TEXT_FIELDS = " ".join(f"{name}^{boost}" if boost != 1 else name for name, boost in contract.KEYWORD_BOOSTS.items())
 DISTANCE_FIELD = "distance"
 _MAX_FLOAT32_BITS = 0x7F7FFFFF
+_LINEAR_OFFSET = 0x3FC00000  # a weights ranking's score of the value 0's neighbourhood
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,19 @@ class Query:
     """
 
     def __init__(self, **values: object) -> None:
-        if isinstance(values.get("vector"), np.ndarray):
-            values["vector"] = values["vector"].tolist()
+        for name in ("vector", "weights"):
+            if isinstance(values.get(name), np.ndarray):
+                values[name] = values[name].tolist()
         self._values = options.resolve(values)
-        sources = [name for name in ("vector", "id", "like") if self._values[name]]
+        sources = [name for name in ("vector", "id", "like", "weights") if self._values[name]]
         if len(sources) > 1:
-            raise BadInput(f"search by one of vector, id or like, not {' and '.join(sources)}")
+            raise BadInput(f"search by one of vector, id, like or weights, not {' and '.join(sources)}")
+        if self._values["bias"] is not None and not self.weights:
+            raise BadInput("bias: needs weights")
+        if self.weights:  # a learned score: no distance to threshold or move, no similarity to add
+            given = [n for n in ("unlike", "unlike_weight", "max_dist", "probe") if self._values[n]]
+            if given or self.hybrid or self.mode == "filter":
+                raise BadInput(f"weights: ranks alone, without {(given or ['hybrid', 'mode filter'])[0]}")
         for name in ("max_dist", "probe", "unlike_weight"):
             if self._values[name] is not None and not self.visual:
                 raise BadInput(f"{name}: needs a visual source (an image, a product id, liked products or a vector)")
@@ -99,7 +107,7 @@ class Query:
 
     @property
     def visual(self) -> bool:
-        return bool(self.vector or self.id or self.like)
+        return bool(self.vector or self.id or self.like or self.weights)
 
     def to_params(self) -> dict[str, object]:
         """Solr request parameters (see docs/query-syntax.md)."""
@@ -148,6 +156,11 @@ class Query:
             local.append("v=$qv")
             params["qv"] = contract.encode_vector(np.asarray(self.vector))
             params["fl"] = f"*,score,{DISTANCE_FIELD}:sqdist({contract.VECTOR_FIELD},$qv)"
+        elif self.weights:
+            local.append("weights=$qw")
+            params["qw"] = contract.encode_vector(np.asarray(self.weights))
+            if self.bias is not None:
+                local.append(f"bias={float(self.bias)!r}")
         elif self.id:
             local.append("id=$qid")
             params["qid"] = self.id
@@ -208,12 +221,19 @@ class LookalikeClient:
         return self.run(Query(like=list(like), unlike=list(unlike), exclude=exclude, **values))
 
     def run(self, query: Query) -> Page:
-        if (query.id or query.like) and not query.model:
+        if (query.id or query.like or query.weights) and not query.model:
             # Stored vectors are the query point: Solr refuses them too if the index is mixed.
             query = Query(**{**query._values, "model": self.runtime.vector_version()})
         results = self.index.search(**query.to_params())
+        if query.weights:
+            return Page([_linear_hit(doc) for doc in results.docs], results.facets, results.hits)
         pure_visual = query.visual and query.mode == "rank" and not (query.text and query.hybrid)
         return Page([_hit(doc, pure_visual) for doc in results.docs], results.facets, results.hits)
+
+
+def _linear_hit(doc: dict) -> Hit:
+    """A hit of a weights ranking: its score is the value ``w·x + b`` (no distance)."""
+    return Hit(doc[contract.ID_FIELD], _rank_value(float(doc["score"])), None, _fields(doc))
 
 
 def _hit(doc: dict, pure_visual: bool) -> Hit:
@@ -233,6 +253,17 @@ def _rank_distance(score: float) -> float:
     (bits,) = struct.unpack("<i", struct.pack("<f", score))
     (distance,) = struct.unpack("<f", struct.pack("<i", _MAX_FLOAT32_BITS - bits))
     return distance
+
+
+def _rank_value(score: float) -> float:
+    """The value ``w·x + b`` a weights ranking's score stands for (docs/query-syntax.md): the
+    score's float32 bits less ``0x3FC00000``, doubled, are the value's sortable bits (Lucene's
+    ``NumericUtils.sortableFloatBits``, its own inverse), so the value is exact to one ulp."""
+    (bits,) = struct.unpack("<i", struct.pack("<f", score))
+    sortable = ((bits - _LINEAR_OFFSET) << 1) & 0xFFFFFFFF
+    sortable -= (sortable >> 31) << 32  # back to a signed 32-bit integer
+    (value,) = struct.unpack("<f", struct.pack("<i", sortable ^ ((sortable >> 31) & 0x7FFFFFFF)))
+    return value
 
 
 def _fields(doc: dict) -> dict:

@@ -129,37 +129,66 @@ def tag(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.client import LookalikeClient
 
     client = LookalikeClient.connect(settings)
-    candidates = tagging.preview(client, args.example, args.example_image, **_given(args, options.TAG_PREVIEW_REQUEST))
+    request = _given(args, options.TAG_PREVIEW_REQUEST)
+    preview = tagging.preview(client, args.example, args.example_image, **request)
     if args.json:
-        print(json.dumps([hit.__dict__ for hit in candidates], indent=2, default=str))
+        print(json.dumps([hit.__dict__ for hit in preview.hits], indent=2, default=str))
         return 0
-    print(format_hits(candidates))
-    if not candidates:
+    print(format_hits(preview.hits))
+    print(_ranked_by(preview.ranker))
+    if not preview.candidates:
         return 0
     if not args.yes and not sys.stdin.isatty():
         print("nothing written (pass --yes to write without asking, or review on a terminal)")
         return 0
-    kept = candidates if args.yes else _review(candidates)
+    accepted = [h.id for h in preview.candidates] if args.yes else _review(client, args, request, preview)
+    kept = [*args.example, *accepted]
     question = f"Write {args.attribute.name}={args.attribute.value} into these {len(kept)} products? [y/N] "
     if not kept or not (args.yes or input(question).strip().lower() in ("y", "yes")):
         print("nothing written")
         return 0
-    tagged = tagging.apply(client.index, args.attribute, [h.id for h in kept])
+    tagged = tagging.apply(client.index, args.attribute, kept)
     print(f"tagged {tagged} products with {args.attribute.field}={args.attribute.value}")
     return 0
 
 
-def _review(candidates: list) -> list:
-    """Asks about each candidate on the terminal: Enter or y keeps it, n rejects it, a keeps it
-    and every one after it."""
-    kept = []
-    for number, hit in enumerate(candidates, 1):
-        answer = input(f"[{number}/{len(candidates)}] {hit.id} {hit.fields.get('title', '')}: keep? [Y/n/a] ")
-        if answer.strip().lower() == "a":
-            return kept + candidates[number - 1 :]
-        if answer.strip().lower() not in ("n", "no"):
-            kept.append(hit)
-    return kept
+def _review(client, args: argparse.Namespace, request: dict, preview) -> list[str]:
+    """Asks about the best unreviewed candidate on the terminal, and re-ranks after each answer
+    with the answers so far: Enter or y accepts it, n rejects it, a accepts it and the rest of
+    the current ranking. Returns the accepted ids (the examples are kept without asking)."""
+    from embedder import tagging
+
+    accepted: list[str] = []
+    rejected: list[str] = []
+    total = len(preview.candidates)
+    while preview.candidates:
+        hit = preview.candidates[0]
+        number = len(accepted) + len(rejected) + 1
+        answer = input(f"[{number}/{total}] {hit.id} {hit.fields.get('title', '')}: keep? [Y/n/a] ").strip().lower()
+        if answer == "a":
+            return accepted + [h.id for h in preview.candidates]
+        (rejected if answer in ("n", "no") else accepted).append(hit.id)
+        left = total - len(accepted) - len(rejected)
+        if not left:
+            break
+        preview = tagging.preview(
+            client, args.example, args.example_image, accepted=accepted, rejected=rejected, **{**request, "k": left}
+        )
+    return accepted
+
+
+def _ranked_by(ranker) -> str:
+    from embedder import learning
+
+    if ranker.learned:
+        return (
+            f"ranked by a model learned from {ranker.positives} positive and {ranker.negatives} rejected "
+            "products and a sample of the collection"
+        )
+    return (
+        "ranked by distance to the examples' centroid (a model is learned from "
+        f"{learning.MIN_POSITIVES_TO_LEARN} examples, or a rejection)"
+    )
 
 
 def untag(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,7 @@ solr-config/vector-format-examples.json.
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import numpy as np
 
@@ -35,6 +36,9 @@ IMAGE_HASH_FIELD = "image_hash"
 CATALOG_HASH_FIELD = "catalog_hash"
 CATALOG_FIELDS_FIELD = "catalog_fields"
 SYNC_FIELDS = (IMAGE_HASH_FIELD, CATALOG_HASH_FIELD, CATALOG_FIELDS_FIELD)
+# A hash of the id, so that `sort=sample_key asc` is a sample unrelated to anything else about the
+# products, the same on one node and on any number of shards (embedder/tagging.py's background).
+SAMPLE_FIELD = "sample_key"
 MODEL_BLOB_FIELD = "model_blob"
 MODEL_META_FIELD = "model_meta"
 DEFAULT_DIMENSION = 1024
@@ -65,6 +69,7 @@ OWNED_FIELDS = frozenset(
         MODEL_BLOB_FIELD,
         MODEL_META_FIELD,
         IMAGE_URL_FIELD,
+        SAMPLE_FIELD,
         "text",
         "_version_",
     }
@@ -72,6 +77,11 @@ OWNED_FIELDS = frozenset(
 
 
 MAX_ID_LENGTH = 512  # characters of a product id, everywhere ids are taken
+
+
+def sample_key(product_id: str) -> int:
+    """The product's ``SAMPLE_FIELD``: 31 bits of the SHA-256 of its id (a non-negative int)."""
+    return int.from_bytes(hashlib.sha256(product_id.encode("utf-8")).digest()[:4], "big") >> 1
 
 
 def is_reserved_id(product_id: str) -> bool:

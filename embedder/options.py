@@ -214,6 +214,13 @@ SEARCH: dict[str, Option] = {
             max_length=contract.MAX_ID_LENGTH,
         ),
         Option("vector", "vector", "a query vector in the PCA space (numbers, or base64 float32)", flag=False),
+        Option(
+            "weights",
+            "vector",
+            "rank by weights·x + bias of each product's vector x, highest first (a learned tagging model)",
+            flag=False,
+        ),
+        Option("bias", "number", "the constant of the weights ranking", flag=False),
         Option("text", "string", "keywords", max_length=1000),
         Option("fq", "strings", "a Solr filter query, e.g. category:shirt", default=(), max_length=100),
         Option("k", "integer", "results per page", default=10, minimum=1, maximum=MAX_K, page="Results"),

@@ -68,6 +68,7 @@ class Plan:
             contract.IMAGE_HASH_FIELD: self.image_hash,
             contract.CATALOG_HASH_FIELD: self.catalog_hash,
             contract.CATALOG_FIELDS_FIELD: sorted(self.row.fields),
+            contract.SAMPLE_FIELD: contract.sample_key(self.row.id),
         }
         if vector is not None:
             owned |= {contract.VECTOR_FIELD: contract.encode_vector(vector), contract.VERSION_FIELD: version}

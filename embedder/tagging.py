@@ -1,9 +1,10 @@
 """Filling attribute gaps from a few examples: tag all lookalikes of three "Hawaiian" shirts.
 
 Two steps, so a merchandiser reviews before anything is written: ``preview`` lists the
-lookalikes of the examples (closest to their centroid, within an optional filter, top-k or a
-distance threshold), and ``apply`` writes the attribute into exactly the reviewed products with
-atomic updates, which keep every other field, the image vector included.
+lookalikes of the examples (ranked by a model learned from the examples and the review so far,
+within an optional filter and distance threshold), and ``apply`` writes the attribute into
+exactly the reviewed products with atomic updates, which keep every other field, the image
+vector included.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from embedder import contract
+from embedder import contract, learning, querysyntax
 from embedder.client import Hit, LookalikeClient, Query
 from embedder.errors import BadInput, NotFound
 from embedder.solr import SolrIndex
 
 _ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TAGGED = 10_000  # products per apply call
+MAX_REVIEWED = 1_000  # accepted or rejected products per preview: each is a row to learn from
 
 
 @dataclass(frozen=True)
@@ -54,45 +56,108 @@ def preview(
     client: LookalikeClient,
     example_ids: Sequence[str] = (),
     example_images: Sequence[str | Path | bytes] = (),
+    *,
+    accepted: Sequence[str] = (),
+    rejected: Sequence[str] = (),
     **values: object,
-) -> list[Hit]:
-    """The example products, then the ``k`` lookalikes of the examples (products and/or
-    images) nearest to their centroid: what a merchandiser reviews before tagging. ``values``
-    are search options (``k``, ``max_dist``, ``fq``, ...)."""
+) -> Preview:
+    """The example products, then the ``k`` candidates a merchandiser reviews before tagging,
+    ranked by a model learned from the examples (products and/or images), the ``accepted`` and
+    ``rejected`` candidates of earlier reviews and a background sample of the collection (see
+    ``embedder.learning``); reviewed products are not candidates again. ``values`` are search
+    options (``k``, ``fq``, and ``max_dist``, a distance to the examples' centroid)."""
     if not example_ids and not example_images:
         raise BadInput("give 1 or more example product ids or images")
-    options = {**values, "exclude": [*values.get("exclude", ()), *example_ids]}
-    examples = client.index.get(list(example_ids), fl="*")
-    missing = [i for i in example_ids if i not in examples]
-    if missing:
-        raise NotFound(f"no example products with ids {missing}")
-    without = [i for i in example_ids if contract.VECTOR_FIELD not in examples[i]]
-    if without:
-        raise BadInput(f"example products without an image vector: {without}")
-    vectors = {i: contract.decode_vector(examples[i][contract.VECTOR_FIELD]) for i in example_ids}
+    given = {"example": list(example_ids), "accepted": list(accepted), "rejected": list(rejected)}
+    documents = _documents(client.index, given)
+    vectors = {i: contract.decode_vector(doc[contract.VECTOR_FIELD]) for i, doc in documents.items()}
+    positives = [vectors[i] for i in (*example_ids, *accepted)]
+    model = None
     if example_images:
         embedded = [client.runtime.embed(image) for image in example_images]
-        centroid = np.mean([vector for vector, _ in embedded] + list(vectors.values()), axis=0)
-        query = Query(vector=centroid, model=embedded[0][1], **options)
+        positives += [vector for vector, _ in embedded]
+        model = embedded[0][1]
+    reviewed = [*example_ids, *accepted, *rejected]
+    background = _background(client, model, exclude=set(reviewed))
+    ranker = learning.fit(np.array(positives), np.array([vectors[i] for i in rejected]), background)
+    centroid = ranker.centroid.astype(np.float64)
+    options = {**values, "exclude": [*values.get("exclude", ()), *reviewed]}
+    if ranker.learned:
+        max_dist = options.pop("max_dist", None)
+        if max_dist is not None:  # the threshold stays a distance to the examples, as documented
+            within = f"{{!visual f={contract.VECTOR_FIELD} maxDist={float(max_dist)!r} cache=false}}"
+            options["fq"] = [*options.get("fq", ()), within + contract.encode_vector(ranker.centroid)]
+        query = Query(weights=ranker.weights, bias=ranker.bias, model=model, **options)
+    elif example_images or accepted:
+        query = Query(vector=ranker.centroid, model=model or client.runtime.vector_version(), **options)
     else:
-        centroid = np.mean(list(vectors.values()), axis=0, dtype=np.float64)
         query = Query(like=list(example_ids), **options)
-    shown = [
-        replace(Hit.of_document(i, examples[i]), distance=float(((vectors[i] - centroid) ** 2).sum()))
+    examples = [
+        replace(Hit.of_document(i, documents[i]), distance=float(((vectors[i] - centroid) ** 2).sum()))
         for i in example_ids
     ]
-    return shown + client.run(query).hits
+    return Preview(examples, client.run(query).hits, ranker)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a review shows: the examples (with their distance to the centroid), the candidates
+    in rank order, and the ranker that ranked them."""
+
+    examples: list[Hit]
+    candidates: list[Hit]
+    ranker: learning.Ranker
+
+    @property
+    def hits(self) -> list[Hit]:
+        return self.examples + self.candidates
+
+
+def _documents(index: SolrIndex, given: dict[str, list[str]]) -> dict[str, dict]:
+    """The products named in each role (example, accepted, rejected), each with a vector."""
+    ids = _products_only(list(dict.fromkeys(i for group in given.values() for i in group)))
+    documents = index.get(ids, fl="*")
+    for role, group in given.items():
+        missing = [i for i in group if i not in documents]
+        if missing:
+            raise NotFound(f"no {role} products with ids {missing[:10]}")
+        without = [i for i in group if contract.VECTOR_FIELD not in documents[i]]
+        if without:
+            raise BadInput(f"{role} products without an image vector: {without[:10]}")
+    return documents
+
+
+# (collection, model version) -> ids and vectors of a sample of its products
+_BACKGROUND: dict[tuple[str, str | None], tuple[list[str], np.ndarray]] = {}
+
+
+def _background(client: LookalikeClient, model: str | None, exclude: set[str]) -> np.ndarray:
+    """The vectors of ``learning.BACKGROUND_SIZE`` products first by ``contract.SAMPLE_FIELD``
+    (a hash of the id: unrelated to how they look, the same on one node and in SolrCloud), read
+    once per collection and model, less the reviewed products."""
+    version = model or client.runtime.vector_version()
+    key = (client.index.url, version)
+    if key not in _BACKGROUND:
+        results = client.index.search(
+            q="*:*",
+            fq=[f"{contract.VERSION_FIELD}:{querysyntax.phrase(version)}"] if version else [],
+            sort=f"{contract.SAMPLE_FIELD} asc, {contract.ID_FIELD} asc",
+            rows=learning.BACKGROUND_SIZE,
+            fl=f"{contract.ID_FIELD},{contract.VECTOR_FIELD}",
+        )
+        docs = [d for d in results.docs if contract.VECTOR_FIELD in d]
+        vectors = [contract.decode_vector(d[contract.VECTOR_FIELD]) for d in docs]
+        _BACKGROUND[key] = ([d[contract.ID_FIELD] for d in docs], np.array(vectors, dtype=np.float32))
+    ids, vectors = _BACKGROUND[key]
+    return vectors[[i not in exclude for i in ids]] if ids else vectors
 
 
 def apply(index: SolrIndex, attribute: Attribute, ids: Iterable[str]) -> int:
     """Adds the attribute value to each product (atomic ``add-distinct``: other values and
     fields, the vector included, are kept). Unknown ids are refused, not created."""
-    ids = list(dict.fromkeys(ids))
+    ids = _products_only(list(dict.fromkeys(ids)))
     if not ids or len(ids) > MAX_TAGGED:
         raise BadInput(f"tag 1 to {MAX_TAGGED} products, got {len(ids)}")
-    reserved = [i for i in ids if contract.is_reserved_id(i)]
-    if reserved:
-        raise BadInput(f"ids {reserved[:10]} belong to the collection's own documents, not products")
     missing = sorted(set(ids) - set(index.get(ids, fl="id")))
     if missing:
         raise NotFound(f"no products with ids {missing[:10]}")
@@ -117,6 +182,13 @@ def remove(index: SolrIndex, attribute: Attribute, ids: Sequence[str] | None = N
         index.add({"id": i, attribute.field: {"remove": attribute.value}} for i in having[start : start + 1000])
     index.commit()
     return len(having)
+
+
+def _products_only(ids: list[str]) -> list[str]:
+    reserved = [i for i in ids if contract.is_reserved_id(i)]
+    if reserved:
+        raise BadInput(f"ids {reserved[:10]} belong to the collection's own documents, not products")
+    return ids
 
 
 def _has(attribute: Attribute) -> str:

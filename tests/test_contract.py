@@ -43,6 +43,7 @@ def test_schema_has_every_field_the_embedder_writes():
         contract.IMAGE_HASH_FIELD,
         contract.CATALOG_HASH_FIELD,
         contract.CATALOG_FIELDS_FIELD,
+        contract.SAMPLE_FIELD,
     ):
         assert name in fields, name
 

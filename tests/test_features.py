@@ -3,6 +3,8 @@ clusters, navigation, preferences. Brute-force references are computed from the 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -27,23 +29,45 @@ def test_tagging_changes_exactly_the_reviewed_products_and_keeps_their_vectors(c
     attribute = tagging.Attribute("style", "hawaiian")
     before = all_vectors(demo_index)
     examples = ["SKU0002", "SKU0017", "SKU0047"]
-    reviewed = tagging.preview(client, examples, k=7, fq=["-category:shoe"])
-    assert [h.id for h in reviewed[:3]] == examples and len(reviewed) == 10
-    assert all(h.fields["category"] != "shoe" for h in reviewed)
-    centroid = np.mean([before[i] for i in examples], axis=0)
+    preview = tagging.preview(client, examples, k=7, fq=["-category:shoe"])
+    assert [h.id for h in preview.examples] == examples and len(preview.candidates) == 7
+    assert preview.ranker.learned and preview.ranker.positives == 3
+    assert all(h.fields["category"] != "shoe" for h in preview.hits)
+    # Solr ranks by the learned w·x + b exactly as a brute force over every other product would
     categories = {i: d["category"] for i, d in demo_index.get(list(before), fl="id,category").items()}
     candidates = [i for i in before if i not in examples and categories[i] != "shoe"]
-    expected = sorted(candidates, key=lambda i: ((before[i] - centroid) ** 2).sum())[:7]
-    assert [h.id for h in reviewed[3:]] == expected
-    for example in reviewed[:3]:  # examples show their own distance to the centroid
+    values = dict(zip(candidates, preview.ranker.decision(np.array([before[i] for i in candidates]))))
+    expected = sorted(candidates, key=lambda i: -values[i])[:7]
+    assert [h.id for h in preview.candidates] == expected
+    assert [h.score for h in preview.candidates] == pytest.approx([values[i] for i in expected], rel=1e-4, abs=1e-4)
+    centroid = np.mean([before[i] for i in examples], axis=0)
+    for example in preview.examples:  # examples show their own distance to the centroid
         assert example.distance == pytest.approx(((before[example.id] - centroid) ** 2).sum(), rel=1e-5)
 
-    approved = [h.id for h in reviewed[:-2]]  # the merchandiser unchecks the last two
+    approved = [h.id for h in preview.hits[:-2]]  # the merchandiser unchecks the last two
     assert tagging.apply(demo_index, attribute, approved) == len(approved)
     assert tagged_ids(demo_index, attribute) == set(approved)
     after = all_vectors(demo_index)
     assert after.keys() == before.keys()
     assert all(np.array_equal(after[i], before[i]) for i in before)
+
+
+def test_a_rejection_refits_the_ranking_and_reviewed_products_are_not_candidates_again(client, demo_index):
+    examples = ["SKU0002", "SKU0017"]
+    first = tagging.preview(client, examples, k=6)
+    assert not first.ranker.learned, "two examples and no rejection: the centroid ranks"
+    rejected = [h.id for h in first.candidates[:2]]
+    accepted = [first.candidates[2].id]
+    second = tagging.preview(client, examples, k=6, accepted=accepted, rejected=rejected)
+    assert second.ranker.learned and second.ranker.positives == 3 and second.ranker.negatives == 2
+    assert not {h.id for h in second.candidates} & {*examples, *accepted, *rejected}
+    vectors = all_vectors(demo_index)
+    decision = second.ranker.decision(np.array([vectors[i] for i in [*rejected, *accepted]]))
+    assert decision[:2].max() < decision[2], "the rejected rank below the accepted"
+    shown = [h.id for h in second.candidates]
+    others = [i for i in vectors if i not in {*examples, *accepted, *rejected}]
+    values = dict(zip(others, second.ranker.decision(np.array([vectors[i] for i in others]))))
+    assert shown == sorted(others, key=lambda i: -values[i])[:6]
 
 
 def test_tagging_refuses_unknown_products_and_writes_nothing(demo_index):
@@ -225,11 +249,12 @@ def test_tag_reviews_each_candidate_on_a_terminal_and_json_writes_nothing(demo_i
     assert listed.returncode == 0 and candidates[0] == "SKU0002" and len(candidates) == 4
     assert not tagged_ids(demo_index, tagging.Attribute("fabric", "soft")), "--json writes nothing"
 
-    leader, follower = pty.openpty()  # a terminal: the review asks about each candidate
+    leader, follower = pty.openpty()  # a terminal: the review asks about one candidate at a time
     process = subprocess.Popen([*base, *args], stdin=follower, stdout=follower, stderr=follower, close_fds=True)
     os.close(follower)
     seen, unanswered, deadline = "", "", time.monotonic() + 300
-    answers = iter(["y", "n", "", "y", "y"])  # keep, reject, keep (Enter), keep; then write
+    answers = iter(["y", "n", "", "y"])  # keep, reject, keep (Enter); then write
+    asked: list[tuple[str, str]] = []  # (candidate, answer)
     while time.monotonic() < deadline and process.poll() is None:
         ready, _, _ = select.select([leader], [], [], 1.0)
         if not ready:
@@ -244,9 +269,15 @@ def test_tag_reviews_each_candidate_on_a_terminal_and_json_writes_nothing(demo_i
         if unanswered.rstrip().endswith(("[Y/n/a]", "[y/N]")):
             answer = next(answers, None)
             assert answer is not None, f"more prompts than candidates: {seen}"
+            candidate = re.search(r"\[\d+/\d+\] (\S+) [^\n]*\[Y/n/a\]\s*$", unanswered)
+            if candidate:
+                asked.append((candidate.group(1), answer))
             os.write(leader, (answer + "\n").encode())
             unanswered = ""
     process.wait(timeout=60)
     os.close(leader)
     assert process.returncode == 0, seen
-    assert tagged_ids(demo_index, tagging.Attribute("fabric", "soft")) == {candidates[0], *candidates[2:]}, seen
+    assert len(asked) == 3 and asked[0][0] == candidates[1], seen  # the examples are not asked about
+    assert len({c for c, _ in asked}) == 3, "a reviewed candidate is not asked about again"
+    kept = {c for c, answer in asked if answer != "n"}
+    assert tagged_ids(demo_index, tagging.Attribute("fabric", "soft")) == {"SKU0002", *kept}, seen

@@ -177,9 +177,9 @@ FQ = [
     "((((((((((a))))))))))",
 ]
 FIELDS = {
-    "/search": ["k", "max_dist", "text", "fq", "facets", "id", "vector", "hybrid"],
+    "/search": ["k", "max_dist", "text", "fq", "facets", "id", "vector", "weights", "bias", "hybrid"],
     "/recommend": ["like", "unlike", "text", "fq", "k", "mode", "max_dist", "facets"],
-    "/tag/preview": ["attribute", "value", "example_ids", "k", "max_dist", "fq"],
+    "/tag/preview": ["attribute", "value", "example_ids", "accepted_ids", "rejected_ids", "k", "max_dist", "fq"],
     "/navigate/start": ["size", "fq"],
 }
 LIKELY = {
@@ -187,6 +187,10 @@ LIKELY = {
     "max_dist": st.sampled_from([-1, 0, 1e400, "nan", HUGE, "12.5", False]),
     "vector": st.sampled_from([[HUGE] * 1024, [1e400] * 1024, [0.5] * 1024, [0.5] * 1023, [], [True] * 1024]),
     "id": st.sampled_from(["SKU0001", "NOPE", "", "x" * 300, contract.MODEL_DOC_ID]),
+    "weights": st.sampled_from([[HUGE] * 1024, [0.5] * 1024, [-1.0] * 1023, [], "AAAA"]),
+    "bias": st.sampled_from([0, -3.5, 1e400, "nan", HUGE, "x"]),
+    "accepted_ids": st.sampled_from([["SKU0001"], ["NOPE"], [], "SKU0001", ["SKU0001"] * 1001]),
+    "rejected_ids": st.sampled_from([["SKU0003"], ["NOPE"], [contract.MODEL_DOC_ID], ["x" * 600]]),
     "like": st.sampled_from([["SKU0001"], ["NOPE"], [], ["SKU0001"] * 101, "SKU0001", [contract.MODEL_DOC_ID]]),
     "fq": st.lists(st.sampled_from(FQ), max_size=3),
     "facets": st.sampled_from([["image_vector"], ["nope"], ["title"]]),

@@ -147,6 +147,14 @@ def test_tag_review_then_apply_over_http(service_url, demo_index):
     assert preview.status_code == 200 and body["field"] == "tag_pattern_group"
     ids = [c["id"] for c in body["candidates"]]
     assert ids[:2] == ["SKU0002", "SKU0005"] and len(ids) == 5
+    assert body["ranker"] == {"learned": False, "positives": 2, "rejected": 0}  # two examples: the centroid
+    review = {"attribute": "pattern_group", "value": "loud", "example_ids": ids[:2], "k": 3}
+    reviewed = post(service_url, "/tag/preview", json={**review, "accepted_ids": [ids[2]], "rejected_ids": [ids[3]]})
+    again = [c["id"] for c in reviewed.json()["candidates"]]
+    assert reviewed.json()["ranker"] == {"learned": True, "positives": 3, "rejected": 1}
+    assert again[:2] == ids[:2] and len(again) == 5 and not {ids[2], ids[3]} & set(again[2:])
+    unknown = post(service_url, "/tag/preview", json={**review, "rejected_ids": ["NOPE"]})
+    assert unknown.status_code == 404 and "NOPE" in unknown.json()["error"]
     applied = post(service_url, "/tag/apply", json={"attribute": "pattern_group", "value": "loud", "ids": ids})
     assert applied.json() == {"field": "tag_pattern_group", "tagged": 5}
     assert {d["id"] for d in demo_index.stream("id", fq=["tag_pattern_group:loud"])} == set(ids)

@@ -308,11 +308,25 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     thumbnail = page.find_all("candidate")[0].find_element(By.TAG_NAME, "img")
     assert page.rect(thumbnail)["width"] >= 96, "review thumbnails big enough to judge a product"
     assert candidates[:3] == examples and len(candidates) == 3 + 8  # the examples, then 8 lookalikes
-    dropped = next(c for c in reversed(candidates) if c not in examples)
-    item = next(c for c in page.find_all("candidate") if c.get_attribute("data-id") == dropped)
-    page.find("candidate-keep", item).click()
-    reviewed = [c for c in candidates if c != dropped]
-    assert page.find("tag-confirm").text == f"Tag {len(reviewed)} products"
+    assert page.find("review-ranker").text.startswith("Ranked by a model learned from 3 kept")
+
+    def status():
+        return {c.get_attribute("data-id"): c.get_attribute("data-status") for c in page.find_all("candidate")}
+
+    def untick(product_id):
+        item = next(c for c in page.find_all("candidate") if c.get_attribute("data-id") == product_id)
+        page.find("candidate-keep", item).click()
+        page.wait(lambda: status().get(product_id) == "rejected", f"{product_id} not rejected")
+
+    untick(candidates[3])  # the first lookalike is wrong: the other seven re-rank without it
+    page.wait(lambda: list(status().values()).count("pending") == 7, "the rest did not re-rank")
+    assert page.find("review-ranker").text.startswith("Ranked by a model learned from 3 kept and 1 rejected")
+    pending = [i for i, s in status().items() if s == "pending"]
+    assert candidates[3] not in pending and not set(pending) & set(examples)
+    untick(pending[-1])  # the last one too: the six above it are accepted, none is left to rank
+    assert list(status().values()).count("accepted") == 6
+    reviewed = [i for i, s in status().items() if s in ("example", "accepted")]
+    assert len(reviewed) == 9 and page.find("tag-confirm").text == f"Tag {len(reviewed)} products"
     page.screenshot("tag-review")
     page.find("tag-confirm").click()
     page.wait(lambda: page.message().startswith("Tagged"), "the tagging was not confirmed")

@@ -30,13 +30,22 @@ def tag_preview():
     attribute = _attribute(payload)
     s = services()
     image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
-    candidates = tagging.preview(
+    preview = tagging.preview(
         s.client,
         payload.strings("example_ids"),
         [image] if image else [],
+        accepted=payload.strings("accepted_ids", max_items=tagging.MAX_REVIEWED),
+        rejected=payload.strings("rejected_ids", max_items=tagging.MAX_REVIEWED),
         **payload.search(options.TAG_PREVIEW_REQUEST),
     )
-    return jsonify({"field": attribute.field, "candidates": [hit_json(h) for h in candidates]})
+    ranker = preview.ranker
+    return jsonify(
+        {
+            "field": attribute.field,
+            "candidates": [hit_json(h) for h in preview.hits],
+            "ranker": {"learned": ranker.learned, "positives": ranker.positives, "rejected": ranker.negatives},
+        }
+    )
 
 
 @blueprint.post("/tag/apply")

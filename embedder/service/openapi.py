@@ -157,15 +157,22 @@ SPEC = {
             }
         },
         "/tag/preview": _post(
-            "Lookalikes of examples, for review before tagging",
+            "The examples, then the candidates for review before tagging, ranked by a model learned from "
+            "the examples, the accepted and rejected candidates so far and a sample of the collection",
             _obj(
                 ["attribute", "value"],
                 **ATTRIBUTE,
                 **IMAGE,
                 example_ids=STRS,
+                accepted_ids=STRS,
+                rejected_ids=STRS,
                 **options.json_schema(options.TAG_PREVIEW_REQUEST),
             ),
-            _obj(field=STR, candidates={"type": "array", "items": _ref("Hit")}),
+            _obj(
+                field=STR,
+                candidates={"type": "array", "items": _ref("Hit")},
+                ranker=_obj(learned=BOOL, positives=INT, rejected=INT),
+            ),
         ),
         "/tag/remove": _post(
             "Remove an attribute value from these products, or from every product that has it",

@@ -18,7 +18,7 @@ const state = {
   selected: new Map(), // example id -> result, for tagging
   rejected: new Set(), // ids marked "not like this", sent with the next navigation step
   nav: null, // {session, step} while navigating by lookalikes
-  review: null, // {attribute, value, field, candidates} awaiting confirmation
+  review: null, // the tag being reviewed: its request, examples, accepted, rejected and pending candidates
   mode: "search", // what the gallery shows: "search" or "navigate"
   ticket: 0, // only the latest gallery request renders
   generation: 0, // gallery renders so far (data-generation, for tests)
@@ -447,40 +447,96 @@ function unselect(id) {
   renderExamples();
 }
 
+/**
+ * A review goes top down, as on the command line: unticking a candidate rejects it and accepts
+ * the ticked ones above it; ticking a rejected one back accepts it. Each answer re-ranks the rest
+ * with a model learned from the answers so far (POST /tag/preview with accepted and rejected ids).
+ */
 async function previewTag() {
   const attribute = $("tag-attribute").value.trim();
   const value = $("tag-value").value.trim();
-  const body = await post("/tag/preview", {
+  const request = {
     attribute, value, example_ids: [...state.selected.keys()], k: numberOrNull($("tag-k")) ?? 20,
     max_dist: numberOrNull($("tag-max-dist")), fq: $("tag-within-filters").checked ? filterQueries() : [],
-  });
-  state.review = { attribute, value, field: body.field, candidates: body.candidates };
+  };
+  const body = await post("/tag/preview", request);
+  const examples = body.candidates.filter((c) => state.selected.has(c.id));
+  state.review = {
+    attribute, value, request, field: body.field, ranker: body.ranker, examples, accepted: [], rejected: [],
+    pending: body.candidates.filter((c) => !state.selected.has(c.id)), dropped: new Set(),
+  };
   renderReview();
-  showMessage(`${body.candidates.length} candidates for ${attribute} = ${value}: review them, then confirm.`);
+  showMessage(`${state.review.pending.length} candidates for ${attribute} = ${value}: review them, then confirm.`);
+}
+
+/** Applies an answer about a candidate, then re-ranks what is not reviewed yet. */
+async function answer(candidate, keep) {
+  const review = state.review;
+  const at = review.pending.findIndex((c) => c.id === candidate.id);
+  if (at >= 0 && !keep) {
+    review.accepted.push(...review.pending.slice(0, at));
+    review.rejected.push(candidate);
+  } else if (keep) {
+    review.rejected = review.rejected.filter((c) => c.id !== candidate.id);
+    review.accepted.push(candidate);
+  } else {
+    review.accepted = review.accepted.filter((c) => c.id !== candidate.id);
+    review.rejected.push(candidate);
+  }
+  const left = review.request.k - review.accepted.length - review.rejected.length;
+  review.pending = [];
+  if (left > 0) {
+    const body = await post("/tag/preview", {
+      ...review.request, k: left,
+      accepted_ids: review.accepted.map((c) => c.id), rejected_ids: review.rejected.map((c) => c.id),
+    });
+    review.ranker = body.ranker;
+    review.pending = body.candidates.filter((c) => !state.selected.has(c.id));
+  }
+  renderReview();
 }
 
 function renderReview() {
   const review = state.review;
   $("review").hidden = !review;
-  $("review-list").replaceChildren(...(review?.candidates ?? []).map(reviewItem));
-  if (!review) return;
+  if (!review) {
+    $("review-list").replaceChildren();
+    return;
+  }
+  $("review-list").replaceChildren(
+    ...review.examples.map((c) => reviewItem(c, "example")),
+    ...review.accepted.map((c) => reviewItem(c, "accepted")),
+    ...review.rejected.map((c) => reviewItem(c, "rejected")),
+    ...review.pending.map((c) => reviewItem(c, "pending")));
   $("review-heading").textContent = `Review: ${review.attribute} = ${review.value} (${review.field})`;
+  $("review-ranker").textContent = review.ranker.learned
+    ? `Ranked by a model learned from ${review.ranker.positives} kept and ${review.ranker.rejected} rejected products.`
+    : "Ranked by distance to the examples; untick a wrong candidate to teach the ranking.";
   updateConfirm();
 }
 
-function reviewItem(candidate) {
+function reviewItem(candidate, status) {
   const id = uid("review");
-  const example = state.selected.has(candidate.id);
-  return el("li", { class: "review-item", "data-testid": "candidate", "data-id": candidate.id },
-    el("input", { type: "checkbox", id, checked: true, "data-testid": "candidate-keep", onchange: updateConfirm }),
+  const review = state.review;
+  const checked = status === "example" ? !review.dropped.has(candidate.id) : status !== "rejected";
+  const onchange = (ev) => guarded(() => {
+    if (status !== "example") return answer(candidate, ev.target.checked);
+    if (ev.target.checked) review.dropped.delete(candidate.id); else review.dropped.add(candidate.id);
+    updateConfirm();
+  });
+  const detail = status === "pending" ? el("span", { class: "distance", text: describe(candidate) })
+    : el("strong", { class: "badge", text: status });
+  return el("li", { class: `review-item ${status}`, "data-testid": "candidate", "data-id": candidate.id, "data-status": status },
+    el("input", { type: "checkbox", id, checked, "data-testid": "candidate-keep", onchange }),
     el("label", { for: id },
       el("img", { src: candidate.image, alt: "" }),
       el("span", { class: "review-text" },
         el("span", { class: "card-title", text: titleOf(candidate) }),
-        el("span", {}, el("code", { text: candidate.id }), " ",
-          example ? el("strong", { class: "badge", text: "example" })
-            : el("span", { class: "distance", text: formatDistance(candidate.distance) })))));
+        el("span", {}, el("code", { text: candidate.id }), " ", detail))));
 }
+
+/** A candidate's distance, or its learned score. */
+const describe = (c) => (typeof c.distance === "number" ? formatDistance(c.distance) : `score ${c.score.toPrecision(4)}`);
 
 function reviewedIds() {
   return [...document.querySelectorAll("#review-list [data-testid=candidate]")]
