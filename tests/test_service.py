@@ -193,6 +193,13 @@ def test_clusters_navigation_and_recommendations_over_http(service_url, demo_ind
     docs = {d["id"]: d for d in demo_index.stream("id,category,cluster_id")}
     held = sorted(Counter(docs[i]["category"] for i in members).items(), key=lambda pair: (-pair[1], pair[0]))
     assert biggest["composition"]["category"] == [list(pair) for pair in held[:3]]  # Solr breaks ties by value
+    two = [held[0][0], held[-1][0]]  # within facet filters: the cluster's members of two categories
+    url = f"{service_url}/clusters/{biggest['id']}/members"
+    within = requests.get(url, params={"k": 100, "filters": [f"category={c}" for c in two]}, timeout=30).json()
+    expected = {i for i in members if docs[i]["category"] in two}
+    assert {r["id"] for r in within["results"]} == expected and within["total"] == len(expected)
+    assert dict(map(tuple, within["facets"]["category"])) == dict(held), "the other categories keep their counts"
+    assert requests.get(url, params={"filters": "category"}, timeout=30).status_code == 400
     assert requests.get(f"{service_url}/clusters/999/members", timeout=30).status_code == 404
 
     start = post(service_url, "/navigate/start", json={"size": 4}).json()

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -381,6 +382,19 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert {i for i, d in after.items() if str(d.get("cluster_id")) == cluster_id} == members
     assert {i for i, d in after.items() if "summer" in d.get("tag_season", [])} == members
     page.screenshot("cluster-tagged")
+
+    # A facet click inside a cluster filters its members and stays in the cluster.
+    categories = index.get(sorted(members), fl="id,category")
+    category = Counter(d["category"] for d in categories.values()).most_common(1)[0][0]
+    expected = {i for i, d in categories.items() if d["category"] == category}
+    with page.new_gallery(f"the {category} members of cluster {cluster_id}"):
+        page.find(f"facet-category-{category}").click()
+    assert page.find("gallery-heading").text.startswith(f"Cluster {cluster_id}"), "the facet left the cluster"
+    assert set(page.result_ids()) == expected and page.find(f"facet-category-{category}").is_selected()
+    assert page.find("result-count").text == f"Showing {len(expected)} of {len(expected)} products"
+    with page.new_gallery(f"every member of cluster {cluster_id} again"):
+        page.find(f"facet-category-{category}").click()
+    assert len(page.result_ids()) == min(size, 10) and f"of {size} products" in page.find("result-count").text
 
     # 6. Re-clustering replaces the old cluster's gallery; browsing drops what no longer applies.
     with page.new_gallery("every product again, after re-clustering"):

@@ -33,7 +33,8 @@ def _depth(value: object) -> int:
 
 
 class Payload:
-    """A request's fields, from a JSON object or a multipart/urlencoded form, and its upload."""
+    """A request's fields, from a JSON object, a multipart/urlencoded form or a GET's query
+    string, and its upload."""
 
     def __init__(self) -> None:
         if request.is_json:
@@ -47,6 +48,9 @@ class Payload:
                 raise BadInput(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
             self.fields: dict = body
             self.form = None
+        elif request.method == "GET":  # a page of something: its options in the query string
+            self.fields = request.args.to_dict()
+            self.form = request.args
         elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded", ""):
             self.fields = request.form.to_dict()
             self.form = request.form

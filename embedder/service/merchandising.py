@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from embedder import clustering, options, tagging
 from embedder.client import Hit
@@ -109,12 +109,13 @@ def get_clusters():
 
 @blueprint.get("/clusters/<int:cluster_id>/members")
 def cluster_members(cluster_id: int):
-    """A page of a cluster's members, nearest its centroid first, with the cluster's size as total
-    and the members' facet counts."""
+    """A page of a cluster's members, nearest its centroid first, within facet ``filters``
+    (``?filters=color=red``, repeatable), with the matching members' count as total and their
+    facet counts."""
     result = clustering.load_clustering(services().index)
     if result is None:
         raise NotFound("the catalog has not been clustered yet: POST /clusters")
-    values = options.parse(request.args, ("k", "start"))
+    values = Payload().search(("k", "start", "filters"))
     facets = [*DEFAULT_FACETS, *services().attribute_fields()]  # what the members hold
     query = clustering.members_query(result, cluster_id, facets=facets, **values)
     return jsonify(page_json(services().client.run(query)))

@@ -190,11 +190,19 @@ SPEC = {
         },
         "/clusters/{id}/members": {
             "get": {
-                "summary": "A page of a cluster's members, nearest its centroid first (total: its size)",
+                "summary": "A page of a cluster's members, nearest its centroid first, within facet filters "
+                "(total: how many match)",
                 "parameters": [
                     {"name": "id", "in": "path", "required": True, "schema": INT},
                     {"name": "start", "in": "query", "schema": options.SEARCH["start"].schema()},
                     {"name": "k", "in": "query", "schema": options.SEARCH["k"].schema()},
+                    {
+                        "name": "filters",
+                        "in": "query",
+                        "description": "field=value, repeatable: values of a field are OR-ed, fields AND-ed",
+                        "schema": STRS,
+                        "explode": True,
+                    },
                 ],
                 "responses": {"200": {"description": "OK", **_json(RESULTS)}, **ERRORS},
             }

@@ -19,7 +19,8 @@ const state = {
   rejected: new Set(), // ids marked "not like this", sent with the next navigation step
   nav: null, // {session, step} while navigating by lookalikes
   review: null, // the tag being reviewed: its request, examples, accepted, rejected and pending candidates
-  mode: "search", // what the gallery shows: "search" or "navigate"
+  mode: "search", // what the gallery shows: "search", "navigate" or "cluster" (state.cluster's members)
+  cluster: null,
   ticket: 0, // only the latest gallery request renders
   generation: 0, // gallery renders so far (data-generation, for tests)
   ids: 0, // unique element ids
@@ -362,7 +363,7 @@ function toggleFilter(field, value, checked) {
   else values.delete(value);
   if (values.size) state.filters.set(field, values);
   else state.filters.delete(field);
-  return search();
+  return state.mode === "cluster" ? showCluster(state.cluster, true) : search();
 }
 
 function setQuery(query, src, caption) {
@@ -627,14 +628,18 @@ function makeCluster(cluster) {
       el("button", { type: "submit", "data-testid": "cluster-assign", text: "Assign to cluster" })));
 }
 
-/** The members of a cluster, nearest its centroid first, a page at a time. */
-function showCluster(cluster) {
-  state.filters.clear();
+/** The members of a cluster, nearest its centroid first, a page at a time; opened afresh, or
+ * within the facet values then checked (a facet click inside a cluster stays in it). */
+function showCluster(cluster, withinFilters = false) {
+  if (!withinFilters) state.filters.clear();
+  state.cluster = cluster;
   setQuery(null);
   $("text-input").value = "";
-  const k = pageSize();
-  const pageAt = (start) => () => api(`/clusters/${cluster.id}/members?start=${start}&k=${k}`);
-  return loadGallery(pageAt(0), `Cluster ${cluster.id}: its ${cluster.size} products`, "cluster", pageAt);
+  const query = new URLSearchParams({ k: String(pageSize()) });
+  for (const [field, values] of state.filters) for (const value of values) query.append("filters", `${field}=${value}`);
+  const pageAt = (start) => () => api(`/clusters/${cluster.id}/members?start=${start}&${query}`);
+  const heading = state.filters.size ? `Cluster ${cluster.id}, filtered` : `Cluster ${cluster.id}: its ${cluster.size} products`;
+  return loadGallery(pageAt(0), heading, "cluster", pageAt);
 }
 
 async function assignToCluster(cluster, attribute, value) {
