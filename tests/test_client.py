@@ -50,6 +50,12 @@ def test_examples_exclusions_and_facets():
     assert params["facet.field"] == ["color"]
 
 
+def test_a_weights_ranking_sends_the_weights_and_bias_and_reads_its_scores_back():
+    params = Query(weights=V, bias=-0.25, k=4, text="red").to_params()
+    assert params["q"] == "{!visual f=image_vector weights=$qw bias=-0.25}" and params["kw"] == "red"
+    assert contract.decode_vector(params["qw"]).tolist() == V
+
+
 def test_keywords_alone_are_a_keyword_search_and_nothing_is_everything():
     params = Query(text="shirt").to_params()
     assert params["q"] == "{!edismax qf=$qf uf=$uf mm=100% v=$kw}" and "qv" not in params
@@ -76,6 +82,14 @@ def test_keywords_alone_are_a_keyword_search_and_nothing_is_everything():
         {"kk": 3},
         {"text": "shirt", "max_dist": 1.0},
         {"probe": 2},
+        {"weights": V, "like": ["A"]},
+        {"weights": V, "unlike": ["A"]},
+        {"weights": V, "max_dist": 1.0},
+        {"weights": V, "probe": 2},
+        {"weights": V, "text": "shirt", "hybrid": True},
+        {"weights": V, "bias": float("nan")},
+        {"bias": 1.0},
+        {"vector": V, "bias": 1.0},
     ],
 )
 def test_bad_queries_are_refused_before_reaching_solr(kwargs):
@@ -117,6 +131,18 @@ def test_search_by_vector_equals_brute_force(index, random_products):
     assert [h.id for h in hits] == [i for i, _ in expected]
     np.testing.assert_allclose([h.distance for h in hits], [d for _, d in expected], rtol=1e-5)
     np.testing.assert_allclose([h.score for h in hits], [1 / (1 + d) for _, d in expected], rtol=1e-5)
+
+
+def test_a_weights_ranking_equals_the_brute_force_linear_ranking_under_filters(index, random_products):
+    client = LookalikeClient(index)
+    rng = np.random.default_rng(11)
+    weights, bias = rng.normal(size=DIM).astype(np.float32), -3.5
+    hits = client.search(weights=weights, bias=bias, fq=["category:bag"], k=12, model="test")
+    values = random_products.astype(np.float64) @ weights + bias
+    expected = [i for i in np.argsort(-values, kind="stable") if i % 3 == 2][:12]
+    assert [h.id for h in hits] == [f"R{i:03d}" for i in expected]  # NOVEC, without a vector, never matches
+    np.testing.assert_allclose([h.score for h in hits], values[expected], rtol=1e-5, atol=1e-4)
+    assert all(h.distance is None for h in hits)
 
 
 def test_filters_and_keywords_give_the_filtered_brute_force_top_k(index, random_products):
