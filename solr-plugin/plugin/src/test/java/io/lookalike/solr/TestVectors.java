@@ -34,10 +34,33 @@ final class TestVectors {
    * into partial sum i % 8, then the eight partial sums in order), so results must be identical.
    */
   static float sqdistFloat(float[] a, float[] b) {
+    return inKernelOrder(
+        a.length,
+        i -> {
+          float diff = a[i] - b[i];
+          return diff * diff;
+        });
+  }
+
+  /** The dot product in the kernel's order, as {@link #sqdistFloat}: the linear mode's w.x. */
+  static float dotFloat(float[] a, float[] b) {
+    return inKernelOrder(a.length, i -> a[i] * b[i]);
+  }
+
+  /** The linear mode's value {@code w.x + b}, in float, as every shard must compute it. */
+  static float linearValue(float[] weights, float bias, float[] vector) {
+    return dotFloat(weights, vector) + bias;
+  }
+
+  /** What component {@code i} adds to its partial sum. */
+  private interface Term {
+    float of(int i);
+  }
+
+  private static float inKernelOrder(int length, Term term) {
     float[] lanes = new float[8];
-    for (int i = 0; i < a.length; i++) {
-      float diff = a[i] - b[i];
-      lanes[i % 8] += diff * diff;
+    for (int i = 0; i < length; i++) {
+      lanes[i % 8] += term.of(i);
     }
     float sum = 0f;
     for (float lane : lanes) {
