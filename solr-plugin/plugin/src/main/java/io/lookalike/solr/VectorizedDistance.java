@@ -8,9 +8,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link SquaredDistance}'s summation order with 256-bit SIMD, for distances and dot products: one
- * {@link FloatVector} holds the eight lanes; and {@link VectorSketch}'s lower bound, eight bytes widened to eight floats at a
- * time. Only this class refers to {@code jdk.incubator.vector}, so the plugin still loads, and
- * falls back to the scalar kernels, when the JVM runs without that module.
+ * {@link FloatVector} holds the eight lanes; and {@link VectorSketch}'s dot products with codes,
+ * eight bytes widened to eight floats at a time. Only this class refers to {@code
+ * jdk.incubator.vector}, so the plugin still loads, and falls back to the scalar kernels, when the
+ * JVM runs without that module.
  */
 final class VectorizedDistance implements SquaredDistance.Kernel, VectorSketch.Kernel {
 
