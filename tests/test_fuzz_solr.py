@@ -441,7 +441,8 @@ def test_visual_query_parameters(solr, version, case):
     expect(status, message, outcome, params)
     if status in (400, 409):
         assert re.match(
-            r"^(f|v|id|like|unlike|unlikeWeight|maxDist|model|probe|score|v, id, like|sqdist): ", message
+            r"^(f|v|id|like|unlike|unlikeWeight|maxDist|model|probe|score|weights|bias|v, id, like, weights|sqdist): ",
+            message,
         ), message
     else:
         for doc in body["response"]["docs"]:

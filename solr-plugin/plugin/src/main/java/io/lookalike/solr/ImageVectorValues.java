@@ -6,14 +6,15 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.LeafReader;
+import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.util.ArrayUtil;
 import org.apache.lucene.util.BytesRef;
 
 /**
  * The image vectors of one segment: the field's {@link BinaryDocValues}, read with the dimension
- * the query expects, and their {@link VectorSketch sketches} where the segment has them (see {@link
- * VectorFieldLayout}).
+ * the query expects, their {@link VectorSketch sketches} and the norms of what the sketches leave
+ * out, where the segment has them (see {@link VectorFieldLayout}).
  *
  * <p>Every reader of stored vectors goes through here so that a stored vector of the wrong length
  * (the schema's {@code dimension} changed without reindexing) fails loudly instead of being read as
@@ -23,6 +24,7 @@ final class ImageVectorValues {
 
   private final BinaryDocValues values;
   private final SketchStage[] stages; // the segment's sketch stages, in order; may be empty
+  private final NumericDocValues tailNorms; // null where the segment has none
 
   // The last screen: its first stage's components (0: not screened; UNSCREENABLE: the first stage
   // was read but not usable) and each kept document's sum.
@@ -33,9 +35,14 @@ final class ImageVectorValues {
   private final int dimension;
 
   private ImageVectorValues(
-      BinaryDocValues values, SketchStage[] stages, String field, int dimension) {
+      BinaryDocValues values,
+      SketchStage[] stages,
+      NumericDocValues tailNorms,
+      String field,
+      int dimension) {
     this.values = values;
     this.stages = stages;
+    this.tailNorms = tailNorms;
     this.field = field;
     this.dimension = dimension;
   }
@@ -54,12 +61,46 @@ final class ImageVectorValues {
       }
       stages.add(new SketchStage(sketches));
     }
-    return new ImageVectorValues(values, stages.toArray(new SketchStage[0]), field, dimension);
+    NumericDocValues tailNorms = reader.getNumericDocValues(VectorFieldLayout.tailNormField(field));
+    return new ImageVectorValues(
+        values, stages.toArray(new SketchStage[0]), tailNorms, field, dimension);
   }
 
   /** Whether the segment holds sketches, so that a finite bound can rule documents out cheaply. */
   boolean hasSketches() {
     return stages.length > 0;
+  }
+
+  /** Whether the segment holds sketches and tail norms, which bound dot products from above. */
+  boolean hasDotBounds() {
+    return stages.length > 0 && tailNorms != null;
+  }
+
+  int sketchStageCount() {
+    return stages.length;
+  }
+
+  /**
+   * The sketch of sketch stage {@code stage} of {@code doc} (not before the last document asked
+   * about), null when it has none.
+   */
+  BytesRef sketch(int stage, int doc) throws IOException {
+    BinaryDocValues sketches = stages[stage].values;
+    return sketches.advanceExact(doc) ? sketches.binaryValue() : null;
+  }
+
+  /**
+   * The norm, rounded up, of the components {@code from} on of the vector of {@code doc} (not
+   * before the last document asked about), or NaN when the segment does not store it: no tail
+   * norm, or one of another first component.
+   */
+  float tailNorm(int doc, int from) throws IOException {
+    if (tailNorms == null || tailNorms.advanceExact(doc) == false) {
+      return Float.NaN;
+    }
+    long tail = tailNorms.longValue();
+    boolean sameTail = VectorFieldLayout.tailFrom(tail) == from;
+    return sameTail ? VectorFieldLayout.tailNormOf(tail) : Float.NaN;
   }
 
   /** Iterates over the documents that have a vector; positioned like {@link #docID()}. */
@@ -191,6 +232,15 @@ final class ImageVectorValues {
     return screened == 0
         ? squaredDistance(query, bound)
         : squaredDistance(query, bound, 1, screened, sums[i]);
+  }
+
+  /**
+   * The dot product of {@code weights} with the current document's vector, which it must have: see
+   * {@link SquaredDistance#dotProduct}.
+   */
+  float dotProduct(float[] weights) throws IOException {
+    BytesRef bytes = vectorBytes();
+    return SquaredDistance.dotProduct(weights, bytes.bytes, bytes.offset);
   }
 
   /** The current document's vector; it must have one. */

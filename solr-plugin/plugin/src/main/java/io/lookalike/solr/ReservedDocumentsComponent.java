@@ -22,12 +22,12 @@ import org.apache.solr.util.plugin.SolrCoreAware;
  * {@code field}, default {@code kind}) out of searches, facets and counts, like an appended {@code
  * fq=-kind:*}, but only where they could show up.
  *
- * <p>A main query that is a {@link VisualQuery} only matches documents with a vector, which these
- * documents never have: it gets no filter, so that Lucene runs it on its own, on {@link
- * VisualBulkScorer}. Every other request gets the filter in {@link ResponseBuilder#getFilters()},
- * where Solr's filterCache keeps it. Each shard prepares its own request, so this holds in
- * SolrCloud too. The real-time get handler, which the indexing job and the sidecar read these
- * documents with, has no search components and still finds them.
+ * <p>A main query that is a {@code {!visual}} query ({@link AbstractVisualQuery}) only matches
+ * documents with a vector, which these documents never have: it gets no filter, so that Lucene runs
+ * it on its own, on {@link VisualBulkScorer}. Every other request gets the filter in {@link
+ * ResponseBuilder#getFilters()}, where Solr's filterCache keeps it. Each shard prepares its own
+ * request, so this holds in SolrCloud too. The real-time get handler, which the indexing job and
+ * the sidecar read these documents with, has no search components and still finds them.
  *
  * <pre>
  * &lt;searchComponent name="reservedDocuments"
@@ -114,7 +114,7 @@ public class ReservedDocumentsComponent extends SearchComponent implements SolrC
       }
     }
     // "tags" is where QParser registers tagged queries for the facets' exclusions
-    return query instanceof VisualQuery && rb.req.getContext().containsKey("tags") == false;
+    return query instanceof AbstractVisualQuery && rb.req.getContext().containsKey("tags") == false;
   }
 
   /** Adds nothing to the response: the filter is all. */

@@ -5,14 +5,16 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 
 /**
- * The distance kernel: squared Euclidean distance between a query vector and a vector stored as
- * little-endian float32 bytes, read in place (no decoding into a float[] per document).
+ * The vector kernels: the squared Euclidean distance between a query vector and a vector stored as
+ * little-endian float32 bytes, read in place (no decoding into a float[] per document), and their
+ * dot product, for the linear mode ({@link LinearVisualQuery}).
  *
- * <p>The summation order is fixed, so that the same two vectors give a bit-identical distance on
+ * <p>The summation order is fixed, so that the same two vectors give a bit-identical result on
  * every shard, replica and JVM, with or without SIMD, which keeps scores and tie-breaks of a
  * distributed search identical to a single-index search. The order is that of an 8-lane SIMD loop:
  * dimension {@code i} is added to lane {@code i % 8} (dimension 0 upward, a multiply then an add,
- * never fused), and the distance is {@code lane[0] + lane[1] + ... + lane[7]}, added in that order.
+ * never fused), and the result is {@code lane[0] + lane[1] + ... + lane[7]}, added in that order.
+ * Both sums share it, and one loop: only the term a dimension adds differs (see {@link Term}).
  * {@link VectorizedDistance} computes it with {@code jdk.incubator.vector} when the JVM runs with
  * {@code --add-modules jdk.incubator.vector} on hardware with 256-bit vectors; {@link #scalar}
  * computes the very same operations one float at a time otherwise.
@@ -34,10 +36,34 @@ public final class SquaredDistance {
   /** The SIMD kernels, or null when the vector module is absent or too narrow here. */
   static final VectorizedDistance SIMD = loadSimd();
 
+  /** What dimension {@code i} adds to its lane, for query {@code q} and stored vector {@code x}. */
+  enum Term {
+    /** {@code (q[i] - x[i])^2}: a subtraction, then a multiply. */
+    SQUARED_DIFFERENCE,
+    /** {@code q[i] * x[i]}. */
+    PRODUCT;
+
+    float of(float query, float stored) {
+      if (this == PRODUCT) {
+        return query * stored;
+      }
+      float diff = query - stored;
+      return diff * diff;
+    }
+  }
+
   /** One implementation of the summation order described above. */
   interface Kernel {
-    float squaredDistanceBounded(float[] query, int length, byte[] bytes, int offset, float bound);
+    /**
+     * The fixed-order sum of {@code term} over the first {@code length} dimensions. Only a sum of
+     * squares, whose lanes only grow, may give up early: as soon as it exceeds {@code bound} it
+     * returns some value {@code > bound}; pass infinity for a dot product.
+     */
+    float sum(Term term, float[] query, int length, byte[] bytes, int offset, float bound);
   }
+
+  /** The SIMD kernel where this JVM has one, the scalar one otherwise. */
+  static final Kernel KERNEL = SIMD == null ? SquaredDistance::scalar : SIMD;
 
   private SquaredDistance() {}
 
@@ -79,19 +105,32 @@ public final class SquaredDistance {
    */
   public static float squaredDistanceBounded(
       float[] query, int length, byte[] bytes, int offset, float bound) {
-    Kernel kernel = SIMD == null ? SquaredDistance::scalar : SIMD;
-    return kernel.squaredDistanceBounded(query, length, bytes, offset, bound);
+    return KERNEL.sum(Term.SQUARED_DIFFERENCE, query, length, bytes, offset, bound);
+  }
+
+  /**
+   * The dot product of {@code query} and the {@code query.length} floats stored at {@code offset}
+   * in {@code bytes}, in the fixed order: bit-identical everywhere, like the distance.
+   */
+  public static float dotProduct(float[] query, byte[] bytes, int offset) {
+    return KERNEL.sum(Term.PRODUCT, query, query.length, bytes, offset, Float.POSITIVE_INFINITY);
+  }
+
+  /** How many dimensions a kernel sums between two checks against {@code bound}. */
+  static int checkEvery(float bound) {
+    // no bound to check, nothing to give up on: one block, the same sum without the checks
+    return bound == Float.POSITIVE_INFINITY ? Integer.MAX_VALUE : BLOCK;
   }
 
   /** The reference implementation: the operations of the SIMD loop, one lane at a time. */
-  static float scalar(float[] query, int length, byte[] bytes, int offset, float bound) {
+  static float scalar(Term term, float[] query, int length, byte[] bytes, int offset, float bound) {
     float[] lanes = new float[LANES];
+    int block = checkEvery(bound);
     int dim = 0;
     while (dim < length) {
-      int blockEnd = Math.min(dim + BLOCK, length);
+      int blockEnd = (int) Math.min((long) dim + block, length);
       for (; dim < blockEnd; dim++) {
-        float diff = query[dim] - floatAt(bytes, offset, dim);
-        lanes[dim % LANES] += diff * diff;
+        lanes[dim % LANES] += term.of(query[dim], floatAt(bytes, offset, dim));
       }
       float sum = sumLanes(lanes);
       if (sum > bound || dim == length) {

@@ -150,17 +150,16 @@ final class VectorSketch {
       int offset,
       float sum,
       float bound) {
-    int codes = offset + blocks(dimensions) * BLOCK_HEADER;
+    int codes = codes(offset, dimensions);
     // What the blocks may add before the document is ruled out, and its root while nothing was
     // added: computed once per document, not per block (a division and a square root).
     double limit = (double) bound / SAFETY;
     double rootLimit = Math.sqrt(limit - sum);
     for (int start = 0; start < dimensions; start += BLOCK) {
       int block = start / BLOCK;
-      int header = offset + block * BLOCK_HEADER;
-      float step = floatAt(bytes, header);
-      float errorNorm = floatAt(bytes, header + Float.BYTES);
-      float decodedSq = floatAt(bytes, header + 2 * Float.BYTES);
+      float step = step(bytes, offset, block);
+      float errorNorm = errorNorm(bytes, offset, block);
+      float decodedSq = decodedSquaredNorm(bytes, offset, block);
       int length = Math.min(BLOCK, dimensions - start);
       float dot = kernel.dotCodes(query, from + start, length, bytes, codes + start);
       float querySq = norms[block];
@@ -188,6 +187,26 @@ final class VectorSketch {
       }
     }
     return sum;
+  }
+
+  /** Where the codes of the sketch at {@code offset} of {@code dimensions} components start. */
+  static int codes(int offset, int dimensions) {
+    return offset + blocks(dimensions) * BLOCK_HEADER;
+  }
+
+  /** Block {@code block}'s step, of the sketch at {@code offset}. */
+  static float step(byte[] bytes, int offset, int block) {
+    return floatAt(bytes, offset + block * BLOCK_HEADER);
+  }
+
+  /** Block {@code block}'s quantization error norm {@code ||x - y||}, rounded up. */
+  static float errorNorm(byte[] bytes, int offset, int block) {
+    return floatAt(bytes, offset + block * BLOCK_HEADER + Float.BYTES);
+  }
+
+  /** Block {@code block}'s decoded squared norm {@code ||y||^2}, rounded to nearest. */
+  static float decodedSquaredNorm(byte[] bytes, int offset, int block) {
+    return floatAt(bytes, offset + block * BLOCK_HEADER + 2 * Float.BYTES);
   }
 
   /** The dot product of a block one dimension at a time. */

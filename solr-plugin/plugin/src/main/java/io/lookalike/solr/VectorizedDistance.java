@@ -7,10 +7,11 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link SquaredDistance}'s summation order with 256-bit SIMD: one {@link FloatVector} holds the
- * eight lanes; and {@link VectorSketch}'s lower bound, eight bytes widened to eight floats at a
- * time. Only this class refers to {@code jdk.incubator.vector}, so the plugin still loads, and
- * falls back to the scalar kernels, when the JVM runs without that module.
+ * {@link SquaredDistance}'s summation order with 256-bit SIMD, for distances and dot products: one
+ * {@link FloatVector} holds the eight lanes; and {@link VectorSketch}'s dot products with codes,
+ * eight bytes widened to eight floats at a time. Only this class refers to {@code
+ * jdk.incubator.vector}, so the plugin still loads, and falls back to the scalar kernels, when the
+ * JVM runs without that module.
  */
 final class VectorizedDistance implements SquaredDistance.Kernel, VectorSketch.Kernel {
 
@@ -31,20 +32,28 @@ final class VectorizedDistance implements SquaredDistance.Kernel, VectorSketch.K
   }
 
   @Override
-  public float squaredDistanceBounded(
-      float[] query, int length, byte[] bytes, int offset, float bound) {
+  public float sum(
+      SquaredDistance.Term term, float[] query, int length, byte[] bytes, int offset, float bound) {
+    boolean products = term == SquaredDistance.Term.PRODUCT;
     FloatVector lanes = FloatVector.zero(SPECIES);
     float[] sums = new float[SquaredDistance.LANES];
     int vectorEnd = length - length % SquaredDistance.LANES;
+    int block = SquaredDistance.checkEvery(bound);
     int dim = 0;
     while (dim < vectorEnd) {
-      int blockEnd = Math.min(dim + SquaredDistance.BLOCK, vectorEnd);
+      int blockEnd = (int) Math.min((long) dim + block, vectorEnd);
       for (; dim < blockEnd; dim += SquaredDistance.LANES) {
         FloatVector stored =
             FloatVector.fromByteArray(
                 SPECIES, bytes, offset + dim * Float.BYTES, ByteOrder.LITTLE_ENDIAN);
-        FloatVector diff = FloatVector.fromArray(SPECIES, query, dim).sub(stored);
-        lanes = lanes.add(diff.mul(diff));
+        FloatVector q = FloatVector.fromArray(SPECIES, query, dim);
+        // the term's two forms inline: a loop-invariant test, which the JIT hoists out
+        if (products) {
+          lanes = lanes.add(q.mul(stored));
+        } else {
+          FloatVector diff = q.sub(stored);
+          lanes = lanes.add(diff.mul(diff));
+        }
       }
       if (dim < vectorEnd) {
         lanes.intoArray(sums, 0);
@@ -57,8 +66,8 @@ final class VectorizedDistance implements SquaredDistance.Kernel, VectorSketch.K
     // The last block: the tail that fills no whole vector, lane by lane, then the final sum.
     lanes.intoArray(sums, 0);
     for (; dim < length; dim++) {
-      float diff = query[dim] - SquaredDistance.floatAt(bytes, offset, dim);
-      sums[dim % SquaredDistance.LANES] += diff * diff;
+      sums[dim % SquaredDistance.LANES] +=
+          term.of(query[dim], SquaredDistance.floatAt(bytes, offset, dim));
     }
     return SquaredDistance.sumLanes(sums);
   }

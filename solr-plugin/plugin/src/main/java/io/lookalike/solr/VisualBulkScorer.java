@@ -9,8 +9,8 @@ import org.apache.lucene.util.Bits;
 
 /**
  * Scores one segment for a {@code {!visual}} query that Lucene runs on its own, as in an unfiltered
- * or approximate top-k search: candidates in batches of {@link #BATCH}, screened by their first
- * sketch stage in one loop (see {@link ImageVectorValues#screen}), then the exact distances of the
+ * or approximate top-k search: candidates in batches of {@link #BATCH}, screened by a bound from
+ * their sketches in one loop (see {@link SegmentRanking#screen}), then the exact keys of the
  * survivors, with the collector's minimum competitive score applied as in {@link VisualScorer}.
  * Wrapped in a filter or another clause, the query goes through {@link VisualScorer}'s two-phase
  * iterator instead, which lets the other clauses lead.
@@ -21,26 +21,18 @@ final class VisualBulkScorer extends BulkScorer {
   static final int BATCH = 64;
 
   private final DocIdSetIterator candidates;
-  private final ImageVectorValues values;
-  private final float[] target;
+  private final SegmentRanking ranking;
   private final Hit hit;
   private final int[] docs = new int[BATCH];
 
   /**
-   * @param candidates the documents to score, in order: an iterator of its own, as {@code values}
-   *     is moved by {@link ImageVectorValues#advanceExact}
+   * @param candidates the documents to score, in order: an iterator of its own, as the ranking's
+   *     values are moved by {@link ImageVectorValues#advanceExact}
    */
-  VisualBulkScorer(
-      DocIdSetIterator candidates,
-      ImageVectorValues values,
-      float[] target,
-      float maxDist,
-      VisualScore form,
-      float boost) {
+  VisualBulkScorer(DocIdSetIterator candidates, SegmentRanking ranking) {
     this.candidates = candidates;
-    this.values = values;
-    this.target = target;
-    this.hit = new Hit(maxDist, form, boost);
+    this.ranking = ranking;
+    this.hit = new Hit(ranking);
   }
 
   @Override
@@ -64,15 +56,15 @@ final class VisualBulkScorer extends BulkScorer {
         }
         doc = candidates.nextDoc();
       }
-      int kept = values.screen(docs, count, target, hit.bound);
+      int kept = ranking.screen(docs, count, hit.bound);
       for (int i = 0; i < kept; i++) {
-        if (values.advanceExact(docs[i]) == false) {
+        if (ranking.values.advanceExact(docs[i]) == false) {
           throw new IllegalStateException("document " + docs[i] + " lost its vector");
         }
-        float distance = values.squaredDistanceScreened(i, target, hit.bound);
-        if (distance <= hit.bound) {
+        float key = ranking.keyScreened(i, hit.bound);
+        if (key <= hit.bound) {
           hit.doc = docs[i];
-          hit.distance = distance;
+          hit.key = key;
           collector.collect(docs[i]);
         }
       }
@@ -87,25 +79,21 @@ final class VisualBulkScorer extends BulkScorer {
 
   /** The current hit, as the collector sees it. */
   private static final class Hit extends Scorable {
-    private final float maxDist;
-    private final VisualScore form;
-    private final float boost;
+    private final SegmentRanking ranking;
     int doc = -1;
-    float distance;
+    float key;
 
-    /** A document matches if and only if its distance is {@code <= bound}. */
+    /** A document matches if and only if its key is {@code <= bound}. */
     float bound;
 
-    Hit(float maxDist, VisualScore form, float boost) {
-      this.maxDist = maxDist;
-      this.form = form;
-      this.boost = boost;
-      this.bound = maxDist;
+    Hit(SegmentRanking ranking) {
+      this.ranking = ranking;
+      this.bound = ranking.threshold();
     }
 
     @Override
     public float score() {
-      return form.score(boost, distance);
+      return ranking.score(key);
     }
 
     @Override
@@ -115,7 +103,7 @@ final class VisualBulkScorer extends BulkScorer {
 
     @Override
     public void setMinCompetitiveScore(float minScore) {
-      bound = form.bound(maxDist, boost, minScore);
+      bound = ranking.bound(minScore);
     }
   }
 }

@@ -16,45 +16,45 @@ import org.apache.solr.search.PostFilter;
  * (a cached filter is computed over the whole index, before the query runs). Solr runs a filter as
  * a post filter when it is not cached and costs at least 100; this one costs {@link #DEFAULT_COST}
  * unless {@code cost} says otherwise. As a main query, or with a lower cost, it is the {@link
- * VisualQuery} it wraps.
+ * AbstractVisualQuery} it wraps. Without a threshold (no {@code maxDist}, or the linear mode) it
+ * keeps every document that has a vector, computing nothing.
  */
 final class VisualPostFilter extends ExtendedQueryBase implements PostFilter {
 
   /** Above Solr's post-filter threshold of 100 and above its other common post filters. */
   static final int DEFAULT_COST = 200;
 
-  private final VisualQuery query;
+  private final AbstractVisualQuery query;
 
-  VisualPostFilter(VisualQuery query) {
+  VisualPostFilter(AbstractVisualQuery query) {
     this.query = query;
     setCost(DEFAULT_COST);
   }
 
-  VisualQuery getQuery() {
+  AbstractVisualQuery getQuery() {
     return query;
   }
 
   @Override
   public DelegatingCollector getFilterCollector(IndexSearcher searcher) {
     return new DelegatingCollector() {
-      private ImageVectorValues values;
+      private SegmentRanking ranking; // null in a segment without vectors
 
       @Override
       protected void doSetNextReader(LeafReaderContext context) throws IOException {
         super.doSetNextReader(context);
-        values = ImageVectorValues.get(context.reader(), query.field, query.target.length);
+        ImageVectorValues values =
+            ImageVectorValues.get(context.reader(), query.field, query.dimension());
+        ranking = values == null ? null : query.ranking(values, 1f);
       }
 
       /**
        * Documents come in order, each once: the doc values only move forward. Without a threshold
-       * a document with a vector matches, and no distance is computed.
+       * a document with a vector matches, and no key is computed.
        */
       @Override
       public void collect(int doc) throws IOException {
-        if (values != null
-            && values.advanceExact(doc)
-            && (query.maxDist == Float.POSITIVE_INFINITY
-                || values.squaredDistance(query.target, query.maxDist) <= query.maxDist)) {
+        if (ranking != null && ranking.values.advanceExact(doc) && ranking.withinThreshold()) {
           super.collect(doc);
         }
       }

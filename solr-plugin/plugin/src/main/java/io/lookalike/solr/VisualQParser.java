@@ -3,16 +3,8 @@ package io.lookalike.solr;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.index.PostingsEnum;
-import org.apache.lucene.index.Terms;
-import org.apache.lucene.index.TermsEnum;
-import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
-import org.apache.lucene.util.BytesRefBuilder;
-import org.apache.lucene.util.CharsRefBuilder;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.common.params.CommonParams;
@@ -20,12 +12,12 @@ import org.apache.solr.common.params.ModifiableSolrParams;
 import org.apache.solr.common.params.SolrParams;
 import org.apache.solr.common.util.StrUtils;
 import org.apache.solr.request.SolrQueryRequest;
-import org.apache.solr.schema.SchemaField;
 import org.apache.solr.search.QParser;
 import org.apache.solr.search.QueryParsing;
 
 /**
- * Parses {@code {!visual}} into a {@link VisualQuery}. The syntax follows Solr's {@code {!knn}}:
+ * Parses {@code {!visual}} into a {@link VisualQuery}, or a {@link LinearVisualQuery} with {@code
+ * weights}. The syntax follows Solr's {@code {!knn}}:
  *
  * <pre>
  * {!visual f=image_vector}[0.12, -0.5, ...]        the vector as a JSON array
@@ -33,12 +25,13 @@ import org.apache.solr.search.QueryParsing;
  * {!visual f=image_vector id=SKU123}               the vector of an indexed document
  * {!visual f=image_vector like=A,B,C unlike=D}     closer to A, B and C, away from D
  * {!visual f=image_vector maxDist=12.5 model=3fa2}[...]
+ * {!visual f=image_vector weights=$w bias=-0.31 model=3fa2}   highest w.x + b first
  * </pre>
  *
  * <ul>
  *   <li>{@code f}: the {@link ImageVectorField} to search (required);
  *   <li>{@code v} (or the text after the local params): the query vector; it must have the field's
- *       dimension. Exactly one of {@code v}, {@code id} and {@code like} is given;
+ *       dimension. Exactly one of {@code v}, {@code id}, {@code like} and {@code weights} is given;
  *   <li>{@code id}: use the committed vector of the document with this unique key (see {@link
  *       DocumentVectors}; in SolrCloud the receiving node resolves it for every shard, see {@link
  *       SharedQueryPoint});
@@ -49,8 +42,16 @@ import org.apache.solr.search.QueryParsing;
  *   <li>{@code maxDist}: only match documents whose squared distance is at most this;
  *   <li>{@code score}: {@code rank} (the default, an exact order key of the distance) or {@code
  *       similarity} ({@code boost / (1 + d)}, for hybrid sums), see {@link VisualScore};
- *   <li>{@code model}: the id of the model that made the query vector; the query is refused (409) if
- *       this index holds live documents of another model, whose distances would be meaningless;
+ *   <li>{@code weights}: instead of a query point, rank by the linear function {@code w.x + b} of
+ *       the document's vector {@code x}, highest first (a classifier's decision function): {@code
+ *       w} in the same formats and bounds as a query vector, of the field's dimension; the score is
+ *       an order key of the value, see {@link LinearScore}. {@code unlike}, {@code unlikeWeight},
+ *       {@code maxDist}, {@code probe} and {@code score=similarity} do not apply to it;
+ *   <li>{@code bias}: {@code b}, with {@code weights} only: a finite number of magnitude at most
+ *       2^126, default 0;
+ *   <li>{@code model}: the id of the model that made the query vector (or the weights); the query
+ *       is refused (409) if this index holds live documents of another model, whose distances
+ *       would be meaningless;
  *   <li>{@code probe}: opt-in approximate search, only in this many coarse cells nearest to the
  *       query (the field type must declare {@code cells}, see {@link CoarseCells}).
  * </ul>
@@ -66,6 +67,8 @@ public class VisualQParser extends QParser {
   static final String MAX_DIST = "maxDist";
   static final String MODEL = "model";
   static final String PROBE = "probe";
+  static final String WEIGHTS = "weights";
+  static final String BIAS = "bias";
   static final float DEFAULT_UNLIKE_WEIGHT = 0.5f;
 
   /** Examples per query: enough for any shopper session, few enough to look up per request. */
@@ -92,23 +95,100 @@ public class VisualQParser extends QParser {
     float maxDist =
         nonNegative(local.get(MAX_DIST), MAX_DIST, "squared distance", Float.POSITIVE_INFINITY);
     try {
-      float[] target = target(local, field, new DocumentVectors(req, field, type.getDimension()));
+      checkOneSource(local);
+      AbstractVisualQuery query =
+          local.get(WEIGHTS) != null
+              ? linear(local, field, type)
+              : distance(local, field, type, maxDist);
       String model = local.get(MODEL);
       if (model != null && model.isEmpty()) {
         throw BadRequest.of(MODEL, "expected the version of the PCA model that made the query vector, got ''");
       }
-      VisualScore score = VisualScore.parse(local.get(VisualScore.PARAM));
-      BytesRef[] cells = probedCells(type, target, local.get(PROBE));
       if (model != null) { // last: a request is first checked itself (400), then against the index (409)
-        checkModel(model);
+        ModelCheck.check(req, versionField, model);
       }
-      VisualQuery query = new VisualQuery(field, target, maxDist, score, cells);
       // not cached: a post filter where Solr uses it as one (an fq), after the cheaper filters
       boolean cached = CommonParams.FALSE.equals(local.get(CommonParams.CACHE)) == false;
-      return cached || cells != null ? query : new VisualPostFilter(query);
+      return cached || query.cells() != null ? query : new VisualPostFilter(query);
     } catch (IOException e) {
       throw new SolrException(ErrorCode.SERVER_ERROR, e);
     }
+  }
+
+  /** Exactly one of a vector, {@code id}, {@code like} and {@code weights}. */
+  private void checkOneSource(SolrParams local) {
+    int sources = (hasVector() ? 1 : 0);
+    for (String param : new String[] {ID, LIKE, WEIGHTS}) {
+      sources += local.get(param) != null ? 1 : 0;
+    }
+    if (sources != 1) {
+      throw BadRequest.of(
+          QueryParsing.V + ", " + ID + ", " + LIKE + ", " + WEIGHTS,
+          "give exactly one of a query vector (v, or the text after the local params), the id of"
+              + " a document whose vector to use, like=ids of liked documents, or weights=the"
+              + " weights of a linear function to rank by; got "
+              + (sources == 0 ? "none" : sources));
+    }
+  }
+
+  private boolean hasVector() {
+    return qstr != null && qstr.isBlank() == false;
+  }
+
+  /** The distance mode: a query point from {@code v}, {@code id} or {@code like}. */
+  private VisualQuery distance(
+      SolrParams local, String field, ImageVectorField type, float maxDist) throws IOException {
+    if (local.get(BIAS) != null) {
+      throw BadRequest.of(BIAS, "only applies to weights=, the linear mode");
+    }
+    float[] target = target(local, field, new DocumentVectors(req, field, type.getDimension()));
+    VisualScore score = VisualScore.parse(local.get(VisualScore.PARAM));
+    BytesRef[] cells = probedCells(type, target, local.get(PROBE));
+    return new VisualQuery(field, target, maxDist, score, cells);
+  }
+
+  /**
+   * The linear mode: {@code weights} and {@code bias}. What only ranks by distance is refused
+   * rather than ignored, naming the parameter.
+   */
+  private static LinearVisualQuery linear(SolrParams local, String field, ImageVectorField type) {
+    for (String param : new String[] {UNLIKE, UNLIKE_WEIGHT, MAX_DIST, PROBE}) {
+      if (local.get(param) != null) {
+        throw BadRequest.of(
+            param,
+            "does not apply to weights=, the linear mode, which ranks every document with a"
+                + " vector by w.x + b");
+      }
+    }
+    if (VisualScore.parse(local.get(VisualScore.PARAM)) != VisualScore.RANK) {
+      throw BadRequest.of(
+          VisualScore.PARAM,
+          "the linear mode's score is the order key of w.x + b (score=rank); similarity is a"
+              + " function of a distance");
+    }
+    float[] weights = VectorFormat.parse(local.get(WEIGHTS), WEIGHTS, type.getDimension());
+    return new LinearVisualQuery(field, weights, bias(local.get(BIAS)));
+  }
+
+  private static float bias(String value) {
+    if (value == null) {
+      return 0f;
+    }
+    try {
+      float bias = Float.parseFloat(value.strip());
+      if (Float.isFinite(bias) && Math.abs(bias) <= LinearVisualQuery.MAX_BIAS) {
+        return bias;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw BadRequest.of(
+        BIAS,
+        "expected a finite number of magnitude at most "
+            + LinearVisualQuery.MAX_BIAS
+            + " (2^126), got '"
+            + value
+            + "'");
   }
 
   /**
@@ -119,15 +199,7 @@ public class VisualQParser extends QParser {
       throws IOException {
     String id = local.get(ID);
     String like = local.get(LIKE);
-    boolean hasVector = qstr != null && qstr.isBlank() == false;
-    int sources = (hasVector ? 1 : 0) + (id != null ? 1 : 0) + (like != null ? 1 : 0);
-    if (sources != 1) {
-      throw BadRequest.of(
-          QueryParsing.V + ", " + ID + ", " + LIKE,
-          "give exactly one of a query vector (v, or the text after the local params), the id of"
-              + " a document whose vector to use, or like=ids of liked documents; got "
-              + (sources == 0 ? "none" : sources));
-    }
+    boolean hasVector = hasVector();
     String unlike = local.get(UNLIKE);
     if (hasVector && unlike == null) {
       return VectorFormat.parse(qstr, QueryParsing.V, documents.dimension());
@@ -204,60 +276,6 @@ public class VisualQParser extends QParser {
       // reported below
     }
     throw BadRequest.of(param, "expected a finite " + what + " >= 0, got '" + value + "'");
-  }
-
-  /**
-   * Refuses a query vector made by another model than the index's vectors: distances between
-   * vectors of two PCA models are meaningless, and would silently return garbage rankings. Only
-   * live documents count, so the check passes as soon as a re-embedding has replaced them all.
-   */
-  private void checkModel(String model) throws IOException {
-    SchemaField version = req.getSchema().getFieldOrNull(versionField);
-    if (version == null || version.indexed() == false) {
-      throw new SolrException(
-          ErrorCode.SERVER_ERROR,
-          MODEL
-              + ": cannot check, the visual query parser's versionField '"
-              + versionField
-              + "' is not an indexed field of the schema");
-    }
-    BytesRefBuilder expected = new BytesRefBuilder();
-    version.getType().readableToIndexed(model, expected);
-    for (LeafReaderContext leaf : req.getSearcher().getTopReaderContext().leaves()) {
-      Terms terms = leaf.reader().terms(versionField);
-      if (terms == null) {
-        continue;
-      }
-      Bits liveDocs = leaf.reader().getLiveDocs();
-      TermsEnum termsEnum = terms.iterator();
-      for (BytesRef term = termsEnum.next(); term != null; term = termsEnum.next()) {
-        if (term.bytesEquals(expected.get()) == false
-            && hasLiveDoc(termsEnum.postings(null, PostingsEnum.NONE), liveDocs)) {
-          CharsRefBuilder other = new CharsRefBuilder();
-          version.getType().indexedToReadable(term, other);
-          // 409: the request is fine, the index's state (mid re-index, or a newer model) is not.
-          throw new SolrException(
-              ErrorCode.CONFLICT,
-              MODEL
-                  + ": query made with PCA model '"
-                  + model
-                  + "' but the index holds vectors of model '"
-                  + other
-                  + "'; re-embed the query with the index's model, or finish its re-index");
-        }
-      }
-    }
-  }
-
-  private static boolean hasLiveDoc(PostingsEnum postings, Bits liveDocs) throws IOException {
-    for (int doc = postings.nextDoc();
-        doc != DocIdSetIterator.NO_MORE_DOCS;
-        doc = postings.nextDoc()) {
-      if (liveDocs == null || liveDocs.get(doc)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** The cell terms {@code probe=N} limits the query to, or null for the exact search. */

@@ -5,7 +5,6 @@ import java.util.Arrays;
 import java.util.Objects;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.search.QueryVisitor;
 import org.apache.lucene.search.ScoreMode;
 import org.apache.lucene.search.TermInSetQuery;
 import org.apache.lucene.search.Weight;
@@ -25,9 +24,8 @@ import org.apache.lucene.util.BytesRef;
  * never misses a neighbour, and it composes with filters at no extra cost since Lucene only asks it
  * about documents the filters accepted (see {@link VisualScorer}).
  */
-public final class VisualQuery extends Query {
+public final class VisualQuery extends AbstractVisualQuery {
 
-  final String field;
   final float[] target;
   final float maxDist;
   final VisualScore score;
@@ -50,7 +48,7 @@ public final class VisualQuery extends Query {
    * {@link CoarseCells}) are considered, ranked exactly among themselves.
    */
   VisualQuery(String field, float[] target, float maxDist, VisualScore score, BytesRef[] cells) {
-    this.field = Objects.requireNonNull(field, "field");
+    super(field);
     this.score = Objects.requireNonNull(score, "score");
     if (cells != null) {
       cells = cells.clone();
@@ -65,10 +63,6 @@ public final class VisualQuery extends Query {
     this.maxDist = maxDist + 0f;
   }
 
-  public String getField() {
-    return field;
-  }
-
   public float[] getTarget() {
     return target.clone();
   }
@@ -78,22 +72,36 @@ public final class VisualQuery extends Query {
   }
 
   @Override
-  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
-      throws IOException {
-    Weight cellFilter = null;
-    if (cells != null) {
-      Query inCells = new TermInSetQuery(VectorFieldLayout.cellField(field), Arrays.asList(cells));
-      cellFilter =
-          searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
-    }
-    return new VisualWeight(this, scoreMode, boost, cellFilter);
+  int dimension() {
+    return target.length;
   }
 
   @Override
-  public void visit(QueryVisitor visitor) {
-    if (visitor.acceptField(field)) {
-      visitor.visitLeaf(this);
+  boolean hasThreshold() {
+    return maxDist != Float.POSITIVE_INFINITY;
+  }
+
+  @Override
+  BytesRef[] cells() {
+    return cells;
+  }
+
+  @Override
+  SegmentRanking ranking(ImageVectorValues values, float boost) {
+    return new DistanceRanking(values, target, maxDist, score, boost);
+  }
+
+  /** With cells, a filter of the probed cells' terms joins the candidates. */
+  @Override
+  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
+      throws IOException {
+    if (cells == null) {
+      return super.createWeight(searcher, scoreMode, boost);
     }
+    Query inCells = new TermInSetQuery(VectorFieldLayout.cellField(field), Arrays.asList(cells));
+    Weight cellFilter =
+        searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
+    return new VisualWeight(this, scoreMode, boost, cellFilter);
   }
 
   @Override

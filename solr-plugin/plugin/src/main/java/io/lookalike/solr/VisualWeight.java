@@ -18,23 +18,24 @@ import org.apache.lucene.search.Weight;
 import org.apache.lucene.util.BytesRef;
 
 /**
- * The {@link Weight} of a {@link VisualQuery}: per segment, a {@link ScorerSupplier} of a {@link
- * VisualScorer}, and a {@link VisualBulkScorer} where Lucene runs the query on its own. An
- * approximate query's cell filter joins the candidates, so distances are only computed for documents
- * of the probed cells.
+ * The {@link Weight} of a {@code {!visual}} query (an {@link AbstractVisualQuery}): per segment, a
+ * {@link ScorerSupplier} of a {@link VisualScorer}, and a {@link VisualBulkScorer} where Lucene
+ * runs the query on its own, both ranking with the query's {@link SegmentRanking}. An approximate
+ * query's cell filter joins the candidates, so distances are only computed for documents of the
+ * probed cells.
  *
- * <p>When no score is needed and there is no {@code maxDist} (a count, facets, {@code rows=0}, a
- * filter without threshold), every candidate matches: the scorer is then the candidates alone, with
- * no distance computed.
+ * <p>When no score is needed and there is no threshold such as {@code maxDist} (a count, facets,
+ * {@code rows=0}, a filter without threshold), every candidate matches: the scorer is then the
+ * candidates alone, with no key computed.
  */
 final class VisualWeight extends Weight {
 
-  private final VisualQuery query;
+  private final AbstractVisualQuery query;
   private final ScoreMode scoreMode;
   private final float boost;
   private final Weight cellFilter; // null for the exact search
 
-  VisualWeight(VisualQuery query, ScoreMode scoreMode, float boost, Weight cellFilter) {
+  VisualWeight(AbstractVisualQuery query, ScoreMode scoreMode, float boost, Weight cellFilter) {
     super(query);
     this.query = query;
     this.scoreMode = scoreMode;
@@ -42,9 +43,9 @@ final class VisualWeight extends Weight {
     this.cellFilter = cellFilter;
   }
 
-  /** Whether matching a candidate needs no distance: no score, no threshold. */
+  /** Whether matching a candidate needs no key: no score, no threshold. */
   private boolean everyCandidateMatches() {
-    return scoreMode.needsScores() == false && query.maxDist == Float.POSITIVE_INFINITY;
+    return scoreMode.needsScores() == false && query.hasThreshold() == false;
   }
 
   /** Null for a segment where no document has a vector (or none in the probed cells). */
@@ -65,8 +66,7 @@ final class VisualWeight extends Weight {
         if (everyCandidateMatches()) {
           return new ConstantScoreScorer(weight, 0f, scoreMode, candidates);
         }
-        return new VisualScorer(
-            weight, values, candidates, query.target, query.maxDist, query.score, boost);
+        return new VisualScorer(weight, query.ranking(values, boost), candidates);
       }
 
       @Override
@@ -83,7 +83,7 @@ final class VisualWeight extends Weight {
     return supplier == null ? null : supplier.get(Long.MAX_VALUE);
   }
 
-  /** Where Lucene runs the query on its own and needs distances: see {@link VisualBulkScorer}. */
+  /** Where Lucene runs the query on its own and needs keys: see {@link VisualBulkScorer}. */
   @Override
   public BulkScorer bulkScorer(LeafReaderContext context) throws IOException {
     if (everyCandidateMatches()) {
@@ -99,24 +99,22 @@ final class VisualWeight extends Weight {
     if (candidates == null) {
       return null;
     }
-    return new VisualBulkScorer(
-        candidates, values, query.target, query.maxDist, query.score, boost);
+    return new VisualBulkScorer(candidates, query.ranking(values, boost));
   }
 
   /**
-   * Without {@code maxDist} every document with a vector matches: none in a segment without the
-   * field, and in the probed cells the documents of their terms (each document with a vector has
-   * exactly one cell term), counted from the terms' document frequencies when nothing is deleted.
-   * Otherwise -1: counting would mean computing distances.
+   * Without a threshold every document with a vector matches: none in a segment without the field,
+   * and in the probed cells the documents of their terms (each document with a vector has exactly
+   * one cell term), counted from the terms' document frequencies when nothing is deleted. Otherwise
+   * -1: counting would mean computing keys (binary doc values do not count their documents).
    */
   @Override
   public int count(LeafReaderContext context) throws IOException {
     if (context.reader().getFieldInfos().fieldInfo(query.field) == null) {
       return 0;
     }
-    if (query.maxDist != Float.POSITIVE_INFINITY
-        || query.cells == null
-        || context.reader().hasDeletions()) {
+    BytesRef[] cells = query.cells();
+    if (query.hasThreshold() || cells == null || context.reader().hasDeletions()) {
       return -1;
     }
     Terms terms = context.reader().terms(VectorFieldLayout.cellField(query.field));
@@ -125,7 +123,7 @@ final class VisualWeight extends Weight {
     }
     TermsEnum termsEnum = terms.iterator();
     int count = 0;
-    for (BytesRef cell : query.cells) {
+    for (BytesRef cell : cells) {
       if (termsEnum.seekExact(cell)) {
         count += termsEnum.docFreq();
       }
@@ -145,9 +143,10 @@ final class VisualWeight extends Weight {
         : ConjunctionUtils.intersectIterators(List.of(candidates, inCells.iterator()));
   }
 
+  /** Cacheable unless a doc-values field it reads (vector, sketches, tail norms) was updated. */
   @Override
   public boolean isCacheable(LeafReaderContext context) {
-    return DocValues.isCacheable(context, query.field)
+    return DocValues.isCacheable(context, VectorFieldLayout.docValuesFields(query.field))
         && (cellFilter == null || cellFilter.isCacheable(context));
   }
 
@@ -158,31 +157,15 @@ final class VisualWeight extends Weight {
       return Explanation.noMatch("no vector in " + query.field);
     }
     if (cellFilter != null && cellFilter.explain(context, doc).isMatch() == false) {
-      return Explanation.noMatch("not in the " + query.cells.length + " probed cells");
+      return Explanation.noMatch("not in the " + query.cells().length + " probed cells");
     }
-    float distance = values.squaredDistance(query.target, Float.POSITIVE_INFINITY);
-    if (distance > query.maxDist) {
-      return Explanation.noMatch("sqdist " + distance + " > maxDist " + query.maxDist);
-    }
-    if (everyCandidateMatches()) {
+    if (everyCandidateMatches()) { // no threshold: a vector is a match
       return Explanation.match(0f, "has a vector in " + query.field + " (no score needed)");
     }
-    return Explanation.match(
-        query.score.score(boost, distance),
-        "sqdist="
-            + distance
-            + " (maxDist="
-            + query.maxDist
-            + "), score="
-            + query.score
-            + ", computed as "
-            + query.score.formula()
-            + " from:",
-        Explanation.match(boost, "boost"),
-        Explanation.match(distance, "sqdist, the squared Euclidean distance to the query vector"));
+    return query.ranking(values, boost).explain();
   }
 
   private ImageVectorValues vectors(LeafReaderContext context) throws IOException {
-    return ImageVectorValues.get(context.reader(), query.field, query.target.length);
+    return ImageVectorValues.get(context.reader(), query.field, query.dimension());
   }
 }

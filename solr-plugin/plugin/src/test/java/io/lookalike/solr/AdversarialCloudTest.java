@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
+import org.apache.solr.client.solrj.SolrClient;
 import org.apache.solr.client.solrj.request.CollectionAdminRequest;
 import org.apache.solr.client.solrj.request.UpdateRequest;
 import org.apache.solr.cloud.SolrCloudTestCase;
@@ -120,6 +121,43 @@ public class AdversarialCloudTest extends SolrCloudTestCase {
         List<String> sorted =
             search(field, query, maxDist, "price_i asc, id asc", new int[] {0, 250}, true, vectors);
         assertEquals(field + " " + family + " by price", byPrice, sorted);
+      }
+    }
+  }
+
+  /**
+   * The linear mode on the same families: weights of either sign, biases near and far from 0, ties
+   * by id, pages with and without pruning, by a filter.
+   */
+  @Test
+  public void testLinearPagesEqualBruteForceForEveryFamily() throws Exception {
+    for (String field : FIELDS) {
+      Map<String, float[]> vectors = VECTORS.get(field);
+      int dimension = Integer.parseInt(field.substring(3));
+      for (String family : FAMILIES) {
+        // weights along the family's vectors, so that the family ranks first (or last)
+        float[] weights = vectors.get(family + "03").clone();
+        float bias = family.equals("tiny") ? 0f : (random().nextFloat() - 0.5f) * 1e6f;
+        if (random().nextBoolean()) {
+          weights = TestVectors.random(random(), dimension);
+        }
+        SolrClient client = cluster.getSolrClient();
+        for (int[] page : new int[][] {{0, 10}, {7, 9}, {35, 12}, {190, 20}}) {
+          for (boolean pruning : new boolean[] {false, true}) {
+            String where = field + " " + family + " start=" + page[0] + " pruning=" + pruning;
+            assertEquals(
+                where,
+                TestVectors.highest(vectors, weights, bias, id -> true, page[0], page[1]),
+                LinearSearch.page(
+                    client, COLLECTION, field, weights, bias, null, page, pruning, vectors));
+          }
+        }
+        String cheap = "price_i:[0 TO 9]";
+        int[] page = {0, 15};
+        assertEquals(
+            field + " " + family + " " + cheap,
+            TestVectors.highest(vectors, weights, bias, id -> PRICE.get(id) < 10, 0, 15),
+            LinearSearch.page(client, COLLECTION, field, weights, bias, cheap, page, true, vectors));
       }
     }
   }

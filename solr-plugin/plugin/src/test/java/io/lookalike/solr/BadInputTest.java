@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.Map;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
+import org.apache.solr.request.SolrQueryRequest;
 import org.apache.solr.util.ErrorLogMuter;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -107,7 +108,7 @@ public class BadInputTest extends AbstractVisualTestCase {
         "f: field 'category' is of type string, not an ImageVectorField",
         "q",
         "{!visual f=category}[1, 2, 3, 4]");
-    assertQueryError("v, id, like: ", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
+    assertQueryError("v, id, like, weights: ", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
     assertQueryError("got 2", "q", "{!visual f=vec4 id=a1}[1, 2, 3, 4]");
     assertQueryError("got 2", "q", "{!visual f=vec4 id=a1 like=a1}");
     assertQueryError("got none", "q", "{!visual f=vec4 v=$absent}");
@@ -118,6 +119,76 @@ public class BadInputTest extends AbstractVisualTestCase {
           "q",
           "{!visual f=vec4 maxDist='" + maxDist + "'}[1, 2, 3, 4]");
     }
+  }
+
+  @Test
+  public void testBadWeightsAndBias() {
+    String q = "{!visual f=vec4 weights=$w}";
+    assertQueryError("weights: expected 4 floats, got 3", "q", q, "w", "[1, 2, 3]");
+    assertQueryError("weights: component 1 is NaN", "q", q, "w", "[1, NaN, 0, 0]");
+    assertQueryError("weights: component 3 is Infinity", "q", q, "w", "[1, 0, 0, Infinity]");
+    assertQueryError("weights: component 1 is not a number: 'a'", "q", q, "w", "[1, a, 0, 0]");
+    assertQueryError("weights: malformed base64", "q", q, "w", "@@@@");
+    assertQueryError("weights: component 0 is 1.0E19", "q", q, "w", "[1e19, 0, 0, 0]");
+    assertQueryError(
+        "weights: the squared norm exceeds 2.1267648E37 (2^124) at component 1",
+        "q",
+        q,
+        "w",
+        "[4e18, 4e18, 4e18, 4e18]");
+    assertQueryError("weights: expected 4 floats, got 0", "q", "{!visual f=vec4 weights=''}");
+    for (String bias : new String[] {"x", "NaN", "Infinity", "-Infinity", "1e39", "9e37", ""}) {
+      assertQueryError(
+          "bias: expected a finite number of magnitude at most 8.507059E37 (2^126), got '"
+              + bias
+              + "'",
+          "q",
+          "{!visual f=vec4 weights=$w bias='" + bias + "'}",
+          "w",
+          "[1, 0, 0, 0]");
+    }
+    assertQueryError(
+        "bias: only applies to weights=, the linear mode",
+        "q",
+        "{!visual f=vec4 bias=1}[1, 0, 0, 0]");
+  }
+
+  /** Weights are one of the sources; what only distances have is refused, naming it. */
+  @Test
+  public void testWeightsExcludeTheDistanceModesParameters() {
+    String w = "[1, 0, 0, 0]";
+    assertQueryError(
+        "v, id, like, weights: ", "q", "{!visual f=vec4 weights=$w}[1, 2, 3, 4]", "w", w);
+    assertQueryError("got 2", "q", "{!visual f=vec4 weights=$w}[1, 2, 3, 4]", "w", w);
+    assertQueryError("got 2", "q", "{!visual f=vec4 weights=$w id=a1}", "w", w);
+    assertQueryError("got 2", "q", "{!visual f=vec4 weights=$w like=a1}", "w", w);
+    assertQueryError("got 3", "q", "{!visual f=vec4 weights=$w id=a1 like=a1}", "w", w);
+    for (String param : new String[] {"unlike=a1", "unlikeWeight=1", "maxDist=2", "probe=1"}) {
+      String name = param.substring(0, param.indexOf('='));
+      assertQueryError(
+          name + ": does not apply to weights=, the linear mode, which ranks every document with a"
+              + " vector by w.x + b",
+          "q",
+          "{!visual f=vec4cells weights=$w " + param + "}",
+          "w",
+          w);
+    }
+    assertQueryError(
+        "score: the linear mode's score is the order key of w.x + b (score=rank)",
+        "q",
+        "{!visual f=vec4 weights=$w score=similarity}",
+        "w",
+        w);
+    assertQueryError(
+        "score: expected rank or similarity, got 'bm25'",
+        "q",
+        "{!visual f=vec4 weights=$w score=bm25}",
+        "w",
+        w);
+    assertQ(
+        req("q", "{!visual f=vec4 weights=$w score=rank}", "w", w),
+        "//result[@numFound='2']",
+        "//result/doc[1]/str[@name='id'][.='a1']");
   }
 
   @Test
@@ -169,6 +240,19 @@ public class BadInputTest extends AbstractVisualTestCase {
         "maxDist: expected a finite squared distance >= 0, got '-1'",
         "q",
         "{!visual f=vec4 model=m0 maxDist=-1}[1, 0, 0, 0]");
+    // and so for weights
+    String w = "[0, 0, 1, 0]";
+    assertQ(req("q", "{!visual f=vec4 model=m1 weights=$w}", "w", w), "//result[@numFound='2']");
+    SolrQueryRequest conflicting = req("q", "{!visual f=vec4 model=m0 weights=$w}", "w", w);
+    assertQEx(message, message, conflicting, ErrorCode.CONFLICT);
+    assertQueryError(
+        "bias: expected a finite number",
+        "q",
+        "{!visual f=vec4 model=m0 weights=$w bias=x}",
+        "w",
+        w);
+    assertQueryError(
+        "weights: expected 4 floats", "q", "{!visual f=vec4 model=m0 weights=$w}", "w", "[1]");
   }
 
   @Test

@@ -109,6 +109,33 @@ public class DistributedVisualSearchTest extends SolrCloudTestCase {
     assertEquals(TestVectors.nearest(VECTORS, NEAR_QUERY, id -> true, 1, 6), page(NEAR_QUERY, 1, 6, false));
   }
 
+  /**
+   * The linear mode merges like one index: the 13 tied duplicates in id order on every page (with
+   * weights along them, which rank them first), random weights with a bias far from 0, filtered
+   * by category, with and without pruning.
+   */
+  @Test
+  public void testLinearTopKMergesLikeOneIndex() throws Exception {
+    CloudSolrClient client = cluster.getSolrClient();
+    String field = "image_vector";
+    for (int[] page : new int[][] {{0, 5}, {5, 12}, {10, 10}, {300, 30}}) {
+      for (boolean pruning : new boolean[] {false, true}) {
+        assertEquals(
+            TestVectors.highest(VECTORS, DUPLICATED, -0.31f, id -> true, page[0], page[1]),
+            LinearSearch.page(
+                client, COLLECTION, field, DUPLICATED, -0.31f, null, page, pruning, VECTORS));
+        float[] weights = TestVectors.random(random(), DIMENSION);
+        String category = CATEGORIES[page[0] % CATEGORIES.length];
+        Predicate<String> inCategory = id -> CATEGORY.get(id).equals(category);
+        String fq = "category:" + category;
+        assertEquals(
+            TestVectors.highest(VECTORS, weights, 1e20f, inCategory, page[0], page[1]),
+            LinearSearch.page(
+                client, COLLECTION, field, weights, 1e20f, fq, page, pruning, VECTORS));
+      }
+    }
+  }
+
   /** The ids of a page, checking each hit's distance and score against the reference. */
   private static List<String> page(float[] query, int start, int rows, boolean pruning)
       throws Exception {

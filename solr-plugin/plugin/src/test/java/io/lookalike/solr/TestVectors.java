@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
+import org.junit.Assert;
 
 /** Random vectors and the brute-force references the tests compare the plugin against. */
 final class TestVectors {
@@ -34,10 +35,73 @@ final class TestVectors {
    * into partial sum i % 8, then the eight partial sums in order), so results must be identical.
    */
   static float sqdistFloat(float[] a, float[] b) {
+    return inKernelOrder(
+        a.length,
+        i -> {
+          float diff = a[i] - b[i];
+          return diff * diff;
+        });
+  }
+
+  /** The dot product in the kernel's order, as {@link #sqdistFloat}: the linear mode's w.x. */
+  static float dotFloat(float[] a, float[] b) {
+    return inKernelOrder(a.length, i -> a[i] * b[i]);
+  }
+
+  /** The linear mode's value {@code w.x + b}, in float, as every shard must compute it. */
+  static float linearValue(float[] weights, float bias, float[] vector) {
+    return dotFloat(weights, vector) + bias;
+  }
+
+  /**
+   * The linear mode's score of a value, written out from its documented formula: the value's
+   * sortable int (its bits, with the magnitude bits flipped when negative), halved, plus
+   * 0x3FC00000, as float bits.
+   */
+  static float linearScore(float value) {
+    int bits = Float.floatToIntBits(value == 0f ? 0f : value);
+    int sortable = bits < 0 ? bits ^ 0x7FFFFFFF : bits;
+    return Float.intBitsToFloat((sortable >> 1) + 0x3FC00000);
+  }
+
+  /**
+   * The ids of a page of the documents {@code accept}ed, ranked by the linear mode: by the score of
+   * their float value {@code w.x + b}, highest first, equal scores in id order.
+   */
+  static List<String> highest(
+      Map<String, float[]> docs,
+      float[] weights,
+      float bias,
+      Predicate<String> accept,
+      int start,
+      int rows) {
+    Comparator<String> score =
+        Comparator.comparing(
+            id -> linearScore(linearValue(weights, bias, docs.get(id))), Comparator.reverseOrder());
+    return page(docs, accept, score, start, rows);
+  }
+
+  /**
+   * Asserts that a hit's score is the linear score of its value, and that the score decodes to the
+   * value, or to the float just below it, which shares its score.
+   */
+  static void assertLinearScore(
+      String hit, float[] weights, float bias, float[] vector, float score) {
+    float value = linearValue(weights, bias, vector);
+    Assert.assertEquals(hit, linearScore(value), score, 0f);
+    float decoded = LinearScore.decode(score);
+    Assert.assertTrue(hit + ": " + decoded, decoded == value || Math.nextUp(decoded) == value);
+  }
+
+  /** What component {@code i} adds to its partial sum. */
+  private interface Term {
+    float of(int i);
+  }
+
+  private static float inKernelOrder(int length, Term term) {
     float[] lanes = new float[8];
-    for (int i = 0; i < a.length; i++) {
-      float diff = a[i] - b[i];
-      lanes[i % 8] += diff * diff;
+    for (int i = 0; i < length; i++) {
+      lanes[i % 8] += term.of(i);
     }
     float sum = 0f;
     for (float lane : lanes) {
@@ -96,16 +160,27 @@ final class TestVectors {
   /** Like {@link #nearest(Map, float[], Predicate, int)}, the page of {@code rows} at {@code start}. */
   static List<String> nearest(
       Map<String, float[]> docs, float[] query, Predicate<String> accept, int start, int rows) {
+    Comparator<String> distance =
+        Comparator.comparingDouble(id -> sqdistFloat(docs.get(id), query));
+    return page(docs, accept, distance, start, rows);
+  }
+
+  /** The page of {@code rows} at {@code start} of the ids {@code accept}ed, by order, then id. */
+  private static List<String> page(
+      Map<String, float[]> docs,
+      Predicate<String> accept,
+      Comparator<String> order,
+      int start,
+      int rows) {
     List<String> ids = new ArrayList<>();
     for (String id : docs.keySet()) {
       if (accept.test(id)) {
         ids.add(id);
       }
     }
-    ids.sort(
-        Comparator.comparingDouble((String id) -> sqdistFloat(docs.get(id), query))
-            .thenComparing(Comparator.naturalOrder()));
-    return new ArrayList<>(ids.subList(Math.min(start, ids.size()), Math.min(start + rows, ids.size())));
+    ids.sort(order.thenComparing(Comparator.naturalOrder()));
+    int from = Math.min(start, ids.size());
+    return new ArrayList<>(ids.subList(from, Math.min(start + rows, ids.size())));
   }
 
   /** The centroid of some documents' vectors, in double precision. */

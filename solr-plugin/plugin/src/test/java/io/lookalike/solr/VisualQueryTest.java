@@ -375,8 +375,11 @@ public class VisualQueryTest extends LuceneTestCase {
     }
   }
 
-  /** {@code reader} with a count of the vectors (not sketches) its documents' doc values hand out. */
-  private static DirectoryReader countingVectorReads(DirectoryReader reader, AtomicInteger reads)
+  /**
+   * {@code reader} with a count of the vectors (not sketches) of field {@code vec} its documents'
+   * doc values hand out.
+   */
+  static DirectoryReader countingVectorReads(DirectoryReader reader, AtomicInteger reads)
       throws IOException {
     return new FilterDirectoryReader(
         reader,
