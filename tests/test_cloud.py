@@ -96,9 +96,11 @@ def test_search_by_id_and_image_and_tag_preview_work_on_shards(indexes, extracto
         h.id for h in single_client.search(image=image, k=5)
     ]
     examples = ["SKU0002", "SKU0017", "SKU0047"]
-    preview_single = [h.id for h in tagging.preview(single_client, examples, k=6)]
-    preview_cloud = [h.id for h in tagging.preview(cloud_client, examples, k=6)]
-    assert preview_cloud == preview_single
+    single, cloud = tagging.preview(single_client, examples, k=6), tagging.preview(cloud_client, examples, k=6)
+    assert cloud.ranker.learned and cloud.ranker.bias == single.ranker.bias, "the same background sample"
+    np.testing.assert_array_equal(cloud.ranker.weights, single.ranker.weights)
+    preview_cloud = [h.id for h in cloud.hits]
+    assert preview_cloud == [h.id for h in single.hits]
     tagging.apply(indexes[1], tagging.Attribute("style", "cloudy"), preview_cloud)
     tagged = {d["id"] for d in indexes[1].stream("id", fq=["tag_style:cloudy"])}
     assert tagged == set(preview_cloud)

@@ -525,7 +525,7 @@ function reviewItem(candidate, status) {
     if (ev.target.checked) review.dropped.delete(candidate.id); else review.dropped.add(candidate.id);
     updateConfirm();
   });
-  const detail = status === "pending" ? el("span", { class: "distance", text: describe(candidate) })
+  const detail = status === "pending" ? el("span", { class: "distance", text: rankOf(candidate) })
     : el("strong", { class: "badge", text: status });
   return el("li", { class: `review-item ${status}`, "data-testid": "candidate", "data-id": candidate.id, "data-status": status },
     el("input", { type: "checkbox", id, checked, "data-testid": "candidate-keep", onchange }),
@@ -536,8 +536,8 @@ function reviewItem(candidate, status) {
         el("span", {}, el("code", { text: candidate.id }), " ", detail))));
 }
 
-/** A candidate's distance, or its learned score. */
-const describe = (c) => (typeof c.distance === "number" ? formatDistance(c.distance) : `score ${c.score.toPrecision(4)}`);
+/** How a candidate ranks: its distance, or its learned score. */
+const rankOf = (c) => (typeof c.distance === "number" ? formatDistance(c.distance) : `score ${c.score.toPrecision(4)}`);
 
 function reviewedIds() {
   return [...document.querySelectorAll("#review-list [data-testid=candidate]")]
