@@ -86,7 +86,7 @@ def _hnsw(first: dict, last: dict) -> str:
     text = (
         f"**Solr's HNSW** took {knn_first['p50_ms']:.1f} ms at N = {first['n']:,} and {knn_last['p50_ms']:.1f} ms"
         f" at N = {last['n']:,} ({knn_last['p50_ms'] / knn_first['p50_ms']:.1f}x for"
-        f" {last['n'] / first['n']:.0f}x the documents), at recall@10 {knn_last['recall']:.3f}: Lucene searches"
+        f" {last['n'] / first['n']:.3g}x the documents), at recall@10 {knn_last['recall']:.3f}: Lucene searches"
         f" the graph of every segment ({last['index_bytes']['hnsw']['segments']} segments, no force-merge, as an"
         " index being updated has) with Solr's default graph parameters (M=16, beam width 100); no tuning"
         " was tried."
