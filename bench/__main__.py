@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from bench import decoding, load, report
+from bench.dataset import MissingRealVectors
 from bench.run import PARTS, SIZES, run, run_parts
 
 FOLDER = Path(__file__).resolve().parent
@@ -20,7 +21,14 @@ def main() -> None:
     parser.add_argument(
         "--keep-index",
         action="store_true",
-        help="re-use the bench cores of an earlier run (for development only: indexing is then not measured again)",
+        help="re-use the HNSW core of an earlier run (for development only: its indexing is then not measured "
+        "again; the visual cores are made anew at each N)",
+    )
+    parser.add_argument(
+        "--synthetic-spectrum",
+        action="store_true",
+        help="generate the data on a power-law spectrum instead of the real vectors' (../shared/datasets/"
+        "inception-pool3-styles/vectors.npy); the results and the report say so",
     )
     parser.add_argument(
         "--report-only",
@@ -42,9 +50,12 @@ def main() -> None:
         results = run_parts(args.size, args.port, tuple(args.only), json.loads(results_path.read_text()))
         results_path.write_text(json.dumps(results, indent=1))
     else:
-        results = run(args.size, args.port, fresh=not args.keep_index)
+        try:
+            results = run(args.size, args.port, fresh=not args.keep_index, synthetic=args.synthetic_spectrum)
+        except MissingRealVectors as error:
+            parser.exit(2, f"bench: {error}\n")
         results_path.write_text(json.dumps(results, indent=1))
-        load.write(load.run(docs=20_000, seconds=20, threads=4, port=args.port + 6))
+        load.write(load.run(docs=20_000, seconds=20, threads=4, port=args.port + 6, synthetic=args.synthetic_spectrum))
         decoding.write(decoding.run())
     print(f"wrote {report.write(results, FOLDER)}")
 

@@ -2,7 +2,7 @@
 
 A contender answers some query types (``bench.exact.TYPES``) and returns document ids, best
 first. Solr contenders are timed from the client (HTTP POST, JSON parse), like an application
-would see them; in-process contenders (numpy, trees) have no HTTP in their time.
+would see them; in-process contenders (numpy, trees, FAISS) have no HTTP in their time.
 """
 
 from __future__ import annotations
@@ -19,34 +19,36 @@ import requests
 
 from bench.dataset import MATERIALS, Queries
 from bench.exact import TYPES, K
+from bench.solr_bench import Core
 
 FILTERED = ("filter10", "filter1", "hybrid")
+BENCHCONF = "benchconf-"  # names the contenders of the visual core made from bench/configset
 
 
 @dataclass(frozen=True)
 class Case:
-    """One query of one type: its vector, its filter (a Solr fq) and its distance threshold."""
+    """One query of one type: its vector, its filter and its distance threshold."""
 
     q: int
     kind: str
     vector: np.ndarray
-    fq: str | None
+    filter: tuple[str, str] | None  # (bench field, value): each Solr core names the field itself
     max_dist: float
     rows: np.ndarray | None  # the documents the filter keeps, for in-process contenders
 
 
 def cases(queries: Queries, kind: str, max_dist: float, rows_of: Callable[[int], np.ndarray | None]) -> list[Case]:
-    fqs = {
-        "filter10": lambda q: f"f10:{queries.f10[q]}",
-        "filter1": lambda q: f"f100:{queries.f100[q]}",
-        "hybrid": lambda q: f"title:{MATERIALS[queries.material[q]]}",
+    filters = {
+        "filter10": lambda q: ("f10", str(queries.f10[q])),
+        "filter1": lambda q: ("f100", str(queries.f100[q])),
+        "hybrid": lambda q: ("title", MATERIALS[queries.material[q]]),
     }
     return [
         Case(
             q=q,
             kind=kind,
             vector=queries.vectors[q],
-            fq=fqs[kind](q) if kind in fqs else None,
+            filter=filters[kind](q) if kind in filters else None,
             max_dist=max_dist if kind == "maxdist" else math.inf,
             rows=rows_of(q),
         )
@@ -67,6 +69,7 @@ class Cell:
     """Measurements of one contender on one query type."""
 
     latencies: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's CPU seconds, all its threads
     recalls: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
@@ -76,33 +79,39 @@ class Cell:
             "p50_ms": float(np.percentile(ms, 50)),
             "p95_ms": float(np.percentile(ms, 95)),
             "recall": float(np.mean(self.recalls)),
+            # cores an in-process contender kept busy; for Solr, the client's share of the time
+            "cpu_per_wall": float(sum(self.cpu) / sum(self.latencies)),
         }
 
 
 def measure(
-    contender: Contender,
+    contenders: list[Contender],
     todo: list[Case],
     score: Callable[[Case, list[int]], float],
     budget_s: float,
     min_queries: int = 5,
     warmup: int = 2,
-) -> Cell:
-    """Runs the cases in order (after ``warmup`` untimed ones) until they are done or the time
-    budget is spent with at least ``min_queries`` timed."""
+) -> list[Cell]:
+    """Runs ``warmup`` cases untimed, then the others in order until they are done or each
+    contender has spent the time budget with at least ``min_queries`` timed. Contenders measured
+    together take turns on each case, so that a change in the machine's load reaches them alike. A
+    warm-up query is not timed again: the shipped configset's queryResultCache would answer it."""
     for case in todo[:warmup]:
-        contender.search(case)
-    cell = Cell()
-    spent = 0.0
-    for case in todo:
-        started = time.perf_counter()
-        ids = contender.search(case)
-        elapsed = time.perf_counter() - started
-        cell.latencies.append(elapsed)
-        cell.recalls.append(score(case, ids))
-        spent += elapsed
-        if spent > budget_s and len(cell.latencies) >= min_queries:
+        for contender in contenders:
+            contender.search(case)
+    cells = [Cell() for _ in contenders]
+    for case in todo[warmup:]:
+        for contender, cell in zip(contenders, cells):
+            cpu = time.process_time()
+            started = time.perf_counter()
+            ids = contender.search(case)
+            elapsed = time.perf_counter() - started
+            cell.cpu.append(time.process_time() - cpu)
+            cell.latencies.append(elapsed)
+            cell.recalls.append(score(case, ids))
+        if all(sum(c.latencies) > budget_s for c in cells) and len(cells[0].latencies) >= min_queries:
             break
-    return cell
+    return cells
 
 
 class SolrSearch:
@@ -127,8 +136,12 @@ def _array(vector: np.ndarray) -> str:
     return json.dumps(vector.tolist())
 
 
-def _fq(case: Case, tag: str = "") -> list[str]:
-    return [] if case.fq is None else [f"{{!tag={tag}}}{case.fq}" if tag else case.fq]
+def _fq(case: Case, core: Core, tag: str = "") -> list[str]:
+    if case.filter is None:
+        return []
+    field, value = case.filter
+    fq = f"{core.field(field)}:{value}"
+    return [f"{{!tag={tag}}}{fq}" if tag else fq]
 
 
 def _min_score(case: Case) -> float:
@@ -136,25 +149,60 @@ def _min_score(case: Case) -> float:
     return 1.0 / (1.0 + case.max_dist)
 
 
-def solr_contenders(visual_url: str, hnsw_url: str, probes: tuple[int, ...]) -> list[Contender]:
-    visual, hnsw = SolrSearch(visual_url), SolrSearch(hnsw_url)
+def visual_request(case: Case, core: Core, extra: str = "") -> dict[str, object]:
+    """The parameters of a ``{!visual}`` request for ``case`` (``extra``: more local params)."""
+    threshold = f" maxDist={case.max_dist!r}" if math.isfinite(case.max_dist) else ""
+    q = f"{{!visual f={core.vector_field}{threshold}{extra} v=$qv}}"
+    return {"q": q, "qv": _b64(case.vector), "fq": _fq(case, core), "minExactCount": K}
+
+
+def visual_contenders(
+    core_url: str, core: Core, probes: tuple[int, ...], cells: int, prefix: str = ""
+) -> list[Contender]:
+    """``{!visual}`` exact and at each probe setting, through one core's /select (``prefix``
+    names the contenders of a second visual core)."""
+    visual = SolrSearch(core_url)
+    where = "the shipped configset" if core.shipped else "bench/configset"
 
     def lookalike(case: Case, extra: str = "") -> list[int]:
-        threshold = f" maxDist={case.max_dist!r}" if math.isfinite(case.max_dist) else ""
-        q = f"{{!visual f=image_vector{threshold}{extra} v=$qv}}"
-        return visual({"q": q, "qv": _b64(case.vector), "fq": _fq(case), "minExactCount": K})
+        return visual(visual_request(case, core, extra))
+
+    approximate = [
+        Contender(
+            f"{prefix}lookalike-approx-p{probe}",
+            ("unfiltered",),
+            lambda case, probe=probe: lookalike(case, f" probe={probe}"),
+            f"`{{!visual probe={probe}}}` in {where}: the opt-in approximate mode, {probe} of {cells} coarse "
+            "cells probed",
+        )
+        for probe in probes
+    ]
+    return [
+        Contender(
+            f"{prefix}lookalike",
+            TYPES,
+            lookalike,
+            f"`{{!visual}}` on ImageVectorField in {where} (`/select`): exact top-10 (this plugin, default mode)",
+        ),
+        *approximate,
+    ]
+
+
+def hnsw_contenders(core_url: str, core: Core) -> list[Contender]:
+    """Solr's own vector search on DenseVectorField (HNSW), and its stock exact function query."""
+    hnsw = SolrSearch(core_url)
 
     def knn(case: Case) -> list[int]:
-        q = f"{{!knn f=knn_vector topK={K} v=$qa}}"
-        return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case)})
+        q = f"{{!knn f={core.vector_field} topK={K} v=$qa}}"
+        return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case, core)})
 
     def knn_postfilter(case: Case) -> list[int]:
-        q = f"{{!knn f=knn_vector topK={K} excludeTags=filt v=$qa}}"
-        return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case, "filt")})
+        q = f"{{!knn f={core.vector_field} topK={K} excludeTags=filt v=$qa}}"
+        return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case, core, "filt")})
 
     def func(case: Case) -> list[int]:
-        function = "vectorSimilarity(knn_vector,$qa)"
-        fq = _fq(case)
+        function = f"vectorSimilarity({core.vector_field},$qa)"
+        fq = _fq(case, core)
         if math.isfinite(case.max_dist):
             # frange matches but scores constantly: the threshold is a post filter on the
             # function query (evaluated only on the documents the main query matched).
@@ -163,27 +211,15 @@ def solr_contenders(visual_url: str, hnsw_url: str, probes: tuple[int, ...]) -> 
         return hnsw({"q": q, "qa": _array(case.vector), "fq": fq, "minExactCount": K})
 
     def similarity_threshold(case: Case) -> list[int]:
-        q = f"{{!vectorSimilarity f=knn_vector minReturn={_min_score(case)!r} v=$qa}}"
-        return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case)})
+        q = f"{{!vectorSimilarity f={core.vector_field} minReturn={_min_score(case)!r} v=$qa}}"
+        return hnsw({"q": q, "qa": _array(case.vector), "fq": _fq(case, core)})
 
-    approximate = [
-        Contender(
-            f"lookalike-approx-p{probe}",
-            ("unfiltered",),
-            lambda case, probe=probe: lookalike(case, f" probe={probe}"),
-            f"`{{!visual probe={probe}}}`: the opt-in approximate mode, {probe} coarse cells probed",
-        )
-        for probe in probes
-    ]
     return [
-        Contender(
-            "lookalike", TYPES, lookalike, "`{!visual}` on ImageVectorField: exact top-10 (this plugin, default mode)"
-        ),
         Contender(
             "solr-knn",
             TYPES[:4],
             knn,
-            "Solr `{!knn topK=10}` on DenseVectorField (HNSW); fq used as preFilter (the default)",
+            "Solr `{!knn topK=10}` on DenseVectorField (HNSW, bench/configset); fq used as preFilter (the default)",
         ),
         Contender(
             "solr-knn-postfilter",
@@ -204,5 +240,4 @@ def solr_contenders(visual_url: str, hnsw_url: str, probes: tuple[int, ...]) -> 
             similarity_threshold,
             "Solr `{!vectorSimilarity minReturn=...}` (HNSW graph walk above a threshold)",
         ),
-        *approximate,
     ]

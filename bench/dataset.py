@@ -2,9 +2,10 @@
 
 Vectors are generated directly in PCA coordinates: dimension ``i`` has variance ``spectrum[i]``,
 sorted decreasing like the output of a PCA. The spectrum is calibrated on real InceptionV3
-``pool_3`` vectors when they are present (a PCA of them; beyond their rank the tail is a power
-law fitted on the measured eigenvalues), otherwise it is the documented power law
-``var_i = (i + 1) ** -POWER_LAW_EXPONENT`` scaled to the same total.
+``pool_3`` vectors (a PCA of them; beyond their rank the tail is a power law fitted on the
+measured eigenvalues). Without them a run stops, naming the file: only an explicit
+``--synthetic-spectrum`` runs on the documented power law ``var_i = (i + 1) ** -POWER_LAW_EXPONENT``
+instead, and the results and the report say so (the two give different data and numbers).
 
 Each dimension's variance is split over three levels of cluster structure, as in a fashion
 catalog: a category (shirts, shoes...), a style inside it, and the colourways of a style, which
@@ -64,16 +65,30 @@ class Spectrum:
 
     variances: np.ndarray
     source: str
+    synthetic: bool  # the power law, not the real vectors' spectrum
 
 
-def calibrate(dim: int, real_path: Path = REAL_VECTORS) -> Spectrum:
-    """The variance spectrum of ``dim`` PCA components of the real vectors, or the power law."""
-    if not real_path.exists():
+class MissingRealVectors(FileNotFoundError):
+    """The real vectors the spectrum is calibrated on are absent, and no flag allowed the power law."""
+
+
+def calibrate(dim: int, synthetic: bool, real_path: Path = REAL_VECTORS) -> Spectrum:
+    """The variance spectrum of ``dim`` PCA components of the real vectors, or with ``synthetic``
+    the power law. A missing file is an error, not a silent change of data."""
+    if synthetic:
         ranks = np.arange(1, dim + 1, dtype=np.float64)
         law = ranks**-POWER_LAW_EXPONENT
         return Spectrum(
             law * FALLBACK_TOTAL_VARIANCE / law.sum(),
-            f"power law var_i ~ (i+1)^-{POWER_LAW_EXPONENT} ({real_path} absent)",
+            f"SYNTHETIC power law var_i ~ (i+1)^-{POWER_LAW_EXPONENT} (--synthetic-spectrum), "
+            "not the real vectors' spectrum",
+            synthetic=True,
+        )
+    if not real_path.exists():
+        raise MissingRealVectors(
+            f"{real_path} is absent: the bench generates its data with the spectrum of these real "
+            "InceptionV3 vectors. Put them there, or pass --synthetic-spectrum to run on a power-law "
+            "spectrum instead (other data, other numbers; the report says so)."
         )
     real = np.load(real_path).astype(np.float64)
     centred = real - real.mean(axis=0)
@@ -81,8 +96,9 @@ def calibrate(dim: int, real_path: Path = REAL_VECTORS) -> Spectrum:
     measured = measured[measured > measured[0] * 1e-9][: len(real) - 1]
     return Spectrum(
         _extend(measured, dim),
-        f"PCA of {real.shape[0]} real InceptionV3 pool_3 vectors ({real.shape[1]}-d); "
+        f"PCA of {real.shape[0]} real InceptionV3 pool_3 vectors ({real.shape[1]}-d, {real_path.name}); "
         f"{min(len(measured), dim)} measured eigenvalues, power-law tail beyond",
+        synthetic=False,
     )
 
 

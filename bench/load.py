@@ -78,11 +78,11 @@ def measure(
     return result
 
 
-def index_catalog(index: SolrIndex, docs: int) -> None:
+def index_catalog(index: SolrIndex, catalog: Catalog, docs: int) -> None:
     if index.count() == docs:
         return
     index.delete_all()
-    for chunk in Catalog(calibrate(contract.DEFAULT_DIMENSION)).chunks(docs):
+    for chunk in catalog.chunks(docs):
         titles = chunk.titles()
         index.add(
             [
@@ -99,12 +99,13 @@ def index_catalog(index: SolrIndex, docs: int) -> None:
     index.commit()
 
 
-def run(docs: int, seconds: float, threads: int, port: int) -> dict:
+def run(docs: int, seconds: float, threads: int, port: int, synthetic: bool) -> dict:
+    catalog = Catalog(calibrate(contract.DEFAULT_DIMENSION, synthetic))
     solr = LocalSolr(FOLDER / "data" / "load-home", port)
     solr.start()
     index = SolrIndex(f"{solr.url}/{solr.collection}")
-    index_catalog(index, docs)
-    queries = Catalog(calibrate(contract.DEFAULT_DIMENSION)).queries(200, docs)
+    index_catalog(index, catalog, docs)
+    queries = catalog.queries(200, docs)
     encoded = [contract.encode_vector(v) for v in queries.vectors]
     select = f"{index.url}/select"
 
@@ -129,6 +130,7 @@ def run(docs: int, seconds: float, threads: int, port: int) -> dict:
 
     results = {
         "docs": docs,
+        "spectrum": catalog.spectrum.source,
         "runs": [measure("Solr: keyword + image (`{!visual}` + keyword fq)", keyword_and_image, threads, seconds)],
     }
     service_port = port + 1
@@ -178,7 +180,8 @@ def section(results: dict) -> str:
     lines = [
         "## Load (bounded, loopback)",
         "",
-        f"{results['docs']:,} products; each run drives one target from "
+        f"{results['docs']:,} products (spectrum: {results.get('spectrum', 'not recorded')}); "
+        "each run drives one target from "
         f"{results['runs'][0]['threads']} client threads for a fixed time (`python -m bench.load`, "
         "results in `bench/results-load.json`). Clients share the 2 cores with the servers.",
         "",
@@ -199,9 +202,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8996)
+    parser.add_argument("--synthetic-spectrum", action="store_true", help="generate on the power law (no real vectors)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = run(args.docs, args.seconds, args.threads, args.port)
+    results = run(args.docs, args.seconds, args.threads, args.port, args.synthetic_spectrum)
     write(results)
     print(section(results))
 

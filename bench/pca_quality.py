@@ -18,8 +18,8 @@ COMPONENTS = (1024, 512, 256)
 GENERATED_ROWS = 5000
 
 
-def run() -> dict[str, dict]:
-    spectrum = calibrate(RAW_DIM)
+def run(synthetic: bool) -> dict[str, dict]:
+    spectrum = calibrate(RAW_DIM, synthetic)
     generated = next(Catalog(spectrum, seed=7).chunks(GENERATED_ROWS)).vectors
     results = {"generated": _recalls(generated, f"{GENERATED_ROWS} generated vectors ({spectrum.source})")}
     if REAL_VECTORS.exists():

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bench.exact import TYPES  # noqa: E402
+from bench.report_tables import BESIDE, main_contenders  # noqa: E402
 
 
 def draw(results: dict, folder: Path) -> list[str]:
@@ -19,7 +20,7 @@ def draw(results: dict, folder: Path) -> list[str]:
 
 def _latency_by_type(results: dict, folder: Path) -> str:
     point = results["points"][-1]
-    names = sorted({key.split("/")[0] for key in point["cells"]})
+    names = main_contenders(point)
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
@@ -50,7 +51,7 @@ def _latency_by_n(results: dict, folder: Path) -> str:
         for point in results["points"]:
             for key, cell in point["cells"].items():
                 name, cell_kind = key.split("/")
-                if cell_kind == kind:
+                if cell_kind == kind and not name.startswith(BESIDE):
                     xs, ys = series.setdefault(name, ([], []))
                     xs.append(point["n"])
                     ys.append(cell["p50_ms"])

@@ -1,5 +1,6 @@
-"""One benchmark run: generate, index step by step up to each size, query every contender at
-every size, and collect the numbers the report is written from (bench/results-<size>.json).
+"""One benchmark run: generate, index up to each size (the visual core anew with the cells of
+that size, the HNSW core and FAISS's indexes step by step), query every contender at every size,
+and collect the numbers the report is written from (bench/results-<size>.json).
 """
 
 from __future__ import annotations
@@ -15,11 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from bench import cells, embedder_bench, pca_quality, sync_bench
-from bench.contenders import Case, Contender, cases, measure, solr_contenders
+from bench.contenders import (
+    BENCHCONF,
+    Case,
+    Contender,
+    cases,
+    hnsw_contenders,
+    measure,
+    visual_contenders,
+    visual_request,
+)
 from bench.dataset import Catalog, Queries, Stored, calibrate
 from bench.exact import TYPES, NumpyScan, Truth, build_tree, exact_topk, mask, recall
+from bench.faiss_contenders import VERSION as FAISS_VERSION
+from bench.faiss_contenders import FaissIndexes
 from bench.report import machine
-from bench.solr_bench import CONFIGSET, BenchSolr
+from bench.solr_bench import CONFIGSET, CORES, SHIPPED_CONFIGSET, BenchSolr
 
 log = logging.getLogger(__name__)
 DIM = 1024
@@ -28,11 +40,11 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @dataclass(frozen=True)
 class Size:
-    sizes: tuple[int, ...]  # documents at each measuring point, indexed incrementally
+    sizes: tuple[int, ...]  # documents at each measuring point
     queries: int
     cell_budget_s: float  # timed seconds per contender and query type, at least MIN_QUERIES
     tree_max_n: int  # KDTree/BallTree are built up to this many documents only
-    hnsw_budget_s: float  # skip an HNSW indexing step projected to take longer
+    hnsw_budget_s: float  # skip an HNSW indexing step (Solr's, FAISS's) projected to take longer
     heap: str
     embed_images: int
     embed_repeats: int  # turns of raw and job per batch size (the machine is shared and noisy)
@@ -49,10 +61,10 @@ SIZES = {
 PARTS = ("embedder", "sync")
 
 
-def run(size_name: str, port: int, fresh: bool) -> dict:
+def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
     size = SIZES[size_name]
     started = time.perf_counter()
-    spectrum = calibrate(DIM)
+    spectrum = calibrate(DIM, synthetic)
     catalog = Catalog(spectrum)
     data = DATA / size_name
     if fresh:
@@ -63,31 +75,47 @@ def run(size_name: str, port: int, fresh: bool) -> dict:
     results: dict = {
         "size": size_name,
         "machine": machine(),
+        "cores": os.cpu_count(),
         "config": asdict(size),
         "spectrum": spectrum.source,
+        "synthetic_spectrum": spectrum.synthetic,
         "variance_top": spectrum.variances[:8].round(3).tolist(),
         "variance_share_256": float(spectrum.variances[:256].sum() / spectrum.variances.sum()),
         "max_dist": max_dist,
+        "probes": list(cells.PROBES),
         "points": [],
         "indexing": [],
+        "faiss_version": FAISS_VERSION,
+        "faiss_build": [],
     }
-    centroids = cells.train(stored, max(size.sizes))
-    results["cells"] = {"count": len(centroids), "dims": centroids.shape[1], "probes": cells.probes(len(centroids))}
-    visual_configset = cells.configset(CONFIGSET, data / "configset-visual", centroids)
     solr = BenchSolr(data / "solr", port, size.heap)
-    solr.start({"visual": visual_configset, "hnsw": CONFIGSET})
+    solr.start()
+    solr.keep("hnsw", CONFIGSET)
+    indexes = FaissIndexes(DIM)
     try:
         hnsw_rate = None
         for n in size.sizes:
-            hnsw_rate = _index_up_to(solr, stored, n, size, hnsw_rate, results)
-            settled_s = solr.settle()
-            point = _measure_point(solr, stored, n, queries, max_dist, size, results["cells"]["probes"], results)
-            point["settle_s"] = settled_s
+            point: dict = {"n": n, "cells": {}, "contenders": {}}
+            log.info("N=%d: cells, and the visual cores made anew with them", n)
+            trained = cells.train(stored, n)
+            point["coarse_cells"] = trained.summary()
+            kinds = {"visual": SHIPPED_CONFIGSET, **({"benchconf": CONFIGSET} if n == min(size.sizes) else {})}
+            for kind, base in kinds.items():
+                solr.create(kind, cells.configset(base, data / f"configset-{kind}", trained))
+                _index(solr, kind, stored, n, results)
+            if "shipped_filters" not in results:
+                results["shipped_filters"] = _shipped_filters(solr, queries, max_dist)
+            hnsw_rate = _index_hnsw(solr, stored, n, size, hnsw_rate, results)
+            point["settle_s"] = solr.settle()
+            log.info("N=%d: FAISS indexes", n)
+            results["faiss_build"] += indexes.grow(stored, n, size.hnsw_budget_s)
+            _measure_point(solr, indexes, stored, point, queries, max_dist, size, results)
             results["points"].append(point)
+            solr.drop("benchconf")
         _run_parts(solr, data, size, PARTS, results)
     finally:
         solr.stop()
-    results["pca_quality"] = pca_quality.run()
+    results["pca_quality"] = pca_quality.run(synthetic)
     results["seconds"] = time.perf_counter() - started
     return results
 
@@ -100,7 +128,7 @@ def run_parts(size_name: str, port: int, parts: tuple[str, ...], results: dict) 
     data = DATA / size_name
     shutil.rmtree(data / "solr-parts", ignore_errors=True)
     solr = BenchSolr(data / "solr-parts", port, size.heap)
-    solr.solr.start()
+    solr.start()
     try:
         _run_parts(solr, data, size, parts, results)
     finally:
@@ -128,65 +156,73 @@ def _threshold(stored: Stored, n: int, queries: Queries) -> float:
     return float(np.median(truth.distances[:, -1]))
 
 
-def _index_up_to(
+def _shipped_filters(solr: BenchSolr, queries: Queries, max_dist: float) -> dict[str, list[str]]:
+    """The filters Solr applies on the shipped core to a ``{!visual}`` request, with and without an
+    fq of the user's, and to a keyword search (where the reservedDocuments component adds one)."""
+    requests = {
+        kind: visual_request(cases(queries, kind, max_dist, lambda q: None)[0], CORES["visual"])
+        for kind in ("unfiltered", "filter10")
+    }
+    requests["keyword"] = {"q": "cotton"}
+    return {name: solr.filters("visual", params) for name, params in requests.items()}
+
+
+def _index(solr: BenchSolr, kind: str, stored: Stored, n: int, results: dict) -> dict:
+    """Indexes the documents the core of ``kind`` lacks up to ``n``; notes the step."""
+    have = solr.count(kind)
+    log.info("indexing %s: documents %d..%d", kind, have, n)
+    step = solr.index(kind, stored, have, n)
+    entry = {
+        "kind": kind,
+        "from": have,
+        "to": n,
+        "seconds": step.seconds,
+        "client_seconds": step.client_seconds,
+        "rate": step.docs / step.seconds,
+        "bytes": solr.index_bytes(kind),
+        "memory": solr.memory(),
+    }
+    results["indexing"].append(entry)
+    return entry
+
+
+def _index_hnsw(
     solr: BenchSolr, stored: Stored, n: int, size: Size, hnsw_rate: float | None, results: dict
 ) -> float | None:
-    """Indexes the documents up to ``n`` into both cores (HNSW unless projected over budget);
-    returns the HNSW rate (docs/s) of the last step."""
-    for kind in ("visual", "hnsw"):
-        have = solr.count(kind)
-        if have >= n:
-            continue
-        if kind == "hnsw" and hnsw_rate and (n - have) / hnsw_rate > size.hnsw_budget_s:
-            results["indexing"].append(
-                {
-                    "kind": kind,
-                    "from": have,
-                    "to": n,
-                    "skipped": True,
-                    "projected_s": (n - have) / hnsw_rate,
-                    "rate": hnsw_rate,
-                }
-            )
-            continue
-        log.info("indexing %s: documents %d..%d", kind, have, n)
-        step = solr.index(kind, stored, have, n)
-        entry = {
-            "kind": kind,
-            "from": have,
-            "to": n,
-            "seconds": step.seconds,
-            "client_seconds": step.client_seconds,
-            "rate": step.docs / step.seconds,
-            "bytes": solr.index_bytes(kind),
-            "memory": solr.memory(),
-        }
-        results["indexing"].append(entry)
-        if kind == "hnsw":
-            hnsw_rate = entry["rate"]
-    return hnsw_rate
+    """Grows the HNSW core to ``n`` unless projected over budget (or an earlier run left it so);
+    returns the rate (docs/s) of the last step."""
+    have = solr.count("hnsw")
+    if have >= n:
+        return hnsw_rate
+    if hnsw_rate and (n - have) / hnsw_rate > size.hnsw_budget_s:
+        skipped = {"kind": "hnsw", "from": have, "to": n, "skipped": True, "rate": hnsw_rate}
+        results["indexing"].append({**skipped, "projected_s": (n - have) / hnsw_rate})
+        return hnsw_rate
+    return _index(solr, "hnsw", stored, n, results)["rate"]
 
 
 def _measure_point(
     solr: BenchSolr,
+    indexes: FaissIndexes,
     stored: Stored,
-    n: int,
+    point: dict,
     queries: Queries,
     max_dist: float,
     size: Size,
-    probes: tuple[int, ...],
     results: dict,
-) -> dict:
+) -> None:
+    n = point["n"]
     log.info("N=%d: exact answers", n)
     truth = exact_topk(stored, n, queries, max_dist)
-    contenders = [
-        c
-        for c in solr_contenders(solr.url("visual"), solr.url("hnsw"), probes)
-        if not c.name.startswith("solr") or solr.count("hnsw") >= n
-    ]
+    count = point["coarse_cells"]["count"]
+    contenders = visual_contenders(solr.url("visual"), CORES["visual"], cells.PROBES, count)
+    if solr.has("benchconf"):
+        contenders += visual_contenders(solr.url("benchconf"), CORES["benchconf"], cells.PROBES, count, BENCHCONF)
+    if solr.count("hnsw") >= n:
+        contenders += hnsw_contenders(solr.url("hnsw"), CORES["hnsw"])
+    contenders += indexes.contenders()
     contenders += _local_contenders(stored, n, size, results)
     facets = {key: codes[:n] for key, codes in stored.facets.items()}
-    point: dict = {"n": n, "cells": {}, "contenders": {}}
     for kind in TYPES:
 
         def rows_of(q: int, kind: str = kind) -> np.ndarray | None:
@@ -195,17 +231,18 @@ def _measure_point(
 
         todo = cases(queries, kind, max_dist, rows_of)
         for contender in contenders:
-            if kind not in contender.kinds:
+            if kind not in contender.kinds or contender.name.startswith(BENCHCONF):
                 continue
-            log.info("N=%d %s: %s", n, kind, contender.name)
-            cell = measure(contender, todo, _scorer(stored, truth[kind]), size.cell_budget_s)
-            point["cells"][f"{contender.name}/{kind}"] = cell.summary()
-            point["contenders"][contender.name] = contender.what
+            # a visual contender and its twin on the bench configset's core take turns
+            group = [contender, *(c for c in contenders if c.name == BENCHCONF + contender.name)]
+            log.info("N=%d %s: %s", n, kind, " and ".join(c.name for c in group))
+            for member, cell in zip(group, measure(group, todo, _scorer(stored, truth[kind]), size.cell_budget_s)):
+                point["cells"][f"{member.name}/{kind}"] = cell.summary()
+                point["contenders"][member.name] = member.what
     point["memory"] = solr.memory()
     # Other work on the machine competes for its cores; the report shows how much there was.
     point["load_average"] = os.getloadavg()[1]
-    point["index_bytes"] = {kind: solr.index_bytes(kind) for kind in ("visual", "hnsw")}
-    return point
+    point["index_bytes"] = {kind: solr.index_bytes(kind) for kind in CORES if solr.has(kind)}
 
 
 def _scorer(stored: Stored, truth: Truth):

@@ -1,7 +1,13 @@
-"""The Solr side of the benchmark: a local Solr with two cores made from bench/configset, one
-holding the vectors as Lookalike's ImageVectorField (``visual``), the other as Solr's
-DenseVectorField with HNSW (``hnsw``); batched indexing into either; index size per field type
-and the server's memory.
+"""The Solr side of the benchmark: a local Solr with the bench cores, batched indexing into any of
+them, index size per field type and the server's memory.
+
+- ``visual``: Lookalike's ImageVectorField in the configset users run (solr-config/: the product's
+  schema, its /select with the reservedDocuments component), with the cells trained for the
+  current N declared on its vector type; recreated at each measuring point.
+- ``hnsw``: Solr's DenseVectorField with HNSW, which the product does not have, in the bench's own
+  configset (bench/configset).
+- ``benchconf``: ImageVectorField in bench/configset, at the smallest N only, to measure what the
+  bench configset's settings would change in the visual numbers (``BENCH_CONFIGSET_DIFFERENCES``).
 """
 
 from __future__ import annotations
@@ -20,12 +26,50 @@ from pathlib import Path
 import requests
 
 from bench.dataset import CATEGORIES, Chunk, Stored
+from embedder import artifacts, contract
 from embedder.localsolr import LocalSolr
 
 log = logging.getLogger(__name__)
 CONFIGSET = Path(__file__).resolve().parent / "configset"
-CORES = {"visual": "bench_visual", "hnsw": "bench_hnsw"}
-VECTOR_FIELDS = {"visual": "image_vector", "hnsw": "knn_vector"}
+SHIPPED_CONFIGSET = artifacts.CONFIGSET  # solr-config/ in a checkout
+
+
+@dataclass(frozen=True)
+class Core:
+    name: str
+    shipped: bool  # made from solr-config/, else from bench/configset
+    vector_field: str
+
+    def field(self, bench_field: str) -> str:
+        """Where a bench field lives in this core's schema: the shipped schema names no f10 or
+        f100, so they are catalog columns it does not name, which the indexing job writes as
+        ``attr_<column>`` (multi-valued strings); title and category are its own fields."""
+        if self.shipped and bench_field in ("f10", "f100"):
+            return contract.CATALOG_ATTRIBUTE_PREFIX + bench_field
+        return bench_field
+
+
+CORES = {
+    "visual": Core("bench_visual", True, "image_vector"),
+    "hnsw": Core("bench_hnsw", False, "knn_vector"),
+    "benchconf": Core("bench_visual_benchconf", False, "image_vector"),
+}
+# What bench/configset sets otherwise than solr-config/ (checked against both files by
+# tests/test_bench_setup.py), for the report: the benchconf core measures their joint effect.
+BENCH_CONFIGSET_DIFFERENCES = (
+    "no `queryResultWindowSize` (Solr's default, 1; shipped: 20) and no `queryResultCache` (shipped: 512 entries)",
+    "`/select` without the shipped defaults `sort=score desc, id asc` (ties in id order), "
+    "`echoParams=explicit` (the request's parameters, query vector included, echoed in the answer), "
+    "`q.op=AND` and `df=text`",
+    "no `reservedDocuments` search component (shipped: it adds `-kind:*` to searches whose main "
+    "query is not `{!visual}`)",
+    "`MMapDirectoryFactory` (shipped: `NRTCachingDirectoryFactory`), autoCommit every 60 s (shipped: 15 s)",
+    "no `ImageVectorUpdateProcessorFactory` update chain (the bench sends base64 vectors, which need "
+    "none) and no `ExactStatsCache`",
+    "`id` without doc values, `title` not stored, no `text` copy fields",
+)
+# The bench documents carry no reserved document; a user's collection holds its PCA model as one.
+RESERVED_DOCUMENT = {"id": contract.MODEL_DOC_ID, contract.KIND_FIELD: "model"}
 BATCH = 1000
 SENDERS = 2  # concurrent update requests: one per CPU core of the bench machine
 # Lucene's files for each vector format: HNSW (raw vectors, graph, metadata) and doc values.
@@ -41,24 +85,54 @@ class IndexRun:
 
 
 class BenchSolr:
-    """A local Solr for the benchmark, with the two bench cores."""
+    """A local Solr for the benchmark, with the bench cores."""
 
     def __init__(self, home: Path, port: int, heap: str) -> None:
         options = f"-Xmx{heap} -Xms{heap} --add-modules jdk.incubator.vector"
         self.solr = LocalSolr(home, port, java_options=options)
         self.session = requests.Session()
 
-    def start(self, configsets: dict[str, Path]) -> None:
-        """Starts Solr with one core per kind, each made from its configset."""
+    def start(self) -> None:
         self.solr.start()
-        for kind, core in CORES.items():
-            self.solr.create_core(core, configsets[kind])
+
+    def create(self, kind: str, configset: Path) -> None:
+        """Makes the core of ``kind`` from ``configset``, dropping the one there was (its index
+        too): cells are assigned at indexing, so new cells need a new index."""
+        self.drop(kind)
+        self.solr.create_core(CORES[kind].name, configset)
+        if CORES[kind].shipped:
+            self._post(kind, json.dumps([RESERVED_DOCUMENT]), commit=True)
+
+    def keep(self, kind: str, configset: Path) -> None:
+        """Makes the core of ``kind`` from ``configset`` unless an earlier run left it."""
+        self.solr.create_core(CORES[kind].name, configset)
+
+    def drop(self, kind: str, timeout_s: float = 120.0) -> None:
+        """Unloads the core of ``kind`` with its files, if there is one."""
+        if not self.has(kind):
+            return
+        params = {"action": "UNLOAD", "core": CORES[kind].name, "deleteInstanceDir": "true", "wt": "json"}
+        response = self.session.get(f"{self.solr.url}/admin/cores", params=params, timeout=300)
+        if response.status_code != 200:
+            raise RuntimeError(f"unloading {kind} failed: {response.text[-800:]}")
+        # Solr deletes the files when the core has closed, which a searcher in use may delay.
+        folder = self.solr.home / "solr" / CORES[kind].name
+        deadline = time.monotonic() + timeout_s
+        while folder.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{folder} still there {timeout_s:.0f}s after unloading its core")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self.solr.stop()
 
+    def has(self, kind: str) -> bool:
+        params = {"action": "STATUS", "core": CORES[kind].name, "wt": "json"}
+        status = self.session.get(f"{self.solr.url}/admin/cores", params=params, timeout=60).json()
+        return bool(status["status"].get(CORES[kind].name, {}).get("name"))
+
     def url(self, kind: str) -> str:
-        return f"{self.solr.url}/{CORES[kind]}"
+        return f"{self.solr.url}/{CORES[kind].name}"
 
     def count(self, kind: str) -> int:
         params = {"q": "*:*", "rows": 0, "wt": "json"}
@@ -94,15 +168,23 @@ class BenchSolr:
         if response.status_code != 200:
             raise RuntimeError(f"indexing into {kind} failed: {response.text[-1500:]}")
 
+    def filters(self, kind: str, params: dict[str, object]) -> list[str]:
+        """The filters Solr applies to a /select request with ``params`` (its components' included)."""
+        data = {**params, "rows": 0, "debug": "query", "wt": "json"}
+        response = self.session.post(f"{self.url(kind)}/select", data=data, timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"{kind}: HTTP {response.status_code}: {response.text[-800:]}")
+        return response.json()["debug"].get("parsed_filter_queries", [])
+
     def index_bytes(self, kind: str) -> dict[str, int]:
         """Bytes on disk of the core's live segments: in all, in the HNSW files, in doc values.
         Only the segments the index consists of count: right after a commit, files of merges in
         flight and of merged-away segments still held by a searcher are also in the directory."""
         url = f"{self.url(kind)}/admin/segments"
         live = self.session.get(url, params={"wt": "json"}, timeout=60).json()["segments"]
-        params = {"action": "STATUS", "core": CORES[kind], "wt": "json"}
+        params = {"action": "STATUS", "core": CORES[kind].name, "wt": "json"}
         status = self.session.get(f"{self.solr.url}/admin/cores", params=params, timeout=60)
-        index_dir = Path(status.json()["status"][CORES[kind]]["dataDir"]) / "index"
+        index_dir = Path(status.json()["status"][CORES[kind].name]["dataDir"]) / "index"
         sizes = {
             p.name: p.stat().st_size
             for p in index_dir.iterdir()
@@ -151,18 +233,19 @@ def _batches(stored: Stored, start: int, stop: int) -> Iterator[Chunk]:
 
 
 def documents(kind: str, chunk: Chunk) -> Iterator[dict[str, object]]:
-    """The Solr documents of a chunk. Lookalike takes the vector as base64 float32; Solr's
-    DenseVectorField only as a JSON array of numbers (Python's float repr round-trips float32)."""
-    field = VECTOR_FIELDS[kind]
+    """The Solr documents of a chunk, in the core's fields. Lookalike takes the vector as base64
+    float32; Solr's DenseVectorField only as a JSON array of numbers (Python's float repr
+    round-trips float32)."""
+    core = CORES[kind]
     for i, title in enumerate(chunk.titles()):
         vector = chunk.vectors[i]
         yield {
             "id": str(chunk.start + i),
             "title": title,
             "category": f"c{chunk.category[i] % CATEGORIES}",
-            "f10": str(chunk.f10[i]),
-            "f100": str(chunk.f100[i]),
-            field: base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
-            if kind == "visual"
-            else vector.tolist(),
+            core.field("f10"): str(chunk.f10[i]),
+            core.field("f100"): str(chunk.f100[i]),
+            core.vector_field: vector.tolist()
+            if core.vector_field == "knn_vector"
+            else base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii"),
         }
