@@ -9,7 +9,17 @@ import platform
 import subprocess
 from pathlib import Path
 
-from bench import decoding, embedder_bench, load, plots, report_beside, report_discussion, report_tables, sync_bench
+from bench import (
+    decoding,
+    embedder_bench,
+    linear,
+    load,
+    plots,
+    report_beside,
+    report_discussion,
+    report_tables,
+    sync_bench,
+)
 from bench import report_targets as targets
 from bench.exact import TYPES
 
@@ -29,6 +39,7 @@ def write(results: dict, folder: Path) -> Path:
         *(report_tables.latency(p) for p in results["points"]),
         *(f"![{name}]({name})\n" for name in figures),
         report_beside.faiss(results),
+        linear.section(results["points"]),
         report_tables.indexing(results),
         report_tables.memory(results),
         report_tables.trees(results),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import cells, embedder_bench, pca_quality, sync_bench
+from bench import cells, embedder_bench, linear, pca_quality, sync_bench
 from bench.contenders import (
     BENCHCONF,
     Case,
@@ -239,6 +239,8 @@ def _measure_point(
             for member, cell in zip(group, measure(group, todo, _scorer(stored, truth[kind]), size.cell_budget_s)):
                 point["cells"][f"{member.name}/{kind}"] = cell.summary()
                 point["contenders"][member.name] = member.what
+    log.info("N=%d: the learned linear mode", n)
+    point["linear"] = linear.measure_point(solr.url("visual"), CORES["visual"], stored, n, queries, size.cell_budget_s)
     point["memory"] = solr.memory()
     # Other work on the machine competes for its cores; the report shows how much there was.
     point["load_average"] = os.getloadavg()[1]

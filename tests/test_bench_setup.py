@@ -9,12 +9,12 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from bench import cells
+from bench import cells, linear
 from bench.contenders import Case
 from bench.dataset import Catalog, MissingRealVectors, calibrate
 from bench.exact import K
 from bench.faiss_contenders import FaissIndexes
-from bench.solr_bench import CONFIGSET, SHIPPED_CONFIGSET
+from bench.solr_bench import CONFIGSET, CORES, SHIPPED_CONFIGSET
 from embedder import cells as product_cells
 
 
@@ -88,3 +88,24 @@ def test_faiss_contenders_answer_exactly_and_within_the_filter(tmp_path):
     assert by_name["faiss-flat-1t"].search(filtered) == in_filter
     for contender in by_name.values():
         assert set(contender.search(filtered)) <= set(rows.tolist())
+
+
+def test_the_linear_modes_exact_answers_and_its_numpy_floor_agree_with_a_brute_force(tmp_path):
+    stored = Catalog(calibrate(64, synthetic=True), seed=5).write(2000, tmp_path / "catalog.npy")
+    queries = Catalog(calibrate(64, synthetic=True), seed=5).queries(4, within=2000)
+    fitted = linear.models(stored, 2000, 4)
+    todo = linear.cases(stored, 2000, queries, fitted)
+    scan = next(
+        c
+        for c in linear.contenders("http://127.0.0.1:9/solr/none", CORES["visual"], stored, 2000)
+        if c.name == "numpy-linear"
+    )
+    vectors = np.asarray(stored.vectors, dtype=np.float64)
+    for case in todo["unfiltered"] + todo["filter10"]:
+        values = vectors @ case.weights + case.bias
+        if case.f10 is not None:
+            values[stored.facets["f10"] != case.f10] = -np.inf
+        expected = np.argsort(-values, kind="stable")[:K]
+        np.testing.assert_allclose(case.top, values[expected])
+        assert linear._recall(stored)(case, scan.search(case)) == 1.0
+        assert linear._recall(stored)(case, expected[K // 2 :].tolist()) == 0.5
