@@ -48,6 +48,7 @@ clean:
 bench: $(VENV)/.installed plugin
 	$(PY) -m bench --size $(SIZE)
 
-# docs/attribute-filling.md: precision of tagging from three examples, on ../shared's real vectors.
+# docs/attribute-filling.md: precision of tagging from 1 to 10 examples, centroid vs learned, in each
+# normalization of the PCA, before and after a review, on ../shared's real vectors (about a minute).
 attribute-report: $(VENV)/.installed
-	$(PY) -m embedder.evaluation ../shared/datasets/inception-pool3-styles docs/attribute-filling.md
+	$(PY) -m embedder.fillreport ../shared/datasets/inception-pool3-styles docs/attribute-filling.md

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.dataset import REAL_VECTORS, Catalog, calibrate
-from embedder.reduce import PCAReducer, neighbour_recall
+from embedder.evaluation import neighbour_recall
+from embedder.reduce import PCAReducer
 
 RAW_DIM = 2048
 COMPONENTS = (1024, 512, 256)
@@ -30,8 +31,9 @@ def run(synthetic: bool) -> dict[str, dict]:
 
 def _recalls(raw: np.ndarray, what: str) -> dict:
     """An exact PCA's leading components do not depend on how many are kept, so one fit at the
-    largest size gives every smaller one as a prefix of its columns."""
-    reducer = PCAReducer(n_components=max(COMPONENTS)).fit(raw)
+    largest size gives every smaller one as a prefix of its columns. Without normalization: this
+    measures what the reduction loses; docs/attribute-filling.md measures the normalized spaces."""
+    reducer = PCAReducer(n_components=max(COMPONENTS), normalize="none").fit(raw)
     reduced = reducer.transform(raw)
     ratios = reducer.explained_variance_ratio_
     recalls = {

@@ -64,7 +64,7 @@ QUERIES = {
     "vector + fq": dict(k=10, fq=["category:dress"]),
     "vector + keywords": dict(k=10, text="cotton"),
     "hybrid": dict(k=10, text="striped", hybrid=True),
-    "maxDist": dict(k=60, max_dist=8.0),
+    "maxDist": dict(k=60, max_dist=1.5),  # unit vectors: about 13 of the 60 are within it
     "like/unlike": dict(k=10),
     "facets": dict(k=5, facets=["color"]),
 }
