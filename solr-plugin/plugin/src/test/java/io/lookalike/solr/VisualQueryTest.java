@@ -2,7 +2,6 @@ package io.lookalike.solr;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.lucene.document.BinaryDocValuesField;
@@ -145,15 +144,15 @@ public class VisualQueryTest extends LuceneTestCase {
       ScoreDoc[] complete =
           searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
       List<ScoreDoc> expected = bruteForce(target, maxDist, k, false);
-      assertHits(expected, pruned);
-      assertHits(expected, complete);
+      TestVectors.assertHits(expected, pruned);
+      TestVectors.assertHits(expected, complete);
 
       Query filtered =
           new BooleanQuery.Builder()
               .add(query, Occur.MUST)
               .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
               .build();
-      assertHits(
+      TestVectors.assertHits(
           bruteForce(target, maxDist, k, true),
           searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
     }
@@ -522,15 +521,6 @@ public class VisualQueryTest extends LuceneTestCase {
         hits.add(new ScoreDoc(doc, TestVectors.score(distance)));
       }
     }
-    hits.sort(Comparator.comparing((ScoreDoc hit) -> -hit.score).thenComparingInt(hit -> hit.doc));
-    return hits.subList(0, Math.min(k, hits.size()));
-  }
-
-  private static void assertHits(List<ScoreDoc> expected, ScoreDoc[] actual) {
-    assertEquals(expected.size(), actual.length);
-    for (int i = 0; i < actual.length; i++) {
-      assertEquals("rank " + i, expected.get(i).doc, actual[i].doc);
-      assertEquals("rank " + i, expected.get(i).score, actual[i].score, 0f);
-    }
+    return TestVectors.topHits(hits, k);
   }
 }
