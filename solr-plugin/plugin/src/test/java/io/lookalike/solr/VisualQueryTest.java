@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
@@ -380,11 +381,20 @@ public class VisualQueryTest extends LuceneTestCase {
    */
   static DirectoryReader countingVectorReads(DirectoryReader reader, AtomicInteger reads)
       throws IOException {
+    return countingVectorReads(reader, leaf -> reads);
+  }
+
+  /** Like {@link #countingVectorReads(DirectoryReader, AtomicInteger)}, a count per segment. */
+  static DirectoryReader countingVectorReads(
+      DirectoryReader reader, IntFunction<AtomicInteger> countOfSegment) throws IOException {
     return new FilterDirectoryReader(
         reader,
         new FilterDirectoryReader.SubReaderWrapper() {
+          private int segments; // the leaves are wrapped in order
+
           @Override
           public LeafReader wrap(LeafReader leaf) {
+            AtomicInteger reads = countOfSegment.apply(segments++);
             return new FilterLeafReader(leaf) {
               @Override
               public BinaryDocValues getBinaryDocValues(String field) throws IOException {
