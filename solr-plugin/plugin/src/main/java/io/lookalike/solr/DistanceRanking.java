@@ -49,6 +49,17 @@ final class DistanceRanking extends SegmentRanking {
     return values.squaredDistanceScreened(i, target, bound);
   }
 
+  /** The sketches' bound, 0 without sketches: distances are never negative. */
+  @Override
+  float keyLowerBound(ImageVectorValues ahead, float limit) throws IOException {
+    return ahead.sketchLowerBound(target, limit);
+  }
+
+  @Override
+  boolean hasKeyBounds() {
+    return values.hasSketches();
+  }
+
   @Override
   float score(float distance) {
     return form.score(boost, distance);

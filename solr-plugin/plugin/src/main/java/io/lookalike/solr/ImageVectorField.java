@@ -201,7 +201,7 @@ public class ImageVectorField extends FieldType {
   }
 
   /**
-   * The vector and, unless {@code sketchDimensions} is 0, its {@link VectorSketch} and the norm of
+   * The vector and, unless {@code sketchDimensions} is 0, its {@link VectorSketch} and a summary of
    * the rest in doc values; with {@code cells}, the term of its coarse cell: see {@link
    * VectorFieldLayout}. Doc values hand
    * out a document's value whole, so a search that only needs a lower bound to rule a document out

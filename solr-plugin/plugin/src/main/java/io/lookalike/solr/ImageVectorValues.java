@@ -6,14 +6,13 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.LeafReader;
-import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.util.ArrayUtil;
 import org.apache.lucene.util.BytesRef;
 
 /**
  * The image vectors of one segment: the field's {@link BinaryDocValues}, read with the dimension
- * the query expects, their {@link VectorSketch sketches} and the norms of what the sketches leave
+ * the query expects, their {@link VectorSketch sketches} and a summary of what the sketches leave
  * out, where the segment has them (see {@link VectorFieldLayout}).
  *
  * <p>Every reader of stored vectors goes through here so that a stored vector of the wrong length
@@ -24,7 +23,7 @@ final class ImageVectorValues {
 
   private final BinaryDocValues values;
   private final SketchStage[] stages; // the segment's sketch stages, in order; may be empty
-  private final NumericDocValues tailNorms; // null where the segment has none
+  private final BinaryDocValues tails; // null where the segment has none
 
   // The last screen: its first stage's components (0: not screened; UNSCREENABLE: the first stage
   // was read but not usable) and each kept document's sum.
@@ -37,12 +36,12 @@ final class ImageVectorValues {
   private ImageVectorValues(
       BinaryDocValues values,
       SketchStage[] stages,
-      NumericDocValues tailNorms,
+      BinaryDocValues tails,
       String field,
       int dimension) {
     this.values = values;
     this.stages = stages;
-    this.tailNorms = tailNorms;
+    this.tails = tails;
     this.field = field;
     this.dimension = dimension;
   }
@@ -55,15 +54,16 @@ final class ImageVectorValues {
     }
     List<SketchStage> stages = new ArrayList<>();
     for (int stage = 0; stage < VectorFieldLayout.sketchStageCount(); stage++) {
-      BinaryDocValues sketches = reader.getBinaryDocValues(VectorFieldLayout.sketchField(field, stage));
+      BinaryDocValues sketches =
+          reader.getBinaryDocValues(VectorFieldLayout.sketchField(field, stage));
       if (sketches == null) {
         break;
       }
       stages.add(new SketchStage(sketches));
     }
-    NumericDocValues tailNorms = reader.getNumericDocValues(VectorFieldLayout.tailNormField(field));
+    BinaryDocValues tails = reader.getBinaryDocValues(VectorFieldLayout.tailField(field));
     return new ImageVectorValues(
-        values, stages.toArray(new SketchStage[0]), tailNorms, field, dimension);
+        values, stages.toArray(new SketchStage[0]), tails, field, dimension);
   }
 
   /** Whether the segment holds sketches, so that a finite bound can rule documents out cheaply. */
@@ -71,9 +71,9 @@ final class ImageVectorValues {
     return stages.length > 0;
   }
 
-  /** Whether the segment holds sketches and tail norms, which bound dot products from above. */
+  /** Whether the segment holds sketches and tails, which bound dot products from above. */
   boolean hasDotBounds() {
-    return stages.length > 0 && tailNorms != null;
+    return stages.length > 0 && tails != null;
   }
 
   int sketchStageCount() {
@@ -90,17 +90,19 @@ final class ImageVectorValues {
   }
 
   /**
-   * The norm, rounded up, of the components {@code from} on of the vector of {@code doc} (not
-   * before the last document asked about), or NaN when the segment does not store it: no tail
-   * norm, or one of another first component.
+   * The {@link VectorFieldLayout#tail} of the components {@code from} on of the vector of {@code
+   * doc} (not before the last document asked about), or null when the segment does not store it: no
+   * tail, or one of another first component.
    */
-  float tailNorm(int doc, int from) throws IOException {
-    if (tailNorms == null || tailNorms.advanceExact(doc) == false) {
-      return Float.NaN;
+  BytesRef tail(int doc, int from) throws IOException {
+    if (tails == null || tails.advanceExact(doc) == false) {
+      return null;
     }
-    long tail = tailNorms.longValue();
-    boolean sameTail = VectorFieldLayout.tailFrom(tail) == from;
-    return sameTail ? VectorFieldLayout.tailNormOf(tail) : Float.NaN;
+    BytesRef tail = tails.binaryValue();
+    boolean sameTail =
+        tail.length == VectorFieldLayout.TAIL_BYTES
+            && VectorFieldLayout.tailFrom(tail.bytes, tail.offset) == from;
+    return sameTail ? tail : null;
   }
 
   /** Iterates over the documents that have a vector; positioned like {@link #docID()}. */
@@ -122,9 +124,7 @@ final class ImageVectorValues {
    *
    * <p>With a finite bound, the sketches' lower bound comes first, stage by stage, so a document it
    * puts beyond the bound is ruled out having read a few hundred bytes instead of its whole vector
-   * (see {@link VectorSketch}). Sketches reaching beyond the query's dimension (the schema's
-   * dimension changed without reindexing) are not used, and the vector's length check below reports
-   * the mismatch.
+   * (see {@link VectorSketch}).
    */
   float squaredDistance(float[] query, float bound) throws IOException {
     return squaredDistance(query, bound, 0, 0, 0f);
@@ -136,38 +136,52 @@ final class ImageVectorValues {
    */
   private float squaredDistance(float[] query, float bound, int stage, int from, float sum)
       throws IOException {
-    if (bound != Float.POSITIVE_INFINITY) {
-      int doc = docID();
-      for (; stage < stages.length; stage++) {
-        SketchStage sketches = stages[stage];
-        if (sketches.values.advanceExact(doc) == false) {
-          break;
-        }
-        BytesRef sketch = sketches.values.binaryValue();
-        int dimensions = VectorSketch.dimensions(sketch.length);
-        if (from + dimensions > dimension) {
-          break;
-        }
-        float[] norms = sketches.norms(query, from, dimensions);
-        sum =
-            VectorSketch.accumulate(
-                VectorSketch.KERNEL,
-                query,
-                norms,
-                from,
-                dimensions,
-                sketch.bytes,
-                sketch.offset,
-                sum,
-                bound);
-        if (VectorSketch.rulesOut(sum, bound)) {
-          return Float.POSITIVE_INFINITY;
-        }
-        from += dimensions;
-      }
+    if (bound != Float.POSITIVE_INFINITY
+        && VectorSketch.rulesOut(sketchSum(query, bound, stage, from, sum), bound)) {
+      return Float.POSITIVE_INFINITY;
     }
     BytesRef bytes = vectorBytes();
     return SquaredDistance.squaredDistanceBounded(query, bytes.bytes, bytes.offset, bound);
+  }
+
+  /**
+   * A lower bound of the current document's squared distance to {@code query} (as {@link
+   * SquaredDistance} computes it) from its sketches alone: 0 without any, or some value above
+   * {@code limit} once the sketches put it beyond. Reads no vector.
+   */
+  float sketchLowerBound(float[] query, float limit) throws IOException {
+    return VectorSketch.lowerBound(sketchSum(query, limit, 0, 0, 0f));
+  }
+
+  /**
+   * The sum of the sketches' lower-bound terms of the current document from stage {@code stage} on
+   * (which starts at component {@code from}), added to {@code sum}, stopping once it rules out
+   * {@code bound}. Sketches reaching beyond the query's dimension (the schema's dimension changed
+   * without reindexing) are not used, and the vector's length check reports the mismatch.
+   */
+  private float sketchSum(float[] query, float bound, int stage, int from, float sum)
+      throws IOException {
+    int doc = docID();
+    for (; stage < stages.length; stage++) {
+      SketchStage sketches = stages[stage];
+      if (sketches.values.advanceExact(doc) == false) {
+        break;
+      }
+      BytesRef sketch = sketches.values.binaryValue();
+      int dimensions = VectorSketch.dimensions(sketch.length);
+      if (from + dimensions > dimension) {
+        break;
+      }
+      QueryBlocks blocks = sketches.blocks(query, from, dimensions);
+      sum =
+          VectorSketch.accumulate(
+              VectorSketch.KERNEL, blocks, sketch.bytes, sketch.offset, sum, bound);
+      if (VectorSketch.rulesOut(sum, bound)) {
+        return sum;
+      }
+      from += dimensions;
+    }
+    return sum;
   }
 
   /**
@@ -184,39 +198,29 @@ final class ImageVectorValues {
     }
     SketchStage first = stages[0];
     sums = ArrayUtil.grow(sums, count);
-    int dimensions = -1;
-    float[] norms = null;
+    QueryBlocks blocks = null;
     int kept = 0;
     for (int i = 0; i < count; i++) {
       BytesRef sketch = first.values.advanceExact(docs[i]) ? first.values.binaryValue() : null;
       int length = sketch == null ? -1 : VectorSketch.dimensions(sketch.length);
-      if (length < 0 || length > dimension || (dimensions != -1 && length != dimensions)) {
+      if (length < 0 || length > dimension || (blocks != null && length != blocks.dimensions())) {
         // a mixed segment (sketches added or resized): the rest of the batch gets whole vectors
         System.arraycopy(docs, i, docs, kept, count - i);
         screened = UNSCREENABLE;
         return kept + count - i;
       }
-      if (dimensions == -1) {
-        dimensions = length;
-        norms = first.norms(query, 0, dimensions);
+      if (blocks == null) {
+        blocks = first.blocks(query, 0, length);
       }
       float sum =
           VectorSketch.accumulate(
-              VectorSketch.KERNEL,
-              query,
-              norms,
-              0,
-              dimensions,
-              sketch.bytes,
-              sketch.offset,
-              0f,
-              bound);
+              VectorSketch.KERNEL, blocks, sketch.bytes, sketch.offset, 0f, bound);
       if (VectorSketch.rulesOut(sum, bound) == false) {
         sums[kept] = sum;
         docs[kept++] = docs[i];
       }
     }
-    screened = dimensions;
+    screened = blocks == null ? 0 : blocks.dimensions();
     return kept;
   }
 
@@ -269,26 +273,18 @@ final class ImageVectorValues {
     return bytes;
   }
 
-  /** One stage's sketches, and the block norms of the query they were last used with. */
+  /** One stage's sketches, and the query blocks of the query they were last used with. */
   private static final class SketchStage {
     final BinaryDocValues values;
-    private float[] normsOf; // by identity: the norms are computed once per query, not per document
-    private int normsFrom = -1;
-    private int normsDimensions;
-    private float[] norms;
+    private QueryBlocks blocks; // computed once per query, not per document
 
     SketchStage(BinaryDocValues values) {
       this.values = values;
     }
 
-    float[] norms(float[] query, int from, int dimensions) {
-      if (normsOf != query || normsFrom != from || normsDimensions != dimensions) {
-        norms = VectorSketch.blockNorms(query, from, from + dimensions);
-        normsOf = query;
-        normsFrom = from;
-        normsDimensions = dimensions;
-      }
-      return norms;
+    QueryBlocks blocks(float[] query, int from, int dimensions) {
+      blocks = QueryBlocks.of(blocks, query, from, dimensions);
+      return blocks;
     }
   }
 }

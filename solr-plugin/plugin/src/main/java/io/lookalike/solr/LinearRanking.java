@@ -68,6 +68,22 @@ final class LinearRanking extends SegmentRanking {
     return -value();
   }
 
+  /** Minus {@link LinearBound}'s bound of the value, rounded up to a float. */
+  @Override
+  float keyLowerBound(ImageVectorValues ahead, float limit) throws IOException {
+    double value = upper == null ? Double.NaN : upper.upperBound(ahead, ahead.docID());
+    if (Double.isNaN(value)) {
+      return Float.NEGATIVE_INFINITY;
+    }
+    float rounded = (float) value;
+    return -(rounded < value ? Math.nextUp(rounded) : rounded);
+  }
+
+  @Override
+  boolean hasKeyBounds() {
+    return upper != null;
+  }
+
   /** The current document's value, as every shard computes it. */
   private float value() throws IOException {
     return values.dotProduct(weights) + bias;

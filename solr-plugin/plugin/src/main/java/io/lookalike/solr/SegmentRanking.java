@@ -53,7 +53,18 @@ abstract class SegmentRanking {
     return key(bound);
   }
 
-  /** The score of a document whose key is {@code key}. */
+  /**
+   * A lower bound of the key of the current document of {@code ahead}, another reader of this
+   * segment's vectors (which may be ahead of {@link #values}), from what it holds besides the
+   * vector: at most the key, or some value above {@code limit} once known to exceed it; negative
+   * infinity when nothing bounds it. Reads no vector: see {@link BlockMaxScores}.
+   */
+  abstract float keyLowerBound(ImageVectorValues ahead, float limit) throws IOException;
+
+  /** Whether {@link #keyLowerBound} bounds anything in this segment. */
+  abstract boolean hasKeyBounds();
+
+  /** The score of a document whose key is {@code key}; it never increases with the key. */
   abstract float score(float key);
 
   /** No document scores more. */

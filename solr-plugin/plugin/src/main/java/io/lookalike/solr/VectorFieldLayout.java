@@ -1,10 +1,12 @@
 package io.lookalike.solr;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Field;
-import org.apache.lucene.document.NumericDocValuesField;
 import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.IndexableField;
 import org.apache.lucene.util.BytesRef;
@@ -17,15 +19,19 @@ import org.apache.lucene.util.BytesRef;
  * <ul>
  *   <li>{@code f}: binary doc values, the vector's little-endian float32 bytes ({@link
  *       VectorFormat});
- *   <li>{@code f.sketch1}, {@code f.sketch2}: binary doc values, the {@link VectorSketch} of the
- *       first {@code sketchDimensions} components, in two stages: the first half (rounded up to a
- *       block of {@link VectorSketch#BLOCK}), then the rest, so that the many documents the first
- *       half rules out cost half the reading;
- *   <li>{@code f.tailNorm}: with a sketch, numeric doc values: the norm of the components the
- *       sketch does not cover, rounded up, which bounds their dot product with any weights ({@link
- *       LinearBound}); with its first component, so that a reader can tell it belongs to the
- *       document's sketch: {@code (long) from << 32 | floatToRawIntBits(norm)}. Documents indexed
- *       before it existed have none, and are only ranked exactly;
+ *   <li>{@code f.centredSketch1}, {@code f.centredSketch2}: binary doc values, the {@link
+ *       VectorSketch} of the first {@code sketchDimensions} components, in two stages: the first
+ *       half (rounded up to a block of {@link VectorSketch#BLOCK}), then the rest, so that the many
+ *       documents the first half rules out cost half the reading. The sketches of earlier versions,
+ *       quantized around 0 in another layout, were {@code f.sketch1} and {@code f.sketch2}: the
+ *       names changed with the layout, so that they are never read as the new one (their segments
+ *       are ranked exactly, without pruning, until re-indexed);
+ *   <li>{@code f.centredTail}: with a sketch, binary doc values: the components the sketch does not
+ *       cover summarized by their mean {@code mu} and the norm of their deviations {@code ||x_t -
+ *       mu||}, rounded up, which bound their dot product with any weights ({@link LinearBound}),
+ *       after their first component, so that a reader can tell it belongs to the document's sketch:
+ *       little-endian {@code [from (int32), mu, norm (float32)]}. Earlier versions kept the
+ *       uncentred norm as numeric doc values {@code f.tailNorm}, never read now;
  *   <li>{@code f.cell}: with coarse cells, an indexed term, the number of the vector's nearest cell
  *       ({@link CoarseCells}).
  * </ul>
@@ -34,10 +40,22 @@ import org.apache.lucene.util.BytesRef;
  */
 final class VectorFieldLayout {
 
-  /** The sketch stages' field suffixes, in order. */
-  private static final String[] SKETCH_SUFFIXES = {".sketch1", ".sketch2"};
+  /**
+   * The sketch stages' field suffixes, in order: a new layout of {@link VectorSketch} takes new
+   * names, as readers tell sketches apart by name only.
+   */
+  private static final String[] SKETCH_SUFFIXES = {".centredSketch1", ".centredSketch2"};
 
-  private static final String TAIL_NORM_SUFFIX = ".tailNorm";
+  private static final String TAIL_SUFFIX = ".centredTail";
+
+  /** The bytes of a tail: its first component, mean and norm. */
+  static final int TAIL_BYTES = 3 * Float.BYTES;
+
+  private static final VarHandle INT_LE =
+      MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+
+  private static final VarHandle FLOAT_LE =
+      MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
 
   private static final String CELL_SUFFIX = ".cell";
 
@@ -53,19 +71,19 @@ final class VectorFieldLayout {
     return field + SKETCH_SUFFIXES[stage];
   }
 
-  /** The doc-values field of the norms of the components beyond the sketch of {@code field}. */
-  static String tailNormField(String field) {
-    return field + TAIL_NORM_SUFFIX;
+  /** The doc-values field of the components beyond the sketch of {@code field}. */
+  static String tailField(String field) {
+    return field + TAIL_SUFFIX;
   }
 
-  /** Every doc-values field a value of {@code field} may have: the vector, sketches, tail norm. */
+  /** Every doc-values field a value of {@code field} may have: the vector, sketches, tail. */
   static String[] docValuesFields(String field) {
     String[] fields = new String[SKETCH_SUFFIXES.length + 2];
     fields[0] = field;
     for (int stage = 0; stage < SKETCH_SUFFIXES.length; stage++) {
       fields[stage + 1] = sketchField(field, stage);
     }
-    fields[fields.length - 1] = tailNormField(field);
+    fields[fields.length - 1] = tailField(field);
     return fields;
   }
 
@@ -75,8 +93,8 @@ final class VectorFieldLayout {
   }
 
   /**
-   * The fields of one value: the vector, its sketch stages and tail norm unless {@code
-   * sketchDimensions} is 0, and its cell unless {@code cells} is null.
+   * The fields of one value: the vector, its sketch stages and tail unless {@code sketchDimensions}
+   * is 0, and its cell unless {@code cells} is null.
    */
   static List<IndexableField> fields(
       String field, float[] vector, int sketchDimensions, CoarseCells cells) {
@@ -88,8 +106,8 @@ final class VectorFieldLayout {
       fields.add(new BinaryDocValuesField(sketchField(field, stage), new BytesRef(sketch)));
     }
     if (sketchDimensions > 0) {
-      long tail = tailNorm(sketchDimensions, norm(vector, sketchDimensions));
-      fields.add(new NumericDocValuesField(tailNormField(field), tail));
+      BytesRef tail = new BytesRef(tail(vector, sketchDimensions));
+      fields.add(new BinaryDocValuesField(tailField(field), tail));
     }
     if (cells != null) {
       fields.add(new StringField(cellField(field), cells.nearestTerm(vector), Field.Store.NO));
@@ -98,26 +116,43 @@ final class VectorFieldLayout {
   }
 
   /**
-   * The norm of the components {@code from} on, rounded up: summed in double precision, then the
-   * float at or above it (the double's error, below 2^-40 relative, is far below a float's ulp).
+   * The tail of {@code vector} from component {@code from} on: its mean {@code mu}, rounded to a
+   * float, and {@code ||x_t - mu||} for that float {@code mu}, summed in double, then enlarged by
+   * {@code 2^-30} (each {@code x_i - mu} rounds by {@code 2^-53} relative, the sum of up to 16384
+   * squares and the root by less than {@code 2^-38}) and rounded up to a float. An empty tail is
+   * {@code mu = 0}, norm 0.
    */
-  static float norm(float[] vector, int from) {
-    return Math.nextUp((float) LinearBound.norm(vector, from, vector.length));
+  static byte[] tail(float[] vector, int from) {
+    double total = 0;
+    for (int i = from; i < vector.length; i++) {
+      total += vector[i];
+    }
+    float mean = from == vector.length ? 0f : (float) (total / (vector.length - from));
+    double squares = 0;
+    for (int i = from; i < vector.length; i++) {
+      double deviation = (double) vector[i] - mean;
+      squares += deviation * deviation;
+    }
+    byte[] tail = new byte[TAIL_BYTES];
+    INT_LE.set(tail, 0, from);
+    FLOAT_LE.set(tail, Float.BYTES, mean);
+    FLOAT_LE.set(tail, 2 * Float.BYTES, Math.nextUp((float) (Math.sqrt(squares) * (1 + 0x1p-30))));
+    return tail;
   }
 
-  /** A tail norm value: the norm of the components {@code from} on, and {@code from}. */
-  static long tailNorm(int from, float norm) {
-    return (long) from << 32 | (Float.floatToRawIntBits(norm) & 0xFFFFFFFFL);
+  /** The first component of the tail at {@code offset}. */
+  static int tailFrom(byte[] bytes, int offset) {
+    return (int) INT_LE.get(bytes, offset);
   }
 
-  /** The first component of a tail norm value. */
-  static int tailFrom(long tailNorm) {
-    return (int) (tailNorm >>> 32);
+  /** The mean {@code mu} of the tail at {@code offset}. */
+  static float tailMean(byte[] bytes, int offset) {
+    return (float) FLOAT_LE.get(bytes, offset + Float.BYTES);
   }
 
-  /** The norm of a tail norm value. */
-  static float tailNormOf(long tailNorm) {
-    return Float.intBitsToFloat((int) tailNorm);
+  /** The norm {@code ||x_t - mu||}, rounded up, of the tail at {@code offset}. */
+  static float tailNorm(byte[] bytes, int offset) {
+    return (float) FLOAT_LE.get(bytes, offset + 2 * Float.BYTES);
   }
 
   /**

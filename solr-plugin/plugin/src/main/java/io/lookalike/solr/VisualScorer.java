@@ -20,6 +20,10 @@ import org.apache.lucene.search.Weight;
  * the key of a document that cannot enter the top-k is abandoned part-way or ruled out by a bound
  * from the sketch. Non-scoring uses (filters, {@code fq}) never call {@code
  * setMinCompetitiveScore}, so there only the threshold decides.
+ *
+ * <p>Inside a boolean query that only needs the top hits, {@link #advanceShallow} and {@link
+ * #getMaxScore} answer per block of documents from their sketches ({@link BlockMaxScores}), so that
+ * MaxScore or WAND skip the documents whose visual score cannot make them competitive.
  */
 final class VisualScorer extends Scorer {
 
@@ -33,13 +37,24 @@ final class VisualScorer extends Scorer {
   /** The key of the current document, valid once {@code matches()} returned true. */
   private float key;
 
+  private final BlockMaxScores blockMaxima; // null: the ranking's maximum everywhere
+
+  /** The last target of {@link #advanceShallow}. */
+  private int shallowTarget = -1;
+
   /**
    * @param candidates the documents to compute keys for, positioning the ranking's values: their
    *     iterator, or a conjunction that includes it
+   * @param blockMaxima the maxima of blocks of documents, or null for the ranking's maximum
    */
-  VisualScorer(Weight weight, SegmentRanking ranking, DocIdSetIterator candidates) {
+  VisualScorer(
+      Weight weight,
+      SegmentRanking ranking,
+      DocIdSetIterator candidates,
+      BlockMaxScores blockMaxima) {
     super(weight);
     this.ranking = ranking;
+    this.blockMaxima = blockMaxima;
     this.bound = ranking.threshold();
     this.twoPhase =
         new TwoPhaseIterator(candidates) {
@@ -78,8 +93,17 @@ final class VisualScorer extends Scorer {
   }
 
   @Override
-  public float getMaxScore(int upTo) {
-    return ranking.maxScore();
+  public int advanceShallow(int target) {
+    shallowTarget = Math.max(shallowTarget, target);
+    return blockMaxima == null ? DocIdSetIterator.NO_MORE_DOCS : blockMaxima.blockEnd(target);
+  }
+
+  /** From the last shallow target, or the current document if it is further (see Scorer). */
+  @Override
+  public float getMaxScore(int upTo) throws IOException {
+    return blockMaxima == null
+        ? ranking.maxScore()
+        : blockMaxima.maxScore(Math.max(shallowTarget, docID()), upTo, bound);
   }
 
   @Override

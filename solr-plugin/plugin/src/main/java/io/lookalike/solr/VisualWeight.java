@@ -66,7 +66,8 @@ final class VisualWeight extends Weight {
         if (everyCandidateMatches()) {
           return new ConstantScoreScorer(weight, 0f, scoreMode, candidates);
         }
-        return new VisualScorer(weight, query.ranking(values, boost), candidates);
+        SegmentRanking ranking = query.ranking(values, boost);
+        return new VisualScorer(weight, ranking, candidates, blockMaxima(context, ranking));
       }
 
       @Override
@@ -74,6 +75,17 @@ final class VisualWeight extends Weight {
         return candidates.cost();
       }
     };
+  }
+
+  /**
+   * Per-block maxima where only the top hits are needed and the segment bounds keys; null (the
+   * ranking's maximum) otherwise, where no one asks.
+   */
+  private BlockMaxScores blockMaxima(LeafReaderContext context, SegmentRanking ranking) {
+    if (scoreMode != ScoreMode.TOP_SCORES || ranking.hasKeyBounds() == false) {
+      return null;
+    }
+    return new BlockMaxScores(ranking, () -> vectors(context), context.reader().maxDoc());
   }
 
   /** Lucene 9 asks for a scorer here; Lucene 10 only through {@link #scorerSupplier}. */
@@ -143,7 +155,7 @@ final class VisualWeight extends Weight {
         : ConjunctionUtils.intersectIterators(List.of(candidates, inCells.iterator()));
   }
 
-  /** Cacheable unless a doc-values field it reads (vector, sketches, tail norms) was updated. */
+  /** Cacheable unless a doc-values field it reads (vector, sketches, tail) was updated. */
   @Override
   public boolean isCacheable(LeafReaderContext context) {
     return DocValues.isCacheable(context, VectorFieldLayout.docValuesFields(query.field))

@@ -2,6 +2,7 @@ package io.lookalike.solr;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -67,7 +68,8 @@ public class ExactRankingTest extends AbstractVisualTestCase {
     }
     int added = 0;
     for (String id : ids) {
-      String[] fields = {"id", id};
+      // a keyword for hybrid queries, in about half the documents, up to three times
+      String[] fields = {"id", id, "text", "doc" + " kw".repeat(random().nextInt(6) / 2)};
       for (String field : VECTORS.keySet()) {
         fields = concat(fields, new String[] {field, VectorFormat.toBase64(VECTORS.get(field).get(id))});
       }
@@ -135,6 +137,46 @@ public class ExactRankingTest extends AbstractVisualTestCase {
       float[] query = TestVectors.random(random(), VECTORS.get(field).values().iterator().next().length);
       assertPage(field, query, 0, 10);
       assertPage(field, query, 3, 4);
+    }
+  }
+
+  /**
+   * A hybrid of keywords and similarity: the page with the collector's pruning ({@code
+   * minExactCount}: Lucene's MaxScore over the visual clause's block maxima) equals the page
+   * without, and the brute force of keyword score plus similarity, equal sums in id order.
+   */
+  @Test
+  public void testHybridPagesEqualBruteForceWithAndWithoutPruning() throws Exception {
+    Map<String, Float> keywordScores = new LinkedHashMap<>();
+    Map<String, Object> keywords = select("q", "text:kw^10", "fl", "id,score", "rows", "999");
+    for (Map<String, Object> doc : docs(keywords)) {
+      keywordScores.put((String) doc.get("id"), (float) doubleField(doc, "score"));
+    }
+    for (String field : VECTORS.keySet()) {
+      Map<String, float[]> vectors = VECTORS.get(field);
+      float[] query = NEAR_QUERY.get(field);
+      Map<String, Float> sums = new LinkedHashMap<>();
+      for (String id : vectors.keySet()) {
+        float similarity = TestVectors.similarity(TestVectors.sqdistFloat(query, vectors.get(id)));
+        sums.put(id, (float) ((double) keywordScores.getOrDefault(id, 0f) + similarity));
+      }
+      List<String> expected = new ArrayList<>(sums.keySet());
+      expected.sort(Comparator.comparing((String id) -> -sums.get(id)).thenComparing(id -> id));
+      String[] params = {
+        "q", "{!bool should=$kw should=$vis}",
+        "kw", "text:kw^10",
+        "vis", "{!visual f=" + field + " score=similarity v=$qv}",
+        "qv", VectorFormat.toBase64(query),
+        "fl", "id,score",
+        "rows", "10"
+      };
+      Map<String, Object> complete = select(params);
+      Map<String, Object> pruned = select(concat(params, new String[] {"minExactCount", "10"}));
+      assertEquals(field, expected.subList(0, 10), ids(complete));
+      assertEquals(field, docs(complete), docs(pruned));
+      for (Map<String, Object> doc : docs(complete)) {
+        assertFloat(field + " score of " + doc, sums.get((String) doc.get("id")), doc, "score");
+      }
     }
   }
 

@@ -8,7 +8,7 @@ import org.apache.lucene.util.BytesRef;
 import org.junit.Test;
 
 /**
- * The linear mode's upper bound from the sketches and the tail norm never falls below the value the
+ * The linear mode's upper bound from the sketches and the tail never falls below the value the
  * kernel computes (so pruning with it is exact), with and without SIMD, on adversarial vectors,
  * weights and biases; and it is tight enough to prune.
  */
@@ -22,13 +22,13 @@ public class LinearBoundTest extends LuceneTestCase {
     for (int iteration = 0; iteration < 3000; iteration++) {
       int dimension = 1 + random.nextInt(random.nextBoolean() ? 70 : 1100);
       int sketchDimensions = 1 + random.nextInt(dimension);
-      float[] vector = vector(random, dimension);
+      float[] vector = TestVectors.adversarial(random, dimension);
       List<IndexableField> fields = VectorFieldLayout.fields(FIELD, vector, sketchDimensions, null);
       float[] weights =
           switch (random.nextInt(4)) {
             case 0 -> vector.clone();
             case 1 -> tightest(vector, sketchDimensions, fields);
-            default -> vector(random, dimension);
+            default -> TestVectors.adversarial(random, dimension);
           };
       float dot = SquaredDistance.dotProduct(weights, VectorFormat.toBytes(vector), 0);
       float bias = bias(random, dot);
@@ -45,8 +45,8 @@ public class LinearBoundTest extends LuceneTestCase {
                 + sketchDimensions;
         assertTrue(where + ": bound " + upper + " < value " + value, upper >= value);
         // the hardest minimum: the document's own value, which it reaches
-        assertFalse(where, bound.rulesOut(tailNorm(fields), value));
-        assertFalse(where, bound.rulesOut(tailNorm(fields), Math.nextDown(value)));
+        assertFalse(where, rulesOut(bound, fields, value));
+        assertFalse(where, rulesOut(bound, fields, Math.nextDown(value)));
       }
     }
   }
@@ -67,7 +67,7 @@ public class LinearBoundTest extends LuceneTestCase {
         LinearBound bound = new LinearBound(kernel, weights, 0f);
         double upper = upperBound(bound, fields);
         assertTrue(upper + " vs " + value, upper - value <= 0.01 * norms);
-        assertTrue(bound.rulesOut(tailNorm(fields), (float) (value + 0.01 * norms)));
+        assertTrue(rulesOut(bound, fields, (float) (value + 0.01 * norms)));
       }
     }
   }
@@ -88,19 +88,26 @@ public class LinearBoundTest extends LuceneTestCase {
   /**
    * The weights for which every Cauchy-Schwarz step is an equality, so that only the slack stands
    * between the bound and the value: the vector's quantization error over the sketched components,
-   * the vector itself beyond them.
+   * its deviations from its mean beyond them.
    */
   private static float[] tightest(
       float[] vector, int sketchDimensions, List<IndexableField> fields) {
     float[] weights = vector.clone();
+    BytesRef tail = tail(fields);
+    float mean = VectorFieldLayout.tailMean(tail.bytes, tail.offset);
+    for (int i = sketchDimensions; i < vector.length; i++) {
+      weights[i] = vector[i] - mean;
+    }
     int[] stages = VectorFieldLayout.sketchStages(sketchDimensions);
     for (int stage = 0; stage + 1 < stages.length; stage++) {
       BytesRef sketch = fields.get(1 + stage).binaryValue();
       int dimensions = stages[stage + 1] - stages[stage];
       int codes = VectorSketch.codes(sketch.offset, dimensions);
       for (int i = 0; i < dimensions; i++) {
-        float step = VectorSketch.step(sketch.bytes, sketch.offset, i / VectorSketch.BLOCK);
-        double decoded = (double) step * sketch.bytes[codes + i];
+        int block = i / VectorSketch.BLOCK;
+        float step = VectorSketch.step(sketch.bytes, sketch.offset, block);
+        float mid = VectorSketch.mid(sketch.bytes, sketch.offset, block);
+        double decoded = mid + (double) step * sketch.bytes[codes + i];
         weights[stages[stage] + i] = (float) (vector[stages[stage] + i] - decoded);
       }
     }
@@ -118,49 +125,34 @@ public class LinearBoundTest extends LuceneTestCase {
         }
       }
     }
-    return bound.upperBound(tailNorm(fields));
+    BytesRef tail = tail(fields);
+    return bound.upperBound(
+        VectorFieldLayout.tailMean(tail.bytes, tail.offset),
+        VectorFieldLayout.tailNorm(tail.bytes, tail.offset));
   }
 
-  private static float tailNorm(List<IndexableField> fields) {
+  /** Whether the bound of the document, whose sketches were added, rules out {@code minValue}. */
+  private static boolean rulesOut(LinearBound bound, List<IndexableField> fields, float minValue) {
+    BytesRef tail = tail(fields);
+    return bound.rulesOut(
+        VectorFieldLayout.tailMean(tail.bytes, tail.offset),
+        VectorFieldLayout.tailNorm(tail.bytes, tail.offset),
+        minValue);
+  }
+
+  private static BytesRef tail(List<IndexableField> fields) {
     for (IndexableField field : fields) {
-      if (field.name().equals(VectorFieldLayout.tailNormField(FIELD))) {
-        return VectorFieldLayout.tailNormOf(field.numericValue().longValue());
+      if (field.name().equals(VectorFieldLayout.tailField(FIELD))) {
+        return field.binaryValue();
       }
     }
-    throw new AssertionError("no tail norm in " + fields);
+    throw new AssertionError("no tail in " + fields);
   }
 
   /** The scalar kernel, and the SIMD kernel where this JVM has one (as under Surefire here). */
   private static List<VectorSketch.Kernel> kernels() {
     VectorSketch.Kernel scalar = VectorSketch::dotScalar;
     return SquaredDistance.SIMD == null ? List.of(scalar) : List.of(scalar, SquaredDistance.SIMD);
-  }
-
-  /**
-   * What stresses the bound: mixed scales and zero blocks, far from 0 (an offset), sparse and
-   * non-negative, huge within the bounds, tiny (subnormal products), near-cancelling signs.
-   */
-  private static float[] vector(Random random, int dimension) {
-    float[] vector = TestVectors.random(random, dimension);
-    float scale = (float) Math.pow(10, random.nextInt(41) - 20);
-    int family = random.nextInt(6);
-    for (int i = 0; i < dimension; i++) {
-      vector[i] =
-          switch (family) {
-            case 0 -> random.nextInt(8) == 0 ? 0f : vector[i] * (i % 2 == 0 ? scale : 1e-6f);
-            case 1 -> 1000f + vector[i];
-            case 2 -> random.nextInt(4) == 0 ? Math.abs(vector[i]) : 0f;
-            case 3 -> vector[i] * 0x1p61f / (float) Math.sqrt(dimension);
-            case 4 -> vector[i] * 1e-25f;
-            default -> i % 2 == 0 ? 1f + vector[i] * 1e-7f : -1f;
-          };
-    }
-    while (VectorFormat.beyondSquaredNorm(vector) >= 0) { // within the bounds of every vector
-      for (int i = 0; i < dimension; i++) {
-        vector[i] *= 0x1p-8f;
-      }
-    }
-    return vector;
   }
 
   /**

@@ -2,7 +2,6 @@ package io.lookalike.solr;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -44,7 +43,7 @@ import org.junit.Test;
 
 /**
  * The linear mode at the Lucene level, against Lucene's own query checks and a brute-force ranking
- * by the score of {@code w.x + b}: with and without pruning, tail norms and sketches.
+ * by the score of {@code w.x + b}: with and without pruning, tails and sketches.
  */
 public class LinearVisualQueryTest extends LuceneTestCase {
 
@@ -77,7 +76,7 @@ public class LinearVisualQueryTest extends LuceneTestCase {
         doc.add(new StringField("deleted", i % 7 == 3 ? "y" : "n", Field.Store.NO));
         if (i % 10 != 0) {
           written[i] = vector(random(), i, shared);
-          // a few without sketches or tail norms, as documents indexed before either existed
+          // a few without sketches or tails, as documents indexed before either existed
           int sketched = random().nextInt(10) == 0 ? 0 : sketchDimensions;
           boolean tail = random().nextInt(10) != 0;
           layout(written[i], sketched, tail).forEach(doc::add);
@@ -133,11 +132,11 @@ public class LinearVisualQueryTest extends LuceneTestCase {
     return vector;
   }
 
-  /** The layout fields of a vector, without the tail norm unless {@code tail}. */
+  /** The layout fields of a vector, without the tail unless {@code tail}. */
   private static List<IndexableField> layout(float[] vector, int sketchDimensions, boolean tail) {
     List<IndexableField> fields = VectorFieldLayout.fields(FIELD, vector, sketchDimensions, null);
     if (tail == false) {
-      fields.removeIf(f -> f.name().equals(VectorFieldLayout.tailNormField(FIELD)));
+      fields.removeIf(f -> f.name().equals(VectorFieldLayout.tailField(FIELD)));
     }
     return fields;
   }
@@ -169,14 +168,14 @@ public class LinearVisualQueryTest extends LuceneTestCase {
       ScoreDoc[] complete =
           searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
       List<ScoreDoc> expected = bruteForce(weights, bias, k, false);
-      assertHits(expected, pruned);
-      assertHits(expected, complete);
+      TestVectors.assertHits(expected, pruned);
+      TestVectors.assertHits(expected, complete);
       Query filtered =
           new BooleanQuery.Builder()
               .add(query, Occur.MUST)
               .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
               .build();
-      assertHits(
+      TestVectors.assertHits(
           bruteForce(weights, bias, k, true),
           searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
     }
@@ -233,8 +232,8 @@ public class LinearVisualQueryTest extends LuceneTestCase {
   }
 
   /**
-   * The same hits with and without the tail norms that enable pruning, and the pruning real:
-   * with them, a top 10 reads a fraction of the vectors (counted, not timed).
+   * The same hits with and without the tails that enable pruning, and the pruning real: with them,
+   * a top 10 reads a fraction of the vectors (counted, not timed).
    */
   @Test
   public void testPruningIsExactAndReadsFewerVectors() throws IOException {
@@ -273,9 +272,9 @@ public class LinearVisualQueryTest extends LuceneTestCase {
         }
       }
     }
-    assertEquals("with and without tail norms", found.get(0), found.get(1));
-    assertEquals("without tail norms every vector is read", docs, (int) reads.get(1));
-    assertTrue("vectors read with tail norms: " + reads.get(0), reads.get(0) < docs / 4);
+    assertEquals("with and without tails", found.get(0), found.get(1));
+    assertEquals("without tails every vector is read", docs, (int) reads.get(1));
+    assertTrue("vectors read with tails: " + reads.get(0), reads.get(0) < docs / 4);
   }
 
   @Test
@@ -312,15 +311,6 @@ public class LinearVisualQueryTest extends LuceneTestCase {
         hits.add(new ScoreDoc(doc, TestVectors.linearScore(value)));
       }
     }
-    hits.sort(Comparator.comparing((ScoreDoc hit) -> -hit.score).thenComparingInt(hit -> hit.doc));
-    return hits.subList(0, Math.min(k, hits.size()));
-  }
-
-  private static void assertHits(List<ScoreDoc> expected, ScoreDoc[] actual) {
-    assertEquals(expected.size(), actual.length);
-    for (int i = 0; i < actual.length; i++) {
-      assertEquals("rank " + i, expected.get(i).doc, actual[i].doc);
-      assertEquals("rank " + i, expected.get(i).score, actual[i].score, 0f);
-    }
+    return TestVectors.topHits(hits, k);
   }
 }

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
+import org.apache.lucene.search.ScoreDoc;
 import org.junit.Assert;
 
 /** Random vectors and the brute-force references the tests compare the plugin against. */
@@ -203,5 +204,73 @@ final class TestVectors {
       sum += diff * diff;
     }
     return sum;
+  }
+
+  /**
+   * A member of cluster {@code cluster}: its centre (the same for every call, from the cluster's
+   * own seed) plus noise. Centred and offset: PCA-like, the spread decreasing with the component;
+   * offset: then 1000 added to every component; sparse: non-negative, zero outside a quarter of the
+   * components that the cluster uses; raw2048: non-negative and dense, a mean near 0.4 and no order
+   * of the components, like InceptionV3 pool_3 features.
+   */
+  static float[] clusterMember(Random random, String family, int cluster, int dimension) {
+    Random centres = new Random(family.hashCode() * 31L + cluster);
+    float[] vector = new float[dimension];
+    for (int i = 0; i < dimension; i++) {
+      float centre = centres.nextFloat() * 2 - 1;
+      float noise = (random.nextFloat() * 2 - 1) * 0.1f;
+      float spread = 1f / (1f + i / 16f);
+      vector[i] =
+          switch (family) {
+            case "centred" -> (centre + noise) * spread;
+            case "offset" -> 1000f + (centre + noise) * spread;
+            case "sparse" -> centres.nextInt(4) == 0 ? Math.abs(centre + noise) * spread : 0f;
+            default -> Math.max(0f, 0.4f + 0.4f * centre + noise);
+          };
+    }
+    return vector;
+  }
+
+  /**
+   * What stresses the sketches' bounds: mixed scales and zero blocks, far from 0 (an offset),
+   * sparse and non-negative, huge within the bounds, tiny (subnormal products), near-cancelling
+   * signs.
+   */
+  static float[] adversarial(Random random, int dimension) {
+    float[] vector = random(random, dimension);
+    float scale = (float) Math.pow(10, random.nextInt(61) - 30);
+    int family = random.nextInt(6);
+    for (int i = 0; i < dimension; i++) {
+      vector[i] =
+          switch (family) {
+            case 0 -> random.nextInt(8) == 0 ? 0f : vector[i] * (i % 2 == 0 ? scale : 1e-6f);
+            case 1 -> 1000f + vector[i];
+            case 2 -> random.nextInt(4) == 0 ? Math.abs(vector[i]) : 0f;
+            case 3 -> vector[i] * 0x1p61f / (float) Math.sqrt(dimension);
+            case 4 -> vector[i] * 1e-25f;
+            default -> i % 2 == 0 ? 1f + vector[i] * 1e-7f : -1f;
+          };
+    }
+    while (VectorFormat.beyondSquaredNorm(vector) >= 0) { // within the bounds of every vector
+      for (int i = 0; i < dimension; i++) {
+        vector[i] *= 0x1p-8f;
+      }
+    }
+    return vector;
+  }
+
+  /** The first {@code k} of {@code hits} in the order of Lucene's top-k collector. */
+  static List<ScoreDoc> topHits(List<ScoreDoc> hits, int k) {
+    hits.sort(Comparator.comparing((ScoreDoc hit) -> -hit.score).thenComparingInt(hit -> hit.doc));
+    return hits.subList(0, Math.min(k, hits.size()));
+  }
+
+  /** Asserts the same documents, in the same order, with the same scores. */
+  static void assertHits(List<ScoreDoc> expected, ScoreDoc[] actual) {
+    Assert.assertEquals(expected.size(), actual.length);
+    for (int i = 0; i < actual.length; i++) {
+      Assert.assertEquals("rank " + i, expected.get(i).doc, actual[i].doc);
+      Assert.assertEquals("rank " + i, expected.get(i).score, actual[i].score, 0f);
+    }
   }
 }

@@ -2,9 +2,9 @@ package io.lookalike.solr;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
@@ -145,15 +145,15 @@ public class VisualQueryTest extends LuceneTestCase {
       ScoreDoc[] complete =
           searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
       List<ScoreDoc> expected = bruteForce(target, maxDist, k, false);
-      assertHits(expected, pruned);
-      assertHits(expected, complete);
+      TestVectors.assertHits(expected, pruned);
+      TestVectors.assertHits(expected, complete);
 
       Query filtered =
           new BooleanQuery.Builder()
               .add(query, Occur.MUST)
               .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
               .build();
-      assertHits(
+      TestVectors.assertHits(
           bruteForce(target, maxDist, k, true),
           searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
     }
@@ -381,11 +381,20 @@ public class VisualQueryTest extends LuceneTestCase {
    */
   static DirectoryReader countingVectorReads(DirectoryReader reader, AtomicInteger reads)
       throws IOException {
+    return countingVectorReads(reader, leaf -> reads);
+  }
+
+  /** Like {@link #countingVectorReads(DirectoryReader, AtomicInteger)}, a count per segment. */
+  static DirectoryReader countingVectorReads(
+      DirectoryReader reader, IntFunction<AtomicInteger> countOfSegment) throws IOException {
     return new FilterDirectoryReader(
         reader,
         new FilterDirectoryReader.SubReaderWrapper() {
+          private int segments; // the leaves are wrapped in order
+
           @Override
           public LeafReader wrap(LeafReader leaf) {
+            AtomicInteger reads = countOfSegment.apply(segments++);
             return new FilterLeafReader(leaf) {
               @Override
               public BinaryDocValues getBinaryDocValues(String field) throws IOException {
@@ -522,15 +531,6 @@ public class VisualQueryTest extends LuceneTestCase {
         hits.add(new ScoreDoc(doc, TestVectors.score(distance)));
       }
     }
-    hits.sort(Comparator.comparing((ScoreDoc hit) -> -hit.score).thenComparingInt(hit -> hit.doc));
-    return hits.subList(0, Math.min(k, hits.size()));
-  }
-
-  private static void assertHits(List<ScoreDoc> expected, ScoreDoc[] actual) {
-    assertEquals(expected.size(), actual.length);
-    for (int i = 0; i < actual.length; i++) {
-      assertEquals("rank " + i, expected.get(i).doc, actual[i].doc);
-      assertEquals("rank " + i, expected.get(i).score, actual[i].score, 0f);
-    }
+    return TestVectors.topHits(hits, k);
   }
 }
