@@ -71,7 +71,14 @@ def model_extractor(index: SolrIndex) -> str | None:
 def vector_versions(index: SolrIndex) -> dict[str, int]:
     """How many products hold vectors of each PCA version; two or more is a collection left
     mixed by an unfinished re-index, where distances across versions mean nothing."""
-    facet = {"facet": "true", "facet.field": contract.VERSION_FIELD, "facet.mincount": 1, "facet.limit": -1}
+    # facet.sort=count: with no limit Solr would list them by name
+    facet = {
+        "facet": "true",
+        "facet.field": contract.VERSION_FIELD,
+        "facet.mincount": 1,
+        "facet.limit": -1,
+        "facet.sort": "count",
+    }
     return index.search(rows=0, **facet).facets.get(contract.VERSION_FIELD, {})
 
 

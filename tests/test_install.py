@@ -118,7 +118,12 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by
         found = run(fresh, *solr, "search", "--id", "W03", "-k", "4", "--json", env=env)
         assert found.returncode == 0, found.stderr
         hits = [hit["id"] for hit in json.loads(found.stdout)]
-        distances = ((vectors - vectors[3]) ** 2).sum(axis=1)  # PCA keeps every distance of 30 points
+        # The default space: L2-normalized, then a PCA (which keeps every distance of 30 centred
+        # points), then L2-normalized again.
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        space = unit - unit.mean(axis=0)
+        space /= np.linalg.norm(space, axis=1, keepdims=True)
+        distances = ((space - space[3]) ** 2).sum(axis=1)
         expected = [f"W{i:02d}" for i in np.argsort(distances, kind="stable") if i != 3][:4]
         assert hits == expected
 

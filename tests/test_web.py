@@ -311,8 +311,10 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     assert candidates[:3] == examples and len(candidates) == 3 + 8  # the examples, then 8 lookalikes
     assert page.find("review-ranker").text.startswith("Ranked by a model learned from 3 kept")
 
-    def status():
-        return {c.get_attribute("data-id"): c.get_attribute("data-status") for c in page.find_all("candidate")}
+    def status():  # read in one script: the list is re-rendered after each answer
+        items = "document.querySelectorAll('[data-testid=candidate]')"
+        script = f"return [...{items}].map(c => [c.dataset.id, c.dataset.status])"
+        return dict(page.driver.execute_script(script))
 
     def untick(product_id):
         item = next(c for c in page.find_all("candidate") if c.get_attribute("data-id") == product_id)
@@ -390,8 +392,10 @@ def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str
     with page.new_gallery(f"the {category} members of cluster {cluster_id}"):
         page.find(f"facet-category-{category}").click()
     assert page.find("gallery-heading").text.startswith(f"Cluster {cluster_id}"), "the facet left the cluster"
-    assert set(page.result_ids()) == expected and page.find(f"facet-category-{category}").is_selected()
-    assert page.find("result-count").text == f"Showing {len(expected)} of {len(expected)} products"
+    shown = min(len(expected), 10)  # a page
+    assert set(page.result_ids()) <= expected and len(page.result_ids()) == shown
+    assert page.find(f"facet-category-{category}").is_selected()
+    assert page.find("result-count").text == f"Showing {shown} of {len(expected)} products"
     with page.new_gallery(f"every member of cluster {cluster_id} again"):
         page.find(f"facet-category-{category}").click()
     assert len(page.result_ids()) == min(size, 10) and f"of {size} products" in page.find("result-count").text
