@@ -6,18 +6,14 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.lucene.document.Document;
-import org.apache.lucene.document.Field;
 import org.apache.lucene.document.NumericDocValuesField;
-import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.IndexableField;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.NoMergePolicy;
-import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause.Occur;
 import org.apache.lucene.search.BooleanQuery;
@@ -32,11 +28,9 @@ import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.search.Weight;
 import org.apache.lucene.store.ByteBuffersDirectory;
 import org.apache.lucene.store.Directory;
-import org.apache.lucene.tests.index.RandomIndexWriter;
 import org.apache.lucene.tests.search.CheckHits;
 import org.apache.lucene.tests.search.QueryUtils;
 import org.apache.lucene.tests.util.LuceneTestCase;
-import org.apache.lucene.util.Bits;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -49,7 +43,7 @@ public class LinearVisualQueryTest extends LuceneTestCase {
 
   private static final String FIELD = "vec";
 
-  private Directory directory;
+  private RandomVectorIndex index;
   private IndexReader reader;
   private IndexReader undeleted; // QueryUtils assumes no deleted documents
   private IndexSearcher searcher;
@@ -65,51 +59,28 @@ public class LinearVisualQueryTest extends LuceneTestCase {
   public void buildIndex() throws IOException {
     dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(300); // one or two sketch stages
     int sketchDimensions = random().nextInt(dimension + 1);
-    directory = newDirectory();
     float[] shared = TestVectors.random(random(), dimension);
-    float[][] written = new float[atLeast(300)][];
-    try (RandomIndexWriter writer = new RandomIndexWriter(random(), directory)) {
-      for (int i = 0; i < written.length; i++) {
-        Document doc = new Document();
-        doc.add(new NumericDocValuesField("i", i));
-        doc.add(new StringField("cat", i % 3 == 0 ? "a" : "b", Field.Store.NO));
-        doc.add(new StringField("deleted", i % 7 == 3 ? "y" : "n", Field.Store.NO));
-        if (i % 10 != 0) {
-          written[i] = vector(random(), i, shared);
-          // a few without sketches or tails, as documents indexed before either existed
-          int sketched = random().nextInt(10) == 0 ? 0 : sketchDimensions;
-          boolean tail = random().nextInt(10) != 0;
-          layout(written[i], sketched, tail).forEach(doc::add);
-        }
-        writer.addDocument(doc);
-      }
-      writer.forceMerge(1 + random().nextInt(3));
-      undeleted = writer.getReader();
-      writer.deleteDocuments(new Term("deleted", "y"));
-      reader = writer.getReader();
-    }
-    searcher = newSearcher(reader);
-    vectors = new float[reader.maxDoc()][];
-    catA = new boolean[reader.maxDoc()];
-    deleted = new boolean[reader.maxDoc()];
-    for (LeafReaderContext leaf : reader.leaves()) {
-      NumericDocValues numbers = DocValues.getNumeric(leaf.reader(), "i");
-      Bits live = leaf.reader().getLiveDocs();
-      for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
-        assertTrue(numbers.advanceExact(doc));
-        int i = (int) numbers.longValue();
-        deleted[leaf.docBase + doc] = live != null && live.get(doc) == false;
-        vectors[leaf.docBase + doc] = deleted[leaf.docBase + doc] ? null : written[i];
-        catA[leaf.docBase + doc] = i % 3 == 0;
-      }
-    }
+    // a few without sketches or tails, as documents indexed before either existed
+    index =
+        new RandomVectorIndex(
+            atLeast(300),
+            i -> vector(random(), i, shared),
+            (i, vector) ->
+                layout(
+                    vector,
+                    random().nextInt(10) == 0 ? 0 : sketchDimensions,
+                    random().nextInt(10) != 0));
+    reader = index.reader;
+    undeleted = index.undeleted;
+    searcher = index.searcher;
+    vectors = index.vectors;
+    catA = index.catA;
+    deleted = index.deleted;
   }
 
   @After
   public void closeIndex() throws IOException {
-    reader.close();
-    undeleted.close();
-    directory.close();
+    index.close();
   }
 
   /**

@@ -7,13 +7,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
-import org.apache.lucene.document.Field;
 import org.apache.lucene.document.LongPoint;
 import org.apache.lucene.document.NumericDocValuesField;
-import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.FilterBinaryDocValues;
 import org.apache.lucene.index.FilterDirectoryReader;
 import org.apache.lucene.index.FilterLeafReader;
@@ -22,7 +19,6 @@ import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause.Occur;
 import org.apache.lucene.search.BooleanQuery;
@@ -50,7 +46,6 @@ import org.apache.lucene.tests.index.RandomIndexWriter;
 import org.apache.lucene.tests.search.CheckHits;
 import org.apache.lucene.tests.search.QueryUtils;
 import org.apache.lucene.tests.util.LuceneTestCase;
-import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
 import org.junit.After;
 import org.junit.Before;
@@ -61,7 +56,7 @@ public class VisualQueryTest extends LuceneTestCase {
 
   private static final String FIELD = "vec";
 
-  private Directory directory;
+  private RandomVectorIndex index;
   private IndexReader reader;
 
   /** The same segments before the deletions: Lucene's QueryUtils assumes no deleted documents. */
@@ -86,51 +81,25 @@ public class VisualQueryTest extends LuceneTestCase {
   public void buildIndex() throws IOException {
     dimension = random().nextBoolean() ? 4 : 1 + random().nextInt(200); // crosses blocks of 64
     sketchDimensions = random().nextInt(dimension + 1);
-    directory = newDirectory();
-    float[][] written = new float[atLeast(200)][];
-    try (RandomIndexWriter writer = new RandomIndexWriter(random(), directory)) {
-      for (int i = 0; i < written.length; i++) {
-        Document doc = new Document();
-        doc.add(new NumericDocValuesField("i", i));
-        doc.add(new StringField("cat", i % 3 == 0 ? "a" : "b", Field.Store.NO));
-        doc.add(new StringField("deleted", i % 7 == 3 ? "y" : "n", Field.Store.NO));
-        if (i % 10 != 0) {
-          written[i] = TestVectors.random(random(), dimension);
-          // a few without sketches, as documents indexed before sketches were turned on
-          int sketched = random().nextInt(10) == 0 ? 0 : sketchDimensions;
-          VectorFieldLayout.fields(FIELD, written[i], sketched, null).forEach(doc::add);
-        }
-        writer.addDocument(doc);
-      }
-      writer.forceMerge(
-          1 + random().nextInt(3)); // one to three segments; merges may reorder documents
-      undeleted = writer.getReader();
-      // deleted after the merge, so that searches must skip them
-      writer.deleteDocuments(new Term("deleted", "y"));
-      reader = writer.getReader();
-    }
-    searcher = newSearcher(reader);
-    vectors = new float[reader.maxDoc()][];
-    catA = new boolean[reader.maxDoc()];
-    deleted = new boolean[reader.maxDoc()];
-    for (LeafReaderContext leaf : reader.leaves()) {
-      NumericDocValues numbers = DocValues.getNumeric(leaf.reader(), "i");
-      Bits live = leaf.reader().getLiveDocs();
-      for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
-        assertTrue(numbers.advanceExact(doc));
-        int i = (int) numbers.longValue();
-        deleted[leaf.docBase + doc] = live != null && live.get(doc) == false;
-        vectors[leaf.docBase + doc] = deleted[leaf.docBase + doc] ? null : written[i];
-        catA[leaf.docBase + doc] = i % 3 == 0;
-      }
-    }
+    // a few without sketches, as documents indexed before sketches were turned on
+    index =
+        new RandomVectorIndex(
+            atLeast(200),
+            i -> TestVectors.random(random(), dimension),
+            (i, vector) ->
+                VectorFieldLayout.fields(
+                    FIELD, vector, random().nextInt(10) == 0 ? 0 : sketchDimensions, null));
+    reader = index.reader;
+    undeleted = index.undeleted;
+    searcher = index.searcher;
+    vectors = index.vectors;
+    catA = index.catA;
+    deleted = index.deleted;
   }
 
   @After
   public void closeIndex() throws IOException {
-    reader.close();
-    undeleted.close();
-    directory.close();
+    index.close();
   }
 
   @Test
