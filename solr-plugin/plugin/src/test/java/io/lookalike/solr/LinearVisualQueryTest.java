@@ -134,21 +134,7 @@ public class LinearVisualQueryTest extends LuceneTestCase {
       float bias = bias();
       Query query = new LinearVisualQuery(FIELD, weights, bias);
       int k = 1 + random().nextInt(20);
-      // totalHitsThreshold 1: TOP_SCORES, so setMinCompetitiveScore prunes
-      ScoreDoc[] pruned = searcher.search(query, new TopScoreDocCollectorManager(k, 1)).scoreDocs;
-      ScoreDoc[] complete =
-          searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
-      List<ScoreDoc> expected = bruteForce(weights, bias, k, false);
-      TestVectors.assertHits(expected, pruned);
-      TestVectors.assertHits(expected, complete);
-      Query filtered =
-          new BooleanQuery.Builder()
-              .add(query, Occur.MUST)
-              .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
-              .build();
-      TestVectors.assertHits(
-          bruteForce(weights, bias, k, true),
-          searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
+      index.assertTopHits(query, k, onlyA -> bruteForce(weights, bias, k, onlyA));
     }
   }
 

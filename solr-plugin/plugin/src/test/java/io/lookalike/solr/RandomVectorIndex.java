@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
@@ -15,18 +16,24 @@ import org.apache.lucene.index.IndexableField;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.search.BooleanClause.Occur;
+import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.Query;
+import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.TermQuery;
+import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.tests.index.RandomIndexWriter;
 import org.apache.lucene.tests.util.LuceneTestCase;
 import org.apache.lucene.util.Bits;
 
 /**
- * A random index for brute-force references, built in the test's random context: documents with
- * a number {@code i} (doc values {@code i}), in category {@code a} when {@code i % 3 == 0} (else
- * {@code b}), nine in ten with a vector in the fields {@code layout} gives, merged into one to three
- * segments, then every document with {@code i % 7 == 3} deleted; and, by doc id, each one's vector
- * (null without one, or when deleted), category and deletion.
+ * A random index for brute-force references, built in the test's random context: documents with a
+ * number {@code i} (doc values {@code i}), in category {@code a} when {@code i % 3 == 0} (else
+ * {@code b}), nine in ten with a vector in the fields {@code layout} gives, merged into one to
+ * three segments, then every document with {@code i % 7 == 3} deleted; and, by doc id, each one's
+ * vector (null without one, or when deleted), category and deletion.
  */
 final class RandomVectorIndex implements Closeable {
 
@@ -62,7 +69,8 @@ final class RandomVectorIndex implements Closeable {
         }
         writer.addDocument(doc);
       }
-      writer.forceMerge(1 + random.nextInt(3)); // one to three segments; merges may reorder documents
+      // one to three segments; merges may reorder documents
+      writer.forceMerge(1 + random.nextInt(3));
       undeleted = writer.getReader();
       writer.deleteDocuments(new Term("deleted", "y")); // after the merge: searches must skip them
       reader = writer.getReader();
@@ -82,6 +90,28 @@ final class RandomVectorIndex implements Closeable {
         catA[leaf.docBase + doc] = i % 3 == 0;
       }
     }
+  }
+
+  /**
+   * Asserts that the top {@code k} hits of {@code query}, with pruning and without, and within
+   * category {@code a}, are {@code expected.apply(onlyCategoryA)}.
+   */
+  void assertTopHits(Query query, int k, Function<Boolean, List<ScoreDoc>> expected)
+      throws IOException {
+    // totalHitsThreshold 1: TOP_SCORES, so setMinCompetitiveScore prunes
+    ScoreDoc[] pruned = searcher.search(query, new TopScoreDocCollectorManager(k, 1)).scoreDocs;
+    ScoreDoc[] complete =
+        searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
+    TestVectors.assertHits(expected.apply(false), pruned);
+    TestVectors.assertHits(expected.apply(false), complete);
+    Query filtered =
+        new BooleanQuery.Builder()
+            .add(query, Occur.MUST)
+            .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
+            .build();
+    TestVectors.assertHits(
+        expected.apply(true),
+        searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
   }
 
   @Override

@@ -38,7 +38,6 @@ import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.search.TopFieldCollectorManager;
 import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.search.Weight;
 import org.apache.lucene.store.ByteBuffersDirectory;
 import org.apache.lucene.store.Directory;
@@ -109,22 +108,7 @@ public class VisualQueryTest extends LuceneTestCase {
       float maxDist = random().nextBoolean() ? Float.POSITIVE_INFINITY : dimension / 2f;
       Query query = new VisualQuery(FIELD, target, maxDist);
       int k = 1 + random().nextInt(20);
-      // totalHitsThreshold 1: TOP_SCORES, so setMinCompetitiveScore prunes
-      ScoreDoc[] pruned = searcher.search(query, new TopScoreDocCollectorManager(k, 1)).scoreDocs;
-      ScoreDoc[] complete =
-          searcher.search(query, new TopScoreDocCollectorManager(k, Integer.MAX_VALUE)).scoreDocs;
-      List<ScoreDoc> expected = bruteForce(target, maxDist, k, false);
-      TestVectors.assertHits(expected, pruned);
-      TestVectors.assertHits(expected, complete);
-
-      Query filtered =
-          new BooleanQuery.Builder()
-              .add(query, Occur.MUST)
-              .add(new TermQuery(new Term("cat", "a")), Occur.FILTER)
-              .build();
-      TestVectors.assertHits(
-          bruteForce(target, maxDist, k, true),
-          searcher.search(filtered, new TopScoreDocCollectorManager(k, 1)).scoreDocs);
+      index.assertTopHits(query, k, onlyA -> bruteForce(target, maxDist, k, onlyA));
     }
   }
 
