@@ -122,10 +122,15 @@ class SolrSearch:
         self.session = requests.Session()
 
     def __call__(self, params: dict[str, object]) -> list[int]:
+        return self.answer(params)[0]
+
+    def answer(self, params: dict[str, object]) -> tuple[list[int], int]:
+        """The hits' ids, best first, and the hit count Solr reports."""
         response = self.session.post(self.url, data={"rows": K, "fl": "id", "wt": "json", **params}, timeout=600)
         if response.status_code != 200:
             raise RuntimeError(f"{self.url}: HTTP {response.status_code}: {response.text[-800:]}")
-        return [int(doc["id"]) for doc in response.json()["response"]["docs"]]
+        found = response.json()["response"]
+        return [int(doc["id"]) for doc in found["docs"]], found["numFound"]
 
 
 def _b64(vector: np.ndarray) -> str:

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from bench import (
+    contracts,
     decoding,
     embedder_bench,
     linear,
@@ -40,6 +41,7 @@ def write(results: dict, folder: Path) -> Path:
         *(f"![{name}]({name})\n" for name in figures),
         report_beside.faiss(results),
         linear.section(results["points"]),
+        contracts.section(results.get("contracts")),
         report_tables.indexing(results),
         report_tables.memory(results),
         report_tables.trees(results),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import cells, embedder_bench, linear, pca_quality, sync_bench
+from bench import cells, contracts, embedder_bench, linear, pca_quality, sync_bench
 from bench.contenders import (
     BENCHCONF,
     Case,
@@ -58,7 +58,7 @@ SIZES = {
     "large": Size((100_000, 300_000, 1_000_000), 30, 15.0, 100_000, 5400, "4g", 96, 5, 100_000, 20_000),
 }
 # The parts of a run that `python -m bench --only` measures again alone (into the last results).
-PARTS = ("embedder", "sync")
+PARTS = ("embedder", "sync", "contracts")
 
 
 def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
@@ -112,7 +112,7 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
             _measure_point(solr, indexes, stored, point, queries, max_dist, size, results)
             results["points"].append(point)
             solr.drop("benchconf")
-        _run_parts(solr, data, size, PARTS, results)
+        _run_parts(solr, data, size, PARTS, results, (stored, queries))
     finally:
         solr.stop()
     results["pca_quality"] = pca_quality.run(synthetic)
@@ -127,10 +127,13 @@ def run_parts(size_name: str, port: int, parts: tuple[str, ...], results: dict) 
     started = time.perf_counter()
     data = DATA / size_name
     shutil.rmtree(data / "solr-parts", ignore_errors=True)
+    catalog = Catalog(calibrate(DIM, results["synthetic_spectrum"]))
+    stored = catalog.write(max(size.sizes), data / f"catalog-{max(size.sizes)}.npy")
+    queries = catalog.queries(size.queries, within=min(size.sizes))
     solr = BenchSolr(data / "solr-parts", port, size.heap)
     solr.start()
     try:
-        _run_parts(solr, data, size, parts, results)
+        _run_parts(solr, data, size, parts, results, (stored, queries))
     finally:
         solr.stop()
     results["parts_run"] = {
@@ -142,11 +145,19 @@ def run_parts(size_name: str, port: int, parts: tuple[str, ...], results: dict) 
     return results
 
 
-def _run_parts(solr: BenchSolr, data: Path, size: Size, parts: tuple[str, ...], results: dict) -> None:
+def _run_parts(
+    solr: BenchSolr, data: Path, size: Size, parts: tuple[str, ...], results: dict, catalog: tuple[Stored, Queries]
+) -> None:
     if "embedder" in parts:
         results["embedder"] = embedder_bench.run(solr.solr, data, size.embed_images, size.embed_repeats)
     if "sync" in parts:
         results["sync"] = sync_bench.run(solr, data, size.sync_rows, size.sync_image_rows)
+    if "contracts" in parts:
+        stored, queries = catalog
+        log.info("Lucene's contracts at N=%d", max(size.sizes))
+        results["contracts"] = contracts.run(
+            solr, stored, max(size.sizes), queries, results["max_dist"], size.cell_budget_s
+        )
 
 
 def _threshold(stored: Stored, n: int, queries: Queries) -> float:

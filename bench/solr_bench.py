@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import requests
 
 from bench.dataset import CATEGORIES, Chunk, Stored
@@ -34,11 +35,15 @@ CONFIGSET = Path(__file__).resolve().parent / "configset"
 SHIPPED_CONFIGSET = artifacts.CONFIGSET  # solr-config/ in a checkout
 
 
+OFFSET = 1000.0  # the exact-everywhere issue's offset data: far from the origin, still finite
+
+
 @dataclass(frozen=True)
 class Core:
     name: str
     shipped: bool  # made from solr-config/, else from bench/configset
     vector_field: str
+    offset: float = 0.0  # added to every component of its vectors (and of the queries sent to it)
 
     def field(self, bench_field: str) -> str:
         """Where a bench field lives in this core's schema: the shipped schema names no f10 or
@@ -53,6 +58,9 @@ CORES = {
     "visual": Core("bench_visual", True, "image_vector"),
     "hnsw": Core("bench_hnsw", False, "knn_vector"),
     "benchconf": Core("bench_visual_benchconf", False, "image_vector"),
+    # bench/contracts.py's: the catalog, and the same vectors far from the origin
+    "contracts": Core("bench_contracts", True, "image_vector"),
+    "offset": Core("bench_offset", True, "image_vector", OFFSET),
 }
 # What bench/configset sets otherwise than solr-config/ (checked against both files by
 # tests/test_bench_setup.py), for the report: the benchconf core measures their joint effect.
@@ -176,6 +184,13 @@ class BenchSolr:
             raise RuntimeError(f"{kind}: HTTP {response.status_code}: {response.text[-800:]}")
         return response.json()["debug"].get("parsed_filter_queries", [])
 
+    def vectors_read(self, kind: str) -> int:
+        """The whole vectors the core's visual queries have read so far (the plugin's metric)."""
+        params = {"group": "core", "prefix": "QUERY.visual.vectorsRead", "wt": "json"}
+        metrics = self.session.get(f"{self.solr.url}/admin/metrics", params=params, timeout=60).json()["metrics"]
+        value = metrics.get(f"solr.core.{CORES[kind].name}", {}).get("QUERY.visual.vectorsRead", 0)
+        return int(value["count"] if isinstance(value, dict) else value)
+
     def index_bytes(self, kind: str) -> dict[str, int]:
         """Bytes on disk of the core's live segments: in all, in the HNSW files, in doc values.
         Only the segments the index consists of count: right after a commit, files of merges in
@@ -238,8 +253,10 @@ def documents(kind: str, chunk: Chunk) -> Iterator[dict[str, object]]:
     round-trips float32)."""
     core = CORES[kind]
     for i, title in enumerate(chunk.titles()):
-        vector = chunk.vectors[i]
+        vector = chunk.vectors[i] + np.float32(core.offset)
+        shipped = {"price": _price(chunk.start + i)} if core.shipped else {}
         yield {
+            **shipped,
             "id": str(chunk.start + i),
             "title": title,
             "category": f"c{chunk.category[i] % CATEGORIES}",
@@ -249,3 +266,8 @@ def documents(kind: str, chunk: Chunk) -> Iterator[dict[str, object]]:
             if core.vector_field == "knn_vector"
             else base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii"),
         }
+
+
+def _price(doc: int) -> float:
+    """A catalog's price, spread evenly over [0, 100) and unrelated to the vector."""
+    return (doc * 7919 % 10_000) / 100

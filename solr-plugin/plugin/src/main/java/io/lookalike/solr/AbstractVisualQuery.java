@@ -48,7 +48,7 @@ public abstract class AbstractVisualQuery extends Query {
   @Override
   public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
       throws IOException {
-    return new VisualWeight(this, scoreMode, boost, null);
+    return new VisualWeight(this, scoreMode, boost, null, searcher);
   }
 
   @Override

@@ -85,7 +85,8 @@ final class DocumentVectors {
       return null;
     }
     LeafReaderContext leaf = searcher.getTopReaderContext().leaves().get((int) (found >> 32));
-    ImageVectorValues values = ImageVectorValues.get(leaf.reader(), field, dimension);
+    ImageVectorValues values =
+        ImageVectorValues.get(leaf.reader(), field, dimension, VectorReads.of(searcher));
     if (values == null || values.advanceExact((int) found) == false) {
       throw BadRequest.of(param, "document '" + id + "' has no vector in field " + field);
     }

@@ -1,5 +1,6 @@
 package io.lookalike.solr;
 
+import com.codahale.metrics.Counter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -32,22 +33,29 @@ final class ImageVectorValues {
   private float[] sums = new float[0];
   private final String field;
   private final int dimension;
+  private final Counter reads; // whole vectors read (see VectorReads)
 
   private ImageVectorValues(
       BinaryDocValues values,
       SketchStage[] stages,
       BinaryDocValues tails,
       String field,
-      int dimension) {
+      int dimension,
+      Counter reads) {
     this.values = values;
     this.stages = stages;
     this.tails = tails;
     this.field = field;
     this.dimension = dimension;
+    this.reads = reads;
   }
 
-  /** The segment's vectors, or null when no document of the segment has one. */
-  static ImageVectorValues get(LeafReader reader, String field, int dimension) throws IOException {
+  /**
+   * The segment's vectors, or null when no document of the segment has one; each whole vector read
+   * counts in {@code reads}.
+   */
+  static ImageVectorValues get(LeafReader reader, String field, int dimension, Counter reads)
+      throws IOException {
     BinaryDocValues values = reader.getBinaryDocValues(field);
     if (values == null) {
       return null;
@@ -63,7 +71,7 @@ final class ImageVectorValues {
     }
     BinaryDocValues tails = reader.getBinaryDocValues(VectorFieldLayout.tailField(field));
     return new ImageVectorValues(
-        values, stages.toArray(new SketchStage[0]), tails, field, dimension);
+        values, stages.toArray(new SketchStage[0]), tails, field, dimension, reads);
   }
 
   /** Whether the segment holds sketches, so that a finite bound can rule documents out cheaply. */
@@ -255,6 +263,7 @@ final class ImageVectorValues {
   }
 
   private BytesRef vectorBytes() throws IOException {
+    reads.inc();
     BytesRef bytes = values.binaryValue();
     if (bytes.length != dimension * Float.BYTES) {
       throw new IllegalStateException(

@@ -1,5 +1,6 @@
 package io.lookalike.solr;
 
+import com.codahale.metrics.Counter;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Map;
@@ -8,6 +9,7 @@ import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.queries.function.FunctionValues;
 import org.apache.lucene.queries.function.ValueSource;
 import org.apache.lucene.queries.function.docvalues.FloatDocValues;
+import org.apache.lucene.search.IndexSearcher;
 
 /**
  * {@code sqdist(field, vector)}: the squared Euclidean distance from each document's vector to a
@@ -31,8 +33,10 @@ public final class SquaredDistanceValueSource extends ValueSource {
   public FunctionValues getValues(Map<Object, Object> context, LeafReaderContext readerContext)
       throws IOException {
     LeafReader reader = readerContext.reader();
+    Object searcher = context.get("searcher"); // Solr's, when Solr asks
+    Counter reads = VectorReads.of(searcher instanceof IndexSearcher s ? s : null);
     return new FloatDocValues(this) {
-      private ImageVectorValues values = vectors(reader);
+      private ImageVectorValues values = vectors(reader, reads);
       private int lastDoc = -1;
       private boolean exists;
       private float distance;
@@ -55,7 +59,7 @@ public final class SquaredDistanceValueSource extends ValueSource {
           return;
         }
         if (values != null && doc < values.docID()) {
-          values = vectors(reader);
+          values = vectors(reader, reads);
         }
         lastDoc = doc;
         exists = values != null && values.advanceExact(doc);
@@ -65,8 +69,8 @@ public final class SquaredDistanceValueSource extends ValueSource {
     };
   }
 
-  private ImageVectorValues vectors(LeafReader reader) throws IOException {
-    return ImageVectorValues.get(reader, field, target.length);
+  private ImageVectorValues vectors(LeafReader reader, Counter reads) throws IOException {
+    return ImageVectorValues.get(reader, field, target.length, reads);
   }
 
   @Override

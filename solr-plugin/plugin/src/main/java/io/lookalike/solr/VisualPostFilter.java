@@ -1,5 +1,6 @@
 package io.lookalike.solr;
 
+import com.codahale.metrics.Counter;
 import java.io.IOException;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.search.IndexSearcher;
@@ -39,12 +40,13 @@ final class VisualPostFilter extends ExtendedQueryBase implements PostFilter {
   public DelegatingCollector getFilterCollector(IndexSearcher searcher) {
     return new DelegatingCollector() {
       private SegmentRanking ranking; // null in a segment without vectors
+      private final Counter reads = VectorReads.of(searcher);
 
       @Override
       protected void doSetNextReader(LeafReaderContext context) throws IOException {
         super.doSetNextReader(context);
         ImageVectorValues values =
-            ImageVectorValues.get(context.reader(), query.field, query.dimension());
+            ImageVectorValues.get(context.reader(), query.field, query.dimension(), reads);
         ranking = values == null ? null : query.ranking(values, 1f);
       }
 

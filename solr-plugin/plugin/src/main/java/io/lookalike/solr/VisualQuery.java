@@ -101,7 +101,7 @@ public final class VisualQuery extends AbstractVisualQuery {
     Query inCells = new TermInSetQuery(VectorFieldLayout.cellField(field), Arrays.asList(cells));
     Weight cellFilter =
         searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
-    return new VisualWeight(this, scoreMode, boost, cellFilter);
+    return new VisualWeight(this, scoreMode, boost, cellFilter, searcher);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.lookalike.solr;
 
+import com.codahale.metrics.Counter;
 import java.io.IOException;
 import java.util.List;
 import org.apache.lucene.index.DocValues;
@@ -11,6 +12,7 @@ import org.apache.lucene.search.ConjunctionUtils;
 import org.apache.lucene.search.ConstantScoreScorer;
 import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.Explanation;
+import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.ScoreMode;
 import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.ScorerSupplier;
@@ -34,13 +36,20 @@ final class VisualWeight extends Weight {
   private final ScoreMode scoreMode;
   private final float boost;
   private final Weight cellFilter; // null for the exact search
+  private final Counter reads;
 
-  VisualWeight(AbstractVisualQuery query, ScoreMode scoreMode, float boost, Weight cellFilter) {
+  VisualWeight(
+      AbstractVisualQuery query,
+      ScoreMode scoreMode,
+      float boost,
+      Weight cellFilter,
+      IndexSearcher searcher) {
     super(query);
     this.query = query;
     this.scoreMode = scoreMode;
     this.boost = boost;
     this.cellFilter = cellFilter;
+    this.reads = VectorReads.of(searcher);
   }
 
   /** Whether matching a candidate needs no key: no score, no threshold. */
@@ -178,6 +187,6 @@ final class VisualWeight extends Weight {
   }
 
   private ImageVectorValues vectors(LeafReaderContext context) throws IOException {
-    return ImageVectorValues.get(context.reader(), query.field, query.dimension());
+    return ImageVectorValues.get(context.reader(), query.field, query.dimension(), reads);
   }
 }

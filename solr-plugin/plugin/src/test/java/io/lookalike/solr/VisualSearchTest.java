@@ -206,6 +206,31 @@ public class VisualSearchTest extends AbstractVisualTestCase {
   }
 
   /**
+   * The core's {@code QUERY.visual.vectorsRead} counts whole vectors: a count and a filter without
+   * a threshold read none, a full scan by {@code sqdist} reads each vector once. (A count sorted by
+   * score, Solr's default sort, asks for every score: hence {@code sort=id asc}.)
+   */
+  @Test
+  public void testWholeVectorReadsAreTheCoresMetric() throws Exception {
+    String qv = VectorFormat.toBase64(TestVectors.random(random(), 64));
+    long before = vectorsRead();
+    String[] count = {"q", "{!visual f=vec64 v=$qv}", "qv", qv, "rows", "0", "sort", "id asc"};
+    assertEquals(VECTORS.get("vec64").size(), numFound(select(count)));
+    select("q", "text:shirt", "fq", "{!visual f=vec64 cache=false v=$qv}", "qv", qv);
+    assertEquals("a count and a filter without a threshold read no vector", before, vectorsRead());
+    select("q", "*:*", "sort", "sqdist(vec64,$qv) asc, id asc", "qv", qv, "rows", "3");
+    assertEquals(before + VECTORS.get("vec64").size(), vectorsRead());
+  }
+
+  private static long vectorsRead() {
+    return h.getCore()
+        .getSolrMetricsContext()
+        .getMetricRegistry()
+        .counter("QUERY.visual." + VectorReads.METRIC)
+        .getCount();
+  }
+
+  /**
    * Sorted by a field, the visual query still only matches within maxDist; Lucene's competitive
    * iterator lets it skip documents that cannot enter the page, never one that can.
    */
