@@ -13,6 +13,7 @@ answers differ says so.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,7 +163,8 @@ def run(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: flo
     measured = {row.name: _measure(solr, row, todo, budget_s) for row in rows(max_dist)}
     for kind in KINDS:
         solr.drop(kind)
-    return {"n": n, "offset": OFFSET, "max_dist": max_dist, "cores": built, "rows": measured}
+    load = os.getloadavg()[1]  # other work on the machine competes for its cores
+    return {"n": n, "offset": OFFSET, "max_dist": max_dist, "cores": built, "rows": measured, "load_average": load}
 
 
 def _measure(solr: BenchSolr, row: Row, todo: list[Case], budget_s: float) -> dict:
@@ -217,7 +219,8 @@ def section(r: dict | None) -> str:
         "way is timed in turn with it on the same queries, and its answers are compared with the first's "
         "(the hits in order, or the hit count). Vectors read: the median, over "
         f"{READ_QUERIES} other queries asked untimed, of the whole vectors the request read (the "
-        "core's `QUERY.visual.vectorsRead` metric before and after it; sketches are not counted).\n",
+        "core's `QUERY.visual.vectorsRead` metric before and after it; sketches are not counted). Load "
+        f"average while measured: {r['load_average']:.2f} on {os.cpu_count()} cores.\n",
         "| row | what the plugin does | way | p50 / p95 ms | p50 / plugin's | vectors read | same answers |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
