@@ -175,7 +175,7 @@ def visual_contenders(
     approximate = [
         Contender(
             f"{prefix}lookalike-approx-p{probe}",
-            ("unfiltered",),
+            ("unfiltered", "filter10", "filter1"),
             lambda case, probe=probe: lookalike(case, f" probe={probe}"),
             f"`{{!visual probe={probe}}}` in {where}: the opt-in approximate mode, {probe} of {cells} coarse "
             "cells probed",

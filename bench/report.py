@@ -13,6 +13,7 @@ from bench import (
     contracts,
     decoding,
     embedder_bench,
+    floor,
     linear,
     load,
     plots,
@@ -35,6 +36,7 @@ def write(results: dict, folder: Path) -> Path:
     sections = [
         _header(results),
         targets.issue_5(results),
+        targets.issue_16(results),
         targets.issue_17(results),
         report_beside.settings(results),
         *(report_tables.latency(p) for p in results["points"]),
@@ -42,6 +44,7 @@ def write(results: dict, folder: Path) -> Path:
         report_beside.faiss(results),
         linear.section(results["points"]),
         contracts.section(results.get("contracts")),
+        floor.section(results),
         report_tables.indexing(results),
         report_tables.memory(results),
         report_tables.trees(results),

@@ -93,7 +93,7 @@ def faiss(r: dict) -> str:
     return f"""## FAISS beside Solr: in-process, no HTTP (the floor, not a fair race)
 
 FAISS {r["faiss_version"]} runs in the bench's own process on the same vectors and queries: no
-request, no JSON, no server. Its latencies are the floor a vector library reaches on this machine;
+request, no JSON, no server. {_phase(r)} Its latencies are the floor a vector library reaches on this machine;
 the `lookalike`, `solr-knn` and `numpy-scan` rows are repeated for reference. "cores busy" is this
 process's CPU time over the wall time of the unfiltered queries (about 1 for one thread).
 
@@ -105,6 +105,17 @@ Builds (FAISS's OpenMP threads set to the machine's cores; IVF trained anew at e
 |---|---|---|---|---|
 {builds}
 """
+
+
+def _phase(r: dict) -> str:
+    """When the in-process contenders were measured, which a run records by measuring the bandwidth."""
+    if "bandwidth" not in r:
+        return "It was measured at each N between Solr's contenders, in memory beside the Solr indexes."
+    return (
+        "It was measured after every Solr contender, with Solr stopped, growing its indexes N by N: its indexes"
+        " (a copy of the vectors each) and numpy's passes over the catalog no longer push the Solr indexes out"
+        " of the page cache while Solr is timed, as they did in earlier runs."
+    )
 
 
 def _build_row(b: dict) -> str:

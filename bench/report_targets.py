@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import embedder_bench, sync_bench
+from bench import embedder_bench, floor, sync_bench
 from bench.exact import TYPES
 
 RAW_VECTOR_BYTES = 1024 * 4
@@ -95,6 +95,64 @@ def issue_5(r: dict) -> str:
             )
         )
     return _table("## Targets (issue 5), as ratios from this run", rows)
+
+
+def issue_16(r: dict) -> str:
+    """The speed issue's targets at the largest N, each with how far it is and what the run shows."""
+    rows = []
+    knn_point = last_with(r, "solr-knn")
+    if knn_point:
+        n = f"N={knn_point['n']:,}"
+        value = ratio(knn_point, "solr-knn", "lookalike", "filter10")
+        rows.append((f"exact filter10 p50 <= HNSW `{{!knn}}`'s, {n}", x(value), _verdict(value, 1.0)))
+        value = ratio(knn_point, "solr-knn", "lookalike", "unfiltered")
+        knn = cell(knn_point, "solr-knn", "unfiltered")
+        rows.append(
+            (
+                f"exact unfiltered p50 <= 1.5x HNSW's, {n}",
+                f"{1 / value:.2f}x HNSW's p50 (HNSW recall {knn['recall']:.3f})" if value else "n/a",
+                _verdict(value and value * 1.5, 1.0),
+            )
+        )
+    last = r["points"][-1]
+    rows.append(_approximate_target(last))
+    name = approximate_setting(last)
+    for kind in ("unfiltered", "filter10", "filter1"):
+        ours, hnsw = cell(last, name, kind) if name else None, cell(last, "solr-knn", kind)
+        goal = f"approximate (`{name}`) ahead of HNSW in recall and p50, {kind}, N={last['n']:,}"
+        if ours is None or hnsw is None:
+            rows.append((goal, "not measured", "not measured"))
+            continue
+        ahead = ours["recall"] >= hnsw["recall"] and ours["p50_ms"] <= hnsw["p50_ms"]
+        measured = (
+            f"recall {ours['recall']:.3f} vs {hnsw['recall']:.3f}, {ours['p50_ms']:.1f} vs {hnsw['p50_ms']:.1f} ms"
+        )
+        rows.append(
+            (goal, measured, "met" if ahead else f"**missed** (p50 {hnsw['p50_ms'] / ours['p50_ms']:.2f} of the goal)")
+        )
+    func_point = last_with(r, "solr-func-exact")
+    if func_point:
+        for kind in TYPES:
+            value = ratio(func_point, "solr-func-exact", "lookalike", kind)
+            rows.append(
+                (
+                    f">= 3x faster than `{{!func}}vectorSimilarity`, {kind}, N={func_point['n']:,}",
+                    x(value),
+                    _verdict(value, 3.0),
+                )
+            )
+    found = floor.rows(r) if "bandwidth" in r else []
+    if found:
+        n, p50, floors = found[-1]
+        value = p50 / floors["1"]
+        rows.append(
+            (
+                f"exact unfiltered within {floor.GOAL:g}x of the memory floor (one thread), N={n:,}",
+                f"{value:.1f}x ({p50:.1f} ms against {floors['1']:.1f} ms)",
+                "met" if value <= floor.GOAL else f"**missed** ({floor.GOAL / value:.2f} of the goal)",
+            )
+        )
+    return _table("## Targets (issue 16), as ratios from this run", rows)
 
 
 def issue_17(r: dict) -> str:

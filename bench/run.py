@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import cells, contracts, embedder_bench, linear, pca_quality, sync_bench
+from bench import cells, contracts, embedder_bench, floor, linear, pca_quality, sync_bench
 from bench.contenders import (
     BENCHCONF,
     Case,
@@ -88,10 +88,11 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
         "faiss_version": FAISS_VERSION,
         "faiss_build": [],
     }
+    results["bandwidth"] = floor.bandwidth()
     solr = BenchSolr(data / "solr", port, size.heap)
     solr.start()
     solr.keep("hnsw", CONFIGSET)
-    indexes = FaissIndexes(DIM)
+    truths: dict[int, dict[str, Truth]] = {}
     try:
         hnsw_rate = None
         for n in size.sizes:
@@ -107,14 +108,20 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
                 results["shipped_filters"] = _shipped_filters(solr, queries, max_dist)
             hnsw_rate = _index_hnsw(solr, stored, n, size, hnsw_rate, results)
             point["settle_s"] = solr.settle()
-            log.info("N=%d: FAISS indexes", n)
-            results["faiss_build"] += indexes.grow(stored, n, size.hnsw_budget_s)
-            _measure_point(solr, indexes, stored, point, queries, max_dist, size, results)
+            truths[n] = _measure_point(solr, stored, point, queries, max_dist, size)
             results["points"].append(point)
             solr.drop("benchconf")
         _run_parts(solr, data, size, PARTS, results, (stored, queries))
     finally:
         solr.stop()
+    # In-process contenders once Solr has stopped: their memory (FAISS's indexes, numpy's passes
+    # over the catalog) would otherwise push the Solr indexes out of the page cache while timed.
+    indexes = FaissIndexes(DIM)
+    for point in results["points"]:
+        log.info("N=%d: FAISS indexes, numpy and trees", point["n"])
+        results["faiss_build"] += indexes.grow(stored, point["n"], size.hnsw_budget_s)
+        contenders = indexes.contenders() + _local_contenders(stored, point["n"], size, results)
+        _measure_cells(point, contenders, stored, truths[point["n"]], queries, max_dist, size)
     results["pca_quality"] = pca_quality.run(synthetic)
     results["seconds"] = time.perf_counter() - started
     return results
@@ -213,15 +220,9 @@ def _index_hnsw(
 
 
 def _measure_point(
-    solr: BenchSolr,
-    indexes: FaissIndexes,
-    stored: Stored,
-    point: dict,
-    queries: Queries,
-    max_dist: float,
-    size: Size,
-    results: dict,
-) -> None:
+    solr: BenchSolr, stored: Stored, point: dict, queries: Queries, max_dist: float, size: Size
+) -> dict[str, Truth]:
+    """Measures the Solr contenders at ``point``; returns the exact answers, for the others."""
     n = point["n"]
     log.info("N=%d: exact answers", n)
     truth = exact_topk(stored, n, queries, max_dist)
@@ -231,8 +232,27 @@ def _measure_point(
         contenders += visual_contenders(solr.url("benchconf"), CORES["benchconf"], cells.PROBES, count, BENCHCONF)
     if solr.count("hnsw") >= n:
         contenders += hnsw_contenders(solr.url("hnsw"), CORES["hnsw"])
-    contenders += indexes.contenders()
-    contenders += _local_contenders(stored, n, size, results)
+    _measure_cells(point, contenders, stored, truth, queries, max_dist, size)
+    log.info("N=%d: the learned linear mode", n)
+    point["linear"] = linear.measure_point(solr.url("visual"), CORES["visual"], stored, n, queries, size.cell_budget_s)
+    point["memory"] = solr.memory()
+    # Other work on the machine competes for its cores; the report shows how much there was.
+    point["load_average"] = os.getloadavg()[1]
+    point["index_bytes"] = {kind: solr.index_bytes(kind) for kind in CORES if solr.has(kind)}
+    return truth
+
+
+def _measure_cells(
+    point: dict,
+    contenders: list[Contender],
+    stored: Stored,
+    truth: dict[str, Truth],
+    queries: Queries,
+    max_dist: float,
+    size: Size,
+) -> None:
+    """Times each contender on each query type it answers, into ``point``'s cells."""
+    n = point["n"]
     facets = {key: codes[:n] for key, codes in stored.facets.items()}
     for kind in TYPES:
 
@@ -250,12 +270,6 @@ def _measure_point(
             for member, cell in zip(group, measure(group, todo, _scorer(stored, truth[kind]), size.cell_budget_s)):
                 point["cells"][f"{member.name}/{kind}"] = cell.summary()
                 point["contenders"][member.name] = member.what
-    log.info("N=%d: the learned linear mode", n)
-    point["linear"] = linear.measure_point(solr.url("visual"), CORES["visual"], stored, n, queries, size.cell_budget_s)
-    point["memory"] = solr.memory()
-    # Other work on the machine competes for its cores; the report shows how much there was.
-    point["load_average"] = os.getloadavg()[1]
-    point["index_bytes"] = {kind: solr.index_bytes(kind) for kind in CORES if solr.has(kind)}
 
 
 def _scorer(stored: Stored, truth: Truth):
