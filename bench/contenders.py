@@ -182,6 +182,14 @@ def visual_contenders(
         )
         for probe in probes
     ]
+    threaded = [
+        Contender(
+            f"{prefix}lookalike-mt",
+            ("unfiltered", "filter10", "filter1"),
+            lambda case: visual({**visual_request(case, core), "multiThreaded": "true"}),
+            f"`{{!visual}}` in {where} with `multiThreaded=true`: Solr searches the segments on every core",
+        )
+    ]
     return [
         Contender(
             f"{prefix}lookalike",
@@ -189,6 +197,7 @@ def visual_contenders(
             lookalike,
             f"`{{!visual}}` on ImageVectorField in {where} (`/select`): exact top-10 (this plugin, default mode)",
         ),
+        *([] if prefix else threaded),
         *approximate,
     ]
 

@@ -34,6 +34,9 @@ public final class LocalSolr {
     LauncherOptions options = LauncherOptions.parse(args);
     Path home = options.home();
     prepareHome(home, options.pluginJar(), options.configset());
+    String cores = String.valueOf(Runtime.getRuntime().availableProcessors());
+    System.setProperty(
+        "indexSearcherExecutorThreads", System.getProperty("indexSearcherExecutorThreads", cores));
     String ready;
     if (options.cloud()) {
       MiniSolrCloudCluster cluster = LocalCloud.start(options, home.resolve("lib"));
