@@ -55,15 +55,16 @@ def train(stored: Stored, n: int, seed: int = 0) -> Cells:
     return Cells(centroids, time.perf_counter() - started)
 
 
-def configset(base: Path, target: Path, cells: Cells) -> Path:
-    """A copy of ``base`` whose image vector type declares the cells; returns ``target``."""
+def configset(base: Path, target: Path, cells: Cells, sketch_dimensions: int | None = None) -> Path:
+    """A copy of ``base`` whose image vector type declares the cells (and ``sketch_dimensions``,
+    when given, instead of the type's default); returns ``target``."""
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(base, target)
     product_cells.write(cells.centroids, target / "conf" / CELLS_FILE)
     schema = target / "conf" / "schema.xml"
     text, count = re.subn(
         rf'(<fieldType name="{VECTOR_TYPE}" class="io\.lookalike\.solr\.ImageVectorField" dimension="\d+")',
-        rf'\1 cells="{CELLS_FILE}"',
+        rf'\1 cells="{CELLS_FILE}"' + (f' sketchDimensions="{sketch_dimensions}"' if sketch_dimensions else ""),
         schema.read_text(),
     )
     if count != 1:

@@ -23,6 +23,8 @@ from bench.solr_bench import Core
 
 FILTERED = ("filter10", "filter1", "hybrid")
 BENCHCONF = "benchconf-"  # names the contenders of the visual core made from bench/configset
+SKETCH128 = "sketch128-"  # ... of the shipped visual core with a sketch of 128 components, not 256
+TWINS = (BENCHCONF, SKETCH128)  # the smallest N's second visual cores, measured in turns with the first
 
 
 @dataclass(frozen=True)

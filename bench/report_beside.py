@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.contenders import BENCHCONF
+from bench.contenders import BENCHCONF, SKETCH128
 from bench.exact import TYPES
 from bench.faiss_contenders import KINDS as FAISS_KINDS
 from bench.report_tables import p50_p95
@@ -84,6 +84,40 @@ def _side_by_side(r: dict) -> str:
         f" {len(ratios)} cells): more than {NOISE:.0%} slower through the shipped configset in {slower}, more"
         f" than {NOISE:.0%} faster in {faster}, within {NOISE:.0%} in {len(ratios) - slower - faster}. The"
         " ratio is the joint effect of the differences listed above; this run does not separate them.\n"
+    )
+
+
+def sketch(r: dict) -> str:
+    """The shipped visual core beside a twin whose sketch covers 128 components instead of 256."""
+    title = "## A sketch of 128 components beside the default 256\n"
+    point = next((p for p in r["points"] if any(k.startswith(SKETCH128) for k in p["cells"])), None)
+    if point is None:
+        return f"{title}\nNot measured in this run.\n"
+    rows, ratios = [], []
+    for name in sorted({k.split("/")[0][len(SKETCH128) :] for k in point["cells"] if k.startswith(SKETCH128)}):
+        for kind in TYPES:
+            default, smaller = cell(point, name, kind), cell(point, SKETCH128 + name, kind)
+            if default and smaller:
+                ratios.append(smaller["p50_ms"] / default["p50_ms"])
+                rows.append(f"| {name} | {kind} | {p50_p95(default)} | {p50_p95(smaller)} | {x(ratios[-1])} |")
+    sizes = {
+        k: point["index_bytes"][k]["total"] / point["n"] for k in ("visual", "sketch128") if k in point["index_bytes"]
+    }
+    mean = statistics.geometric_mean(ratios)
+    verdict = "slower" if mean > 1 + NOISE else "faster" if mean < 1 - NOISE else f"within {NOISE:.0%} of"
+    size = (
+        f" Index bytes per document: {sizes['visual']:,.0f} (256) and {sizes['sketch128']:,.0f} (128)."
+        if len(sizes) == 2
+        else ""
+    )
+    return (
+        f"{title}\nAt N = {point['n']:,}, a second shipped core whose `image_vector` type sets `sketchDimensions=128`"
+        " (one stage: the block of the first 128 components; the default 256 adds a second stage of the next 128),"
+        " same cells and documents, the two cores taking turns on each query. p50 / p95 ms (recall@10):\n\n"
+        "| contender | query | sketch 256 (default) | sketch 128 | 128 / 256 p50 |\n|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n\nOver {len(ratios)} cells the smaller sketch is {verdict} the default (geometric mean of the p50"
+        f" ratios {mean:.2f}x, from {min(ratios):.2f}x to {max(ratios):.2f}x).{size}\n"
     )
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 
-from bench.contenders import BENCHCONF
+from bench.contenders import TWINS
 from bench.exact import TYPES
 from bench.report_targets import cell, ratio
 
 # Contenders with a section of their own (bench/report_beside.py), not in the latency tables.
-BESIDE = ("faiss-", BENCHCONF)
+BESIDE = ("faiss-", *TWINS)
 INDEX_LABELS = {
     "visual": "ImageVectorField (doc values), shipped configset",
     "benchconf": "ImageVectorField (doc values), bench configset",
+    "sketch128": "ImageVectorField (doc values), shipped configset, 128-component sketch",
     "hnsw": "DenseVectorField (HNSW), bench configset",
 }
 

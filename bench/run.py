@@ -10,16 +10,19 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from bench import cells, contracts, embedder_bench, floor, linear, pca_quality, sync_bench
+from bench import cells, contracts, embedder_bench, floor, linear, pca_quality, profile, sync_bench
 from bench.contenders import (
     BENCHCONF,
+    SKETCH128,
+    TWINS,
     Case,
     Contender,
+    SolrSearch,
     cases,
     hnsw_contenders,
     measure,
@@ -35,7 +38,9 @@ from bench.solr_bench import CONFIGSET, CORES, SHIPPED_CONFIGSET, BenchSolr
 
 log = logging.getLogger(__name__)
 DIM = 1024
-DATA = Path(__file__).resolve().parent / "data"
+REPORT_FOLDER = Path(__file__).resolve().parent
+DATA = REPORT_FOLDER / "data"
+PROFILED = ("unfiltered", "filter1")  # the slowest exact type, and the one nearest the per-request floor
 
 
 @dataclass(frozen=True)
@@ -100,9 +105,10 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
             log.info("N=%d: cells, and the visual cores made anew with them", n)
             trained = cells.train(stored, n)
             point["coarse_cells"] = trained.summary()
-            kinds = {"visual": SHIPPED_CONFIGSET, **({"benchconf": CONFIGSET} if n == min(size.sizes) else {})}
-            for kind, base in kinds.items():
-                solr.create(kind, cells.configset(base, data / f"configset-{kind}", trained))
+            twins = {"benchconf": (CONFIGSET, None), "sketch128": (SHIPPED_CONFIGSET, 128)}
+            kinds = {"visual": (SHIPPED_CONFIGSET, None), **(twins if n == min(size.sizes) else {})}
+            for kind, (base, sketch) in kinds.items():
+                solr.create(kind, cells.configset(base, data / f"configset-{kind}", trained, sketch))
                 _index(solr, kind, stored, n, results)
             if "shipped_filters" not in results:
                 results["shipped_filters"] = _shipped_filters(solr, queries, max_dist)
@@ -110,7 +116,9 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
             point["settle_s"] = solr.settle()
             truths[n] = _measure_point(solr, stored, point, queries, max_dist, size)
             results["points"].append(point)
-            solr.drop("benchconf")
+            for twin in twins:
+                solr.drop(twin)
+        results["profiles"] = _profile(solr, queries, max_dist)
         _run_parts(solr, data, size, PARTS, results, (stored, queries))
     finally:
         solr.stop()
@@ -228,8 +236,9 @@ def _measure_point(
     truth = exact_topk(stored, n, queries, max_dist)
     count = point["coarse_cells"]["count"]
     contenders = visual_contenders(solr.url("visual"), CORES["visual"], cells.PROBES, count)
-    if solr.has("benchconf"):
-        contenders += visual_contenders(solr.url("benchconf"), CORES["benchconf"], cells.PROBES, count, BENCHCONF)
+    for twin, prefix in (("benchconf", BENCHCONF), ("sketch128", SKETCH128)):
+        if solr.has(twin):
+            contenders += visual_contenders(solr.url(twin), CORES[twin], cells.PROBES, count, prefix)
     if solr.count("hnsw") >= n:
         contenders += hnsw_contenders(solr.url("hnsw"), CORES["hnsw"])
     _measure_cells(point, contenders, stored, truth, queries, max_dist, size)
@@ -262,14 +271,34 @@ def _measure_cells(
 
         todo = cases(queries, kind, max_dist, rows_of)
         for contender in contenders:
-            if kind not in contender.kinds or contender.name.startswith(BENCHCONF):
+            if kind not in contender.kinds or contender.name.startswith(TWINS):
                 continue
-            # a visual contender and its twin on the bench configset's core take turns
-            group = [contender, *(c for c in contenders if c.name == BENCHCONF + contender.name)]
+            # a visual contender and its twins on the smallest N's other visual cores take turns
+            group = [contender, *(c for c in contenders if c.name in {t + contender.name for t in TWINS})]
             log.info("N=%d %s: %s", n, kind, " and ".join(c.name for c in group))
             for member, cell in zip(group, measure(group, todo, _scorer(stored, truth[kind]), size.cell_budget_s)):
                 point["cells"][f"{member.name}/{kind}"] = cell.summary()
                 point["contenders"][member.name] = member.what
+
+
+def _profile(solr: BenchSolr, queries: Queries, max_dist: float) -> dict:
+    """JFR recordings of Solr answering ``{!visual}`` of each PROFILED type at the largest N, on
+    queries jittered so that none repeats (a repeat would come from the queryResultCache)."""
+    search = SolrSearch(solr.url("visual"))
+    rng = np.random.default_rng(3)
+    profiles = {}
+    for kind in PROFILED:
+        base = cases(queries, kind, max_dist, lambda q: None)
+        todo = [
+            replace(case, vector=(case.vector + rng.normal(0, 1e-3, case.vector.shape)).astype(np.float32))
+            for _ in range(profile.MAX_REQUESTS // len(base) + 1)
+            for case in base
+        ]
+        log.info("profiling %s at N=%d", kind, solr.count("visual"))
+        profiles[kind] = profile.record(
+            solr.solr.pid(), lambda c: search(visual_request(c, CORES["visual"])), todo, REPORT_FOLDER, kind
+        )
+    return profiles
 
 
 def _scorer(stored: Stored, truth: Truth):

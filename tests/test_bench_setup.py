@@ -41,6 +41,11 @@ def test_cells_go_on_the_shipped_schemas_1024_d_type_only(tmp_path):
     assert types["image_vector"].get("cells") == cells.CELLS_FILE
     assert types["image_vector_2048"].get("cells") is None
     assert product_cells.read(target / "conf" / cells.CELLS_FILE).shape == (64, product_cells.CELL_DIMS)
+    assert types["image_vector"].get("sketchDimensions") is None  # the type's default
+    twin = cells.configset(SHIPPED_CONFIGSET, tmp_path / "sketch128", trained, sketch_dimensions=128)
+    twin_types = {t.get("name"): t for t in ET.parse(twin / "conf" / "schema.xml").getroot().iter("fieldType")}
+    assert twin_types["image_vector"].get("sketchDimensions") == "128"
+    assert twin_types["image_vector"].get("cells") == cells.CELLS_FILE
 
 
 def test_the_largest_default_cells_file_fits_a_zookeeper_node():
