@@ -79,7 +79,11 @@ RECOMMEND = options.json_schema(options.RECOMMEND_REQUEST)
 ATTRIBUTE = {"attribute": {**STR, "pattern": "^[a-z][a-z0-9_]{0,63}$"}, "value": STR}
 RESULTS = _obj(results={"type": "array", "items": _ref("Hit")}, facets=_ref("Facets"), total=INT)
 CLUSTERS = _obj(clusters={"type": "array", "items": _ref("Cluster")}, created_at=NULLABLE_STR, pca_version=NULLABLE_STR)
-GALLERY = _obj(session=STR, current=STR, gallery={"type": "array", "items": _ref("Hit")})
+GALLERY = _obj(
+    session=STR,
+    current={**NULLABLE_STR, "description": "the chosen product; null in a gallery before any choice"},
+    gallery={"type": "array", "items": _ref("Hit")},
+)
 TAGGED = _obj(field=STR, tagged=INT)
 ID_PATH = {"name": "id", "in": "path", "required": True, "schema": STR}
 
