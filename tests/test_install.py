@@ -33,6 +33,8 @@ EMBED_ONLY = ("tensorflow", "tensorboard", "keras", "tf_keras", "lookalike", "__
 def tracked_copy(target: Path) -> Path:
     """The checkout's tracked files, as a fresh clone has them, and the built jars (so that no
     Maven runs here); modification times are kept, so the jars stay newer than their sources."""
+    if not in_git_checkout():
+        pytest.skip("builds from the checkout's tracked files (git ls-files): this tree is no git checkout (an sdist?)")
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     built = [artifacts.PLUGIN_JAR, artifacts.LAUNCHER_JAR, artifacts.LAUNCHER_CLASSPATH]
     for path in [REPO / name for name in listed.decode().split("\0") if name] + built:
@@ -40,6 +42,15 @@ def tracked_copy(target: Path) -> Path:
             (target / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / path.relative_to(REPO))
     return target
+
+
+def in_git_checkout() -> bool:
+    """True when this tree is the top of a git work tree (an sdist unpacked inside another
+    repository is not)."""
+    if shutil.which("git") is None:
+        return False
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=REPO, capture_output=True, text=True)
+    return top.returncode == 0 and Path(top.stdout.strip()).resolve() == REPO
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +99,11 @@ def test_the_wheel_carries_the_solr_side_and_the_sdist_the_tests(built):
         members = {Path(*Path(n).parts[1:]).as_posix() for n in archive.getnames()}
     assert {"tests/conftest.py", "tests/helpers.py", "LICENSE", "solr-plugin/pom.xml", "setup.py"} <= members
     assert "solr-config/conf/schema.xml" in members and not any("/target/" in m for m in members)
+    # every tracked file but git's and CI's own: the tests read the bench, docker/ and compose files
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    tracked = {name for name in listed.decode().split("\0") if name and not name.startswith((".ci/", ".git"))}
+    assert tracked - members == set(), "tracked files the sdist lacks (MANIFEST.in)"
+    assert not any(m.startswith("bench/data/") for m in members)
 
 
 def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by_id(fresh, tmp_path):
@@ -173,15 +189,19 @@ def test_the_sdist_runs_its_own_tests(built, tmp_path):
     with tarfile.open(built[1]) as archive:
         archive.extractall(tmp_path, filter="data")
     tree = next(tmp_path.glob("lookalike-*"))
-    # The contract suite reads the configset and the golden vector examples from the sdist itself.
+    # The contract suite reads the configset and the golden vector examples and starts a Solr built
+    # from the sdist's own plugin sources; the bench set-up and the deployment files need no Solr;
+    # the install suite needs a git checkout, which an sdist is not, and says so.
+    suites = ["test_contract.py", "test_bench_setup.py", "test_deployment.py", "test_install.py"]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_contract.py"],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *(f"tests/{s}" for s in suites)],
         cwd=tree,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "this tree is no git checkout" in done.stdout, done.stdout[-2000:]
     probe = [sys.executable, "-c", "import embedder; print(embedder.__file__)"]
     imported = subprocess.run(probe, cwd=tree, capture_output=True, text=True, timeout=60).stdout.strip()
     assert imported.startswith(str(tree)), imported  # the sdist's own package was tested, not the checkout's
