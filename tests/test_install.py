@@ -106,7 +106,7 @@ def test_the_wheel_carries_the_solr_side_and_the_sdist_the_tests(built):
     assert not any(m.startswith("bench/data/") for m in members)
 
 
-def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by_id(fresh, tmp_path):
+def test_an_installed_wheel_without_tensorflow_runs_solr_and_all_but_embedding(fresh, tmp_path):
     assert run(fresh, "--version").stdout.strip() == f"lookalike {__version__}"
     python = str(fresh / "venv" / "bin" / "python")
     probe = subprocess.run([python, "-c", "import tensorflow"], capture_output=True, timeout=60)
@@ -127,10 +127,15 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by
         write_rows(tmp_path / "catalog.csv", rows)
         vectors = np.random.default_rng(5).gamma(0.5, 1.0, size=(30, 2048)).astype(np.float32)
         np.save(tmp_path / "vectors.npy", vectors)
-        solr = ["--solr", f"http://localhost:{port}/solr"]
+        solr_url = f"http://localhost:{port}/solr"
+        solr = ["--solr", solr_url]
         catalog, npy = str(tmp_path / "catalog.csv"), str(tmp_path / "vectors.npy")
-        indexed = run(fresh, *solr, "index", catalog, "--vectors", npy, "--no-progress", env=env)
+        own = tmp_path / "own-home"  # LOOKALIKE_HOME over the per-user directory: the report lands there
+        indexed = run(
+            fresh, *solr, "index", catalog, "--vectors", npy, "--no-progress", env={**env, "LOOKALIKE_HOME": str(own)}
+        )
         assert indexed.returncode == 0 and "added 30" in indexed.stdout, indexed.stderr
+        assert len(list((own / "reports").glob("index-*.jsonl"))) == 1 and not (home / "reports").exists()
         found = run(fresh, *solr, "search", "--id", "W03", "-k", "4", "--json", env=env)
         assert found.returncode == 0, found.stderr
         hits = [hit["id"] for hit in json.loads(found.stdout)]
@@ -147,11 +152,15 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by
         refused = run(fresh, *solr, "search", "--image", str(tmp_path / "x.jpg"), env=env)
         assert refused.returncode == 8 and "pip install 'lookalike[embed]'" in refused.stderr, refused.stderr
         assert refused.stderr.count("\n") == 1
+        write_rows(tmp_path / "images.csv", [{"id": "V01", "title": "to embed", "image": str(tmp_path / "x.jpg")}])
+        unembedded = run(fresh, *solr, "index", str(tmp_path / "images.csv"), "--no-progress", env=env)
+        assert unembedded.returncode == 8 and unembedded.stderr.count("\n") == 1, unembedded.stderr
+        assert "pip install 'lookalike[embed]'" in unembedded.stderr and "--vectors" in unembedded.stderr
         for command in (["tag", "style=plain", "--example", "W01", "-k", "2", "--yes"], ["cluster", "-k", "3"]):
             done = run(fresh, *solr, *command, env=env)
             assert done.returncode == 0, (command, done.stderr)  # no TensorFlow needed
 
-        http = str(free_port())  # the service: image searches answer 503 with the reason, the rest works
+        http = str(free_port())  # the service: embedding answers 503 with the reason, the rest works
         serve = [str(fresh / "venv" / "bin" / "lookalike"), *solr, "serve", "--port", http]
         log = tmp_path / "serve.log"
         with open(log, "wb") as out:
@@ -164,6 +173,23 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_answers_a_search_by
             image = {"image": ("x.jpg", (tmp_path / "x.jpg").read_bytes(), "image/jpeg")}
             no_model = requests.post(f"{url}/search", files=image, timeout=60)
             assert no_model.status_code == 503 and "lookalike[embed]" in no_model.json()["error"]
+            no_embedding = requests.post(f"{url}/embed", files=image, timeout=60)
+            assert no_embedding.status_code == 503 and no_embedding.json() == no_model.json()
+            assert "\n" not in no_embedding.json()["error"]
+
+            stored = requests.get(f"{solr_url}/products/get", params={"id": "W03", "fl": "image_vector"}, timeout=30)
+            vector = stored.json()["doc"]["image_vector"]  # base64, as the service also takes it
+            by_vector = requests.post(f"{url}/search", json={"vector": vector, "k": 5}, timeout=60).json()
+            assert [r["id"] for r in by_vector["results"]] == ["W03", *expected]
+            keywords = requests.post(f"{url}/search", json={"text": "7"}, timeout=60).json()
+            assert [r["id"] for r in keywords["results"]] == ["W07"] and keywords["total"] == 1
+            liked = requests.post(f"{url}/recommend", json={"like": ["W03"], "k": 4}, timeout=60).json()
+            assert [r["id"] for r in liked["results"]] == expected
+            start = requests.post(f"{url}/navigate/start", json={"size": 3}, timeout=60).json()
+            chosen = {"session": start["session"], "choose": start["gallery"][0]["id"]}
+            step = requests.post(f"{url}/navigate/step", json=chosen, timeout=60).json()
+            shown = [g["id"] for g in start["gallery"] + step["gallery"]]
+            assert len(start["gallery"]) == 3 and step["gallery"] and len(shown) == len(set(shown))
         finally:
             service.terminate()
             service.wait(timeout=60)
