@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 
 from embedder import errors, options
 from embedder.samples import query_image
-from embedder.service.openapi import SPEC
+from embedder.service.openapi import ERRORS, SPEC
 from tests.helpers import REPO, jpeg
 
 
@@ -29,6 +29,14 @@ def test_the_architecture_page_names_every_module_and_only_real_ones():
     modules = {str(p.relative_to(REPO / "embedder")) for p in (REPO / "embedder").glob("*.py")} - {"__init__.py"}
     assert modules - named == set(), "modules the architecture page does not place"
     assert {n for n in named if "/" not in n} - modules == set(), "modules it names that do not exist"
+
+
+def test_the_service_page_lists_every_error_status_the_api_declares():
+    text = (REPO / "docs" / "service.md").read_text()
+    section = text.split("\n## Errors\n")[1].split("\n## ")[0]
+    assert set(re.findall(r"(?:^- |, )(\d{3}) ", section, re.MULTILINE)) == set(ERRORS)
+    unavailable = next(item for item in section.split("\n- ") if item.startswith("503 "))
+    assert "Retry-After" in unavailable and "`embed` extra" in unavailable  # both causes of a 503
 
 
 def test_the_openapi_document_is_valid_and_declares_every_search_option_as_the_registry_does():

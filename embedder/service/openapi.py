@@ -13,6 +13,7 @@ from embedder.errors import (
     Forbidden,
     LookalikeError,
     NotFound,
+    NotInstalled,
     SolrFailed,
     SolrUnavailable,
     TooLarge,
@@ -34,20 +35,32 @@ def _obj(required: list[str] | None = None, **properties: dict) -> dict:
 
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 STRS = {"type": "array", "items": STR}
-ERRORS = {
-    str(error.status): {"description": (error.__doc__ or "").split("\n")[0], **_json(_ref("Error"))}
-    for error in (
-        BadInput,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        Conflict,
-        TooLarge,
-        SolrFailed,
-        SolrUnavailable,
-        LookalikeError,
-    )
-}
+
+
+def _errors(*classes: type[LookalikeError]) -> dict:
+    """The error answers by status, each described by its classes' docstrings (first paragraph)."""
+    answers: dict[str, dict] = {}
+    for error in classes:
+        summary = " ".join((error.__doc__ or "").split("\n\n")[0].split())
+        if str(error.status) in answers:
+            answers[str(error.status)]["description"] += f" Or: {summary}"
+        else:
+            answers[str(error.status)] = {"description": summary, **_json(_ref("Error"))}
+    return answers
+
+
+ERRORS = _errors(
+    BadInput,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    SolrFailed,
+    SolrUnavailable,
+    NotInstalled,  # 503 too: embedding without the `embed` extra
+    LookalikeError,
+)
 ERRORS["500"]["description"] = "our own bug: a generic message, the details are in the sidecar's log"
 
 
