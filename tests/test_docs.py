@@ -39,6 +39,11 @@ def test_the_service_page_lists_every_error_status_the_api_declares():
     assert "Retry-After" in unavailable and "`embed` extra" in unavailable  # both causes of a 503
 
 
+def test_the_readme_installs_from_the_checkout_or_a_built_wheel_not_from_pypi():
+    installs = re.findall(r"""^pip install ('[^']*'|"[^"]*"|\S+)""", (REPO / "README.md").read_text(), re.MULTILINE)
+    assert len(installs) >= 3 and all(arg.strip("'\"").startswith((".", "$(ls dist/")) for arg in installs), installs
+
+
 def test_the_openapi_document_is_valid_and_declares_every_search_option_as_the_registry_does():
     validate(SPEC)
     operations = [op for item in SPEC["paths"].values() for m, op in item.items() if m in ("get", "post", "delete")]
