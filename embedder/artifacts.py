@@ -134,15 +134,16 @@ def relative_path(coordinates: str) -> Path:
     return Path(*group.split("."), artifact, version, name)
 
 
-def fetch(coordinates: str, cache: Path) -> Path:
-    """One of Solr's jars: from the local Maven repository, the cache, or Maven Central."""
+def fetch(coordinates: str, cache: Path, repository: str = MAVEN_CENTRAL) -> Path:
+    """One of Solr's jars: from the local Maven repository, the cache, or ``repository`` (Maven
+    Central; another for the tests' loopback one)."""
     import requests  # not at import time: setup.py imports this module in a bare build environment
 
     relative = relative_path(coordinates)
     for place in (MAVEN_LOCAL / relative, cache / relative):
         if place.is_file():
             return place
-    url = f"{MAVEN_CENTRAL}/{relative.as_posix()}"
+    url = f"{repository.rstrip('/')}/{relative.as_posix()}"
     log.info("downloading %s", url)
     try:
         jar = requests.get(url, timeout=120)
@@ -150,8 +151,9 @@ def fetch(coordinates: str, cache: Path) -> Path:
         jar.raise_for_status()
         expected.raise_for_status()
     except requests.RequestException as error:
-        raise LocalSolrError(f"cannot download Solr's jar {coordinates} from {MAVEN_CENTRAL}: {error}") from None
-    if hashlib.sha1(jar.content).hexdigest() != expected.text.split()[0].strip().lower():
+        raise LocalSolrError(f"cannot download Solr's jar {coordinates} from {repository}: {error}") from None
+    published = (expected.text.split() or [""])[0].lower()  # "<hex>" or "<hex>  <file name>"
+    if hashlib.sha1(jar.content).hexdigest() != published:
         raise LocalSolrError(f"{url}: the download does not match its published SHA-1; try again")
     (cache / relative).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=(cache / relative).parent, delete=False) as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import select
@@ -121,6 +122,13 @@ def wait_for_progress(process: subprocess.Popen, at_least: int, total: int) -> s
         if counts and int(counts[-1]) >= at_least:
             return seen
     raise AssertionError(f"no progress past {at_least}:\n{seen[-2000:]}")
+
+
+def jpeg(image) -> bytes:
+    """A PIL image as JPEG bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
 
 
 def read_rows(catalog: Path) -> list[dict]:

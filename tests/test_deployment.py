@@ -22,6 +22,7 @@ import yaml
 
 from embedder import artifacts
 from embedder.config import ENVIRONMENT
+from embedder.service.openapi import SPEC
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -29,6 +30,7 @@ EMBEDDER_DOCKERFILE = REPO / "Dockerfile"
 SOLR_DOCKERFILE = REPO / "docker" / "solr.Dockerfile"
 INIT_SCRIPT = REPO / "docker" / "solr-init.sh"
 LOCK = REPO / "docker" / "embedder-constraints.txt"
+DEPLOYMENT_PAGE = REPO / "docs" / "deployment.md"
 PROFILES = ("cloud", "single", "index")
 
 SOLR_NODES = ("solr1", "solr2", "solr-single")
@@ -226,9 +228,14 @@ def test_long_running_services_have_health_checks(services):
     for name in SOLR_NODES:
         command = " ".join(services[name]["healthcheck"]["test"])
         assert re.search(r"localhost:8983/solr/admin/(info/(health|system)|ping)", command), name
+    # The sidecar's is readiness (Solr and the collection up), an endpoint the service declares,
+    # and the page's table says the same.
     command = " ".join(services["embedder"]["healthcheck"]["test"])
-    assert "127.0.0.1:8000/health" in command
+    probed = re.findall(r"http://127\.0\.0\.1:8000(/[\w/]*)", command)
+    assert probed == ["/health/ready"] and probed[0] in SPEC["paths"], command
     assert services["embedder"]["command"][services["embedder"]["command"].index("--port") + 1] == "8000"
+    row = next(line for line in DEPLOYMENT_PAGE.read_text().splitlines() if line.startswith("| `embedder` |"))
+    assert row.split("|")[-2].strip().startswith("`GET /health/ready`"), row
 
 
 def test_one_off_services_do_not_restart(services):

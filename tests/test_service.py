@@ -4,26 +4,18 @@ a 4xx with a message for every kind of bad input."""
 from __future__ import annotations
 
 import base64
-import io
 from collections import Counter
 
 import pytest
 import requests
-from PIL import Image
 
 from embedder import state
 from embedder.samples import query_image
-from tests.helpers import all_vectors
+from tests.helpers import all_vectors, jpeg
 
 
 def post(url: str, path: str, **kwargs) -> requests.Response:
     return requests.post(f"{url}{path}", timeout=120, **kwargs)
-
-
-def jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG")
-    return buffer.getvalue()
 
 
 def test_health_and_openapi_describe_the_service(service_url, demo_index):

@@ -13,6 +13,7 @@ from embedder.errors import (
     Forbidden,
     LookalikeError,
     NotFound,
+    NotInstalled,
     SolrFailed,
     SolrUnavailable,
     TooLarge,
@@ -34,20 +35,32 @@ def _obj(required: list[str] | None = None, **properties: dict) -> dict:
 
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 STRS = {"type": "array", "items": STR}
-ERRORS = {
-    str(error.status): {"description": (error.__doc__ or "").split("\n")[0], **_json(_ref("Error"))}
-    for error in (
-        BadInput,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        Conflict,
-        TooLarge,
-        SolrFailed,
-        SolrUnavailable,
-        LookalikeError,
-    )
-}
+
+
+def _errors(*classes: type[LookalikeError]) -> dict:
+    """The error answers by status, each described by its classes' docstrings (first paragraph)."""
+    answers: dict[str, dict] = {}
+    for error in classes:
+        summary = " ".join((error.__doc__ or "").split("\n\n")[0].split())
+        if str(error.status) in answers:
+            answers[str(error.status)]["description"] += f" Or: {summary}"
+        else:
+            answers[str(error.status)] = {"description": summary, **_json(_ref("Error"))}
+    return answers
+
+
+ERRORS = _errors(
+    BadInput,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    SolrFailed,
+    SolrUnavailable,
+    NotInstalled,  # 503 too: embedding without the `embed` extra
+    LookalikeError,
+)
 ERRORS["500"]["description"] = "our own bug: a generic message, the details are in the sidecar's log"
 
 
@@ -79,7 +92,11 @@ RECOMMEND = options.json_schema(options.RECOMMEND_REQUEST)
 ATTRIBUTE = {"attribute": {**STR, "pattern": "^[a-z][a-z0-9_]{0,63}$"}, "value": STR}
 RESULTS = _obj(results={"type": "array", "items": _ref("Hit")}, facets=_ref("Facets"), total=INT)
 CLUSTERS = _obj(clusters={"type": "array", "items": _ref("Cluster")}, created_at=NULLABLE_STR, pca_version=NULLABLE_STR)
-GALLERY = _obj(session=STR, current=STR, gallery={"type": "array", "items": _ref("Hit")})
+GALLERY = _obj(
+    session=STR,
+    current={**NULLABLE_STR, "description": "the chosen product; null in a gallery before any choice"},
+    gallery={"type": "array", "items": _ref("Hit")},
+)
 TAGGED = _obj(field=STR, tagged=INT)
 ID_PATH = {"name": "id", "in": "path", "required": True, "schema": STR}
 
