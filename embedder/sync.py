@@ -2,7 +2,7 @@
 
 A product remembers what the catalog last said of it: a hash of its catalog fields, the names
 of those fields, and the identity of its vector's source (embedder/sources.py: the bytes of a
-local image, the URL of a remote one, or the row of a vectors file).
+local image, the URL and HTTP validators of a remote one, or the row of a vectors file).
 A re-run compares each row with that, in one batched real-time get per batch, and:
 
 - a new id is **added** (embedded, then written whole);
