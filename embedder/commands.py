@@ -201,16 +201,9 @@ def untag(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def delete(args: argparse.Namespace, settings: Settings) -> int:
-    from embedder.solr import SolrIndex
+    from embedder.client import LookalikeClient
 
-    index = SolrIndex(settings.collection_url)
-    found = index.get(args.ids, fl="id")
-    missing = [i for i in args.ids if i not in found]
-    if missing:
-        raise errors.NotFound(f"no products with ids {missing[:10]}; nothing was deleted")
-    index.delete(args.ids)
-    index.commit()
-    print(f"deleted {len(args.ids)} products")
+    print(f"deleted {LookalikeClient.connect(settings).delete(args.ids)} products")
     return 0
 
 
