@@ -3,10 +3,12 @@ products can be read, deleted and untagged from the CLI and the service."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,6 +140,35 @@ def test_read_delete_and_untag_a_product_through_the_service(service_url, demo_i
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).json() == {"deleted": "SKU0060"}
     assert requests.get(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
+
+
+def test_a_products_update_changes_the_fields_it_sends_and_keeps_the_others(
+    index, extractor, catalog, tmp_path, local_solr
+):
+    from embedder.config import load_settings
+    from embedder.service import ServiceConfig, create_app
+
+    run(index, extractor, catalog, tmp_path)
+    tagging.apply(index, HAWAIIAN, ["SKU0001"])
+    before = index.get(["SKU0001"])["SKU0001"]
+    settings = load_settings(environ={}, solr_url=local_solr.url, home=tmp_path / "home", weights="none")
+    app = create_app(settings, ServiceConfig(), extractor=extractor).test_client()
+    photo = base64.b64encode(Path(before[contract.IMAGE_URL_FIELD]).read_bytes()).decode()
+    sent = {"id": "SKU0001", "image_base64": photo, "title": "Renamed shirt", "season": "summer"}
+    assert app.post("/products", json={"products": [sent]}).get_json() == {"indexed": ["SKU0001"], "failed": {}}
+    after = index.get(["SKU0001"])["SKU0001"]
+    assert after["title"] == "Renamed shirt" and after["attr_season"] == ["summer"]
+    for name in ("description", "brand", "category", "color", "price", "attributes", HAWAIIAN.field):
+        assert after[name] == before[name], f"{name} was not sent, and must be kept"
+    assert after[contract.VECTOR_FIELD] == before[contract.VECTOR_FIELD]  # the same photo: not re-embedded
+
+    summary, _ = run(index, extractor, catalog, tmp_path)  # for a sync, the catalog is the whole truth
+    assert (summary.counts["updated"], summary.counts["unchanged"]) == (1, 59)
+    synced = index.get(["SKU0001"])["SKU0001"]
+    assert {k: v for k, v in synced.items() if k != "_version_"} == {
+        k: v for k, v in before.items() if k != "_version_"
+    }
+    assert run(index, extractor, catalog, tmp_path)[0].counts["unchanged"] == 60
 
 
 def test_commands_default_to_the_collections_weights_and_refuse_others(index, extractor, catalog, tmp_path):
