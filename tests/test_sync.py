@@ -78,6 +78,28 @@ def test_an_edited_catalog_is_synced_and_every_tag_survives(index, extractor, ca
     assert all(after[i]["_version_"] == before[i]["_version_"] for i in unchanged), "an unchanged row was written"
 
 
+def test_a_photo_is_judged_by_its_bytes_not_by_its_path(index, extractor, catalog, tmp_path):
+    run(index, extractor, catalog, tmp_path)
+    before = snapshot(index)
+    images = catalog.parent / "images"
+    (images / "SKU0001.jpg").write_bytes((images / "SKU0010.jpg").read_bytes())  # new bytes, same path
+    (images / "SKU0002.jpg").rename(images / "moved-2.jpg")  # same bytes, new path
+    rows = read_rows(catalog)
+    rows[1]["image"] = "images/moved-2.jpg"
+    write_rows(catalog, rows)
+    summary, report = run(index, extractor, catalog, tmp_path)
+
+    assert summary.counts == {"added": 0, "re-embedded": 1, "updated": 1, "unchanged": 58, "deleted": 0, "failed": 0}
+    assert {r["id"]: r["status"] for r in report} == {"SKU0001": "re-embedded", "SKU0002": "updated"}
+    after = snapshot(index)
+    assert same_vector(after["SKU0001"], before["SKU0010"]) and not same_vector(after["SKU0001"], before["SKU0001"])
+    changed = {
+        k for k in {*before["SKU0002"], *after["SKU0002"]} if before["SKU0002"].get(k) != after["SKU0002"].get(k)
+    }
+    assert changed == {contract.IMAGE_URL_FIELD, contract.CATALOG_HASH_FIELD, "_version_"}  # the vector is kept
+    assert after["SKU0002"][contract.IMAGE_URL_FIELD] == str((images / "moved-2.jpg").resolve())
+
+
 def test_a_rerun_of_the_same_catalog_writes_nothing(index, extractor, catalog, tmp_path):
     run(index, extractor, catalog, tmp_path)
     before = snapshot(index)
