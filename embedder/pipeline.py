@@ -56,6 +56,7 @@ class IndexOptions:
 
 
 DELETE_GUARD = 0.2  # --delete-missing refuses to delete more than this share without --yes
+MAX_REPORTS_PER_SECOND = 1000
 # Changes the report lists (with failures and deletions); the added are only counted.
 CHANGE_REASONS = {
     sync.Change.REEMBEDDED: "its image changed, or it had a vector of another PCA model",
@@ -85,6 +86,22 @@ class IndexSummary:
 
 
 COUNTED = ("added", "re-embedded", "updated", "unchanged", "deleted", "failed")
+
+
+def new_report(directory: Path, stamp: str | None = None) -> Path:
+    """A report file of this run's own, ``index-STAMP.jsonl`` (STAMP: the time to the second),
+    else ``index-STAMP-2.jsonl``, ...: created exclusively, so two runs started in the same
+    second never write into one file."""
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in range(1, MAX_REPORTS_PER_SECOND + 1):
+        path = directory / f"index-{stamp}{'' if number == 1 else f'-{number}'}.jsonl"
+        try:
+            path.touch(exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise BadInput(f"{directory}: {MAX_REPORTS_PER_SECOND} reports of {stamp} already; pass --report FILE")
 
 
 class Indexer:

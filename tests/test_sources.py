@@ -5,6 +5,7 @@ the same sync, without TensorFlow."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -147,6 +148,9 @@ def test_a_remote_image_is_re_embedded_when_its_validators_change(index, extract
     assert index.get(["SKU0001"])["SKU0001"]["_version_"] == after["SKU0001"]["_version_"]
 
 
+SUMMARY = re.compile(r"added \d+, re-embedded \d+, updated \d+, unchanged \d+, deleted \d+, failed \d+")
+
+
 def cli(local_solr, home, *args: str) -> subprocess.CompletedProcess:
     probe = (
         "import sys; from embedder.cli import main; status = main(sys.argv[1:]); "
@@ -168,19 +172,24 @@ def test_a_vectors_file_is_indexed_and_synced_without_tensorflow(index, local_so
     done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
     assert done.returncode == 0 and done.stdout.strip().endswith("no tensorflow"), done.stderr
     assert "added 39" in done.stdout and "failed 1" in done.stdout
+    assert len(SUMMARY.findall(done.stdout + done.stderr)) == 1, "the summary is printed once"
     model = state.require_model(index)
     stored = index.get([r["id"] for r in rows], fl="id,image_vector,image_url")
     assert "V007" not in stored and len(stored) == 39 and not any("image_url" in d for d in stored.values())
     expected = model.reducer.transform(np.delete(vectors, 7, axis=0))
     got = np.stack([contract.decode_vector(stored[r["id"]]["image_vector"]) for r in rows if r["id"] != "V007"])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
-    report = [json.loads(line) for line in next((tmp_path / "reports").glob("*.jsonl")).read_text().splitlines()]
+    (first,) = (tmp_path / "reports").glob("*.jsonl")
+    report = [json.loads(line) for line in first.read_text().splitlines()]
     assert [(r["id"], r["status"]) for r in report] == [("V007", "failed")] and "component 100" in report[0]["reason"]
 
     vectors[7, 100], vectors[3] = 0.0, vectors[4]  # V007 fixed, V003 re-embedded elsewhere
     np.save(npy, vectors)
     done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
     assert done.returncode == 0 and "added 1, re-embedded 1, updated 0, unchanged 38" in done.stdout, done.stdout
+    (second,) = set((tmp_path / "reports").glob("*.jsonl")) - {first}  # each run keeps a report of its own
+    assert [json.loads(line)["id"] for line in second.read_text().splitlines()] == ["V003"]
+    assert [json.loads(line)["id"] for line in first.read_text().splitlines()] == ["V007"]
 
 
 @pytest.mark.parametrize(
