@@ -18,6 +18,7 @@ from embedder import contract, tagging
 from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
+from embedder.solr import SolrIndex
 from tests.helpers import indexer, read_rows, write_rows
 
 HAWAIIAN = tagging.Attribute("style", "hawaiian")
@@ -100,12 +101,30 @@ def test_a_photo_is_judged_by_its_bytes_not_by_its_path(index, extractor, catalo
     assert after["SKU0002"][contract.IMAGE_URL_FIELD] == str((images / "moved-2.jpg").resolve())
 
 
-def test_a_rerun_of_the_same_catalog_writes_nothing(index, extractor, catalog, tmp_path):
+class CountingIndex(SolrIndex):
+    """The real Solr adapter, recording every request it sends: (path, the ids of a real-time get)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def request(self, path, params=None, *, body=None, form=False):
+        ids = (params or {}).get("ids", "")
+        self.sent.append((path, ids.split(",") if ids else []))
+        return super().request(path, params, body=body, form=form)
+
+
+def test_a_rerun_of_the_same_catalog_writes_nothing_and_looks_up_once_per_batch(index, extractor, catalog, tmp_path):
     run(index, extractor, catalog, tmp_path)
     before = snapshot(index)
-    summary, report = run(index, extractor, catalog, tmp_path)
+    counting = CountingIndex(index.url)
+    summary, report = run(counting, extractor, catalog, tmp_path)  # batches of 16
     assert summary.counts["unchanged"] == 60 and sum(summary.counts.values()) == 60 and report == []
     assert {i: d["_version_"] for i, d in snapshot(index).items()} == {i: d["_version_"] for i, d in before.items()}
+    products = [(path, ids) for path, ids in counting.sent if path == "get" and not contract.is_reserved_id(ids[0])]
+    assert [len(ids) for _, ids in products] == [16, 16, 16, 12], "one batched lookup per batch of rows, none per row"
+    others = [path for path, ids in counting.sent if (path, ids) not in products]
+    assert len(others) <= 8 and others.count("update") == 1, others  # the schema, the model, the commit
 
 
 def test_deleting_more_than_a_fifth_needs_yes_and_refusing_changes_nothing(index, extractor, catalog, tmp_path):
