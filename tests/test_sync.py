@@ -127,6 +127,16 @@ def test_a_rerun_of_the_same_catalog_writes_nothing_and_looks_up_once_per_batch(
     assert len(others) <= 8 and others.count("update") == 1, others  # the schema, the model, the commit
 
 
+def test_a_row_without_an_id_fails_alone_with_a_report_line(index, extractor, catalog, tmp_path):
+    rows = read_rows(catalog)
+    rows.insert(3, {**rows[3], "id": ""})  # CSV line 5, after the header and three rows
+    write_rows(catalog, rows)
+    summary, report = run(index, extractor, catalog, tmp_path)
+    assert summary.counts == {"added": 60, "re-embedded": 0, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 1}
+    assert report == [{"id": "", "line": 5, "status": "failed", "reason": "line 5: id and image are required"}]
+    assert index.count() == 60
+
+
 def test_deleting_more_than_a_fifth_needs_yes_and_refusing_changes_nothing(index, extractor, catalog, tmp_path):
     run(index, extractor, catalog, tmp_path)
     before = snapshot(index)
