@@ -192,6 +192,27 @@ def test_a_vectors_file_is_indexed_and_synced_without_tensorflow(index, local_so
     assert [json.loads(line)["id"] for line in first.read_text().splitlines()] == ["V007"]
 
 
+def test_with_vectors_an_image_column_is_kept_for_display(index, extractor, local_solr, tmp_path):
+    from embedder.config import load_settings
+    from embedder.service import ServiceConfig, create_app
+
+    catalog = generate_catalog(tmp_path / "catalog")
+    rows = read_rows(catalog)[:20]
+    write_rows(catalog, rows)
+    npy = tmp_path / "vectors.npy"
+    np.save(npy, np.random.default_rng(5).gamma(0.5, 1.0, size=(20, contract.RAW_DIMENSION)).astype(np.float32))
+    options = IndexOptions(progress=False, report_path=tmp_path / "r.jsonl", vectors=npy)
+    assert indexer(index, extractor, options).run(catalog).counts["added"] == 20
+    stored = index.get([r["id"] for r in rows], fl="id,image_url,image_hash")
+    for r in rows:
+        assert stored[r["id"]]["image_url"] == str((catalog.parent / r["image"]).resolve())
+        assert stored[r["id"]]["image_hash"].startswith("vector:")  # judged by the vector, not the image
+    settings = load_settings(environ={}, solr_url=local_solr.url, home=tmp_path / "home", weights="none")
+    page = create_app(settings, ServiceConfig(), extractor=extractor).test_client()
+    shown = page.get("/products/SKU0003/image")  # served from the catalog's directory, as for images
+    assert shown.status_code == 200 and shown.data == (catalog.parent / rows[2]["image"]).read_bytes()
+
+
 @pytest.mark.parametrize(
     "array, problem",
     [
