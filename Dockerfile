@@ -45,9 +45,10 @@ COPY --from=build /opt/lookalike /opt/lookalike
 RUN lookalike --help >/dev/null \
  && python -c "import embedder.service, embedder.cli, embedder.web"
 
-# State of the running process: the Keras cache (a volume in docker-compose.yml) and the local
-# state directory; created here so a fresh named volume inherits the lookalike user's ownership.
-RUN mkdir -p /home/lookalike/.keras/models /home/lookalike/state /home/lookalike/reports \
+# State of the running process: the Keras cache and the home (LOOKALIKE_HOME: reports, the
+# embedding cache, uploads), both volumes in docker-compose.yml; created here so a fresh named
+# volume inherits the lookalike user's ownership.
+RUN mkdir -p /home/lookalike/.keras/models /home/lookalike/state \
  && chown -R lookalike:lookalike /home/lookalike
 ENV LOOKALIKE_HOME=/home/lookalike/state \
     LOOKALIKE_SOLR_URL=http://solr:8983/solr

@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--report",
         type=Path,
-        help="where every row that changed or failed is listed (default HOME/reports/index-TIME.jsonl)",
+        help="where every row that changed or failed is listed, overwritten (default: a new "
+        "HOME/reports/index-TIME.jsonl per run)",
     )
     index.add_argument(
         "--vectors",

@@ -1,11 +1,14 @@
 """The Python client: visual search by image, product id, examples or vector, with keywords,
-filters, facets, paging and k.
+filters, facets, paging and k; and reading, deleting and untagging products.
 
 It builds the ``{!visual}`` query so users never hand-write local parameters::
 
     client = LookalikeClient.connect()            # settings from LOOKALIKE_* variables
     for hit in client.search(image="shirt.jpg", text="cotton", fq=["category:shirts"], k=5):
         print(hit.id, hit.distance, hit.fields["title"])
+    client.get("SKU0001")                         # a Hit with its fields, or None
+    client.untag("style", "hawaiian", ["SKU0001"])  # ids=None: from every product that has it
+    client.delete(["SKU0002"])
 
 The options of a search are declared once, in ``embedder.options.SEARCH``.
 """
@@ -13,6 +16,7 @@ The options of a search are declared once, in ``embedder.options.SEARCH``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +24,7 @@ import numpy as np
 
 from embedder import contract, escaping, options, querysyntax
 from embedder.config import Settings, load_settings
-from embedder.errors import BadInput
+from embedder.errors import BadInput, NotFound
 from embedder.runtime import EmbeddingRuntime
 from embedder.solr import SolrIndex
 
@@ -219,6 +223,30 @@ class LookalikeClient:
         left out), within any keywords, filters and facets (see docs/features.md)."""
         exclude = [*values.pop("exclude", ()), *like, *unlike]
         return self.run(Query(like=list(like), unlike=list(unlike), exclude=exclude, **values))
+
+    def get(self, product_id: str) -> Hit | None:
+        """The product with this id (its fields as a search shows them), or None."""
+        doc = None if contract.is_reserved_id(product_id) else self.index.get([product_id]).get(product_id)
+        return None if doc is None else Hit.of_document(product_id, doc)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Deletes these products and commits; deletes nothing when an id is unknown (NotFound)
+        or names one of the collection's own documents (BadInput)."""
+        ids = list(dict.fromkeys(ids))
+        found = self.index.get(ids, fl=contract.ID_FIELD)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"no products with ids {missing[:10]}; nothing was deleted")
+        self.index.delete(ids)
+        self.index.commit()
+        return len(ids)
+
+    def untag(self, name: str, value: str, ids: Sequence[str] | None = None) -> int:
+        """Removes the tag ``name=value`` from these products, or with ``ids=None`` from every
+        product that has it; returns how many had it (``tagging.remove``)."""
+        from embedder import tagging  # tagging builds on this module
+
+        return tagging.remove(self.index, tagging.Attribute(name, value), ids)
 
     def run(self, query: Query) -> Page:
         if (query.id or query.like or query.weights) and not query.model:

@@ -7,7 +7,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections.abc import Sequence
 
 from embedder import errors, options
@@ -53,7 +52,7 @@ def solr(args: argparse.Namespace, settings: Settings) -> int:
 
 def index(args: argparse.Namespace, settings: Settings) -> int:
     from embedder import upgrade
-    from embedder.pipeline import IndexOptions
+    from embedder.pipeline import IndexOptions, new_report
     from embedder.runtime import EmbeddingRuntime
     from embedder.solr import SolrIndex
 
@@ -63,7 +62,7 @@ def index(args: argparse.Namespace, settings: Settings) -> int:
         refit=args.refit,
         pca_path=args.pca,
         shard=args.shard,
-        report_path=args.report or settings.home / "reports" / f"index-{time.strftime('%Y%m%d-%H%M%S')}.jsonl",
+        report_path=args.report or new_report(settings.home / "reports"),
         progress=not args.no_progress,
         renames=tuple(args.renames),
         delete_missing=args.delete_missing,
@@ -201,16 +200,9 @@ def untag(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def delete(args: argparse.Namespace, settings: Settings) -> int:
-    from embedder.solr import SolrIndex
+    from embedder.client import LookalikeClient
 
-    index = SolrIndex(settings.collection_url)
-    found = index.get(args.ids, fl="id")
-    missing = [i for i in args.ids if i not in found]
-    if missing:
-        raise errors.NotFound(f"no products with ids {missing[:10]}; nothing was deleted")
-    index.delete(args.ids)
-    index.commit()
-    print(f"deleted {len(args.ids)} products")
+    print(f"deleted {LookalikeClient.connect(settings).delete(args.ids)} products")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Fetching images by URL, safely: http(s) only, one deadline for the whole fetch, a size cap, and
-never an address inside the network (loopback, private, link-local, ...) unless explicitly
-allowed, checked again on every redirect.
+"""Fetching images by URL, or only their validators (a HEAD: has the image changed?), safely:
+http(s) only, one deadline for the whole fetch, a size cap, and never an address inside the
+network (loopback, private, link-local, ...) unless explicitly allowed, checked again on every
+redirect.
 
 Pinning: each hop's host is resolved once, every address it answers is checked, and the socket is
 connected to exactly those checked addresses. The HTTP client never looks the name up again, so a
@@ -52,23 +53,52 @@ def fetch_image(
     must go to the address that was checked."""
     session = session or requests.Session()
     with _Deadline(timeout) as deadline:
-        for _ in range(MAX_REDIRECTS + 1):
-            hop = _check_url(url, allow_private)
-            addresses = _resolve(hop, deadline)
+        url, response = _follow("GET", url, allow_private, session, deadline)
+        with response:
+            if response.status_code != 200:
+                raise FetchError(f"{url}: HTTP {response.status_code}")
+            return _read_capped(response, url, max_bytes, deadline)
+
+
+def fetch_validators(
+    url: str, *, timeout: float = 10.0, allow_private: bool = False, session: requests.Session | None = None
+) -> str:
+    """What says whether the image at ``url`` changed, without fetching it: the ETag of a HEAD
+    request (checked, pinned and bounded as ``fetch_image``), else its Last-Modified; "" when
+    the host gives neither or does not answer HEAD (405, 501)."""
+    session = session or requests.Session()
+    with _Deadline(timeout) as deadline:
+        url, response = _follow("HEAD", url, allow_private, session, deadline)
+        with response:
+            if response.status_code in (405, 501):
+                return ""
+            if response.status_code != 200:
+                raise FetchError(f"{url}: HTTP {response.status_code}")
+            if response.headers.get("etag"):
+                return "etag " + response.headers["etag"]
+            modified = response.headers.get("last-modified")
+            return "last-modified " + modified if modified else ""
+
+
+def _follow(
+    method: str, url: str, allow_private: bool, session: requests.Session, deadline: _Deadline
+) -> tuple[str, requests.Response]:
+    """The first answer to ``method`` that is not a redirect, and the URL that gave it; every
+    hop is checked and pinned again. The caller closes the response."""
+    for _ in range(MAX_REDIRECTS + 1):
+        hop = _check_url(url, allow_private)
+        addresses = _resolve(hop, deadline)
+        try:
+            response = _send(session, method, hop.target, addresses, deadline)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+            raise deadline.failure(url, str(error)) from error
+        if not response.is_redirect:
+            return url, response
+        with response:
             try:
-                response = _get(session, hop.target, addresses, deadline)
-            except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-                raise deadline.failure(url, str(error)) from error
-            with response:
-                if response.is_redirect:
-                    try:
-                        url = urljoin(url, response.headers["location"])
-                    except ValueError as error:
-                        raise FetchError(f"{url}: redirects to a URL that is not valid ({error})") from None
-                    continue
-                if response.status_code != 200:
-                    raise FetchError(f"{url}: HTTP {response.status_code}")
-                return _read_capped(response, url, max_bytes, deadline)
+                url = urljoin(url, response.headers["location"])
+            except ValueError as error:
+                raise FetchError(f"{url}: redirects to a URL that is not valid ({error})") from None
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
@@ -206,8 +236,10 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
-def _get(session: requests.Session, url: str, addresses: list[tuple], deadline: _Deadline) -> requests.Response:
-    request = session.prepare_request(requests.Request("GET", url))
+def _send(
+    session: requests.Session, method: str, url: str, addresses: list[tuple], deadline: _Deadline
+) -> requests.Response:
+    request = session.prepare_request(requests.Request(method, url))
     verify = session.verify
     if verify is True and session.trust_env:  # a CA bundle named in the environment, as requests reads it
         verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True

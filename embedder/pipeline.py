@@ -56,6 +56,7 @@ class IndexOptions:
 
 
 DELETE_GUARD = 0.2  # --delete-missing refuses to delete more than this share without --yes
+MAX_REPORTS_PER_SECOND = 1000
 # Changes the report lists (with failures and deletions); the added are only counted.
 CHANGE_REASONS = {
     sync.Change.REEMBEDDED: "its image changed, or it had a vector of another PCA model",
@@ -85,6 +86,22 @@ class IndexSummary:
 
 
 COUNTED = ("added", "re-embedded", "updated", "unchanged", "deleted", "failed")
+
+
+def new_report(directory: Path, stamp: str | None = None) -> Path:
+    """A report file of this run's own, ``index-STAMP.jsonl`` (STAMP: the time to the second),
+    else ``index-STAMP-2.jsonl``, ...: created exclusively, so two runs started in the same
+    second never write into one file."""
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in range(1, MAX_REPORTS_PER_SECOND + 1):
+        path = directory / f"index-{stamp}{'' if number == 1 else f'-{number}'}.jsonl"
+        try:
+            path.touch(exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise BadInput(f"{directory}: {MAX_REPORTS_PER_SECOND} reports of {stamp} already; pass --report FILE")
 
 
 class Indexer:
@@ -163,8 +180,10 @@ class Indexer:
         cached: dict[str, np.ndarray],
         summary: IndexSummary,
         report: TextIO,
+        partial: bool = False,
     ) -> list[str]:
-        """Syncs one batch; returns the ids of the rows that failed."""
+        """Syncs one batch (``partial``: rows of only the fields to change); returns the ids of
+        the rows that failed."""
 
         def note(row: CatalogRow, status: str, reason: str) -> None:
             report.write(json.dumps({"id": row.id, "line": row.line, "status": status, "reason": reason}) + "\n")
@@ -172,7 +191,7 @@ class Indexer:
         failed = {row.id: row.error for row in batch if row.error}
         good = [row for row in batch if not row.error]
         stored = self.index.get([r.id for r in good], fl=sync.REMEMBERED)
-        plans, unreadable = sync.plan(good, stored, reducer.version, self.source.identity)
+        plans, unreadable = sync.plan(good, stored, reducer.version, self.source.identity, partial)
         failed |= unreadable
         embed = [p for p in plans if p.needs_vector]
         vectors, errors = self._embed([p.row for p in embed], cached)
@@ -195,11 +214,12 @@ class Indexer:
 
     def index_rows(self, rows: list[CatalogRow]) -> tuple[list[str], dict[str, str]]:
         """Indexes (or updates) a few products now, with the collection's stored model, through
-        the same path as the batch job; returns the ids indexed and the reasons of failures."""
+        the same path as the batch job; an existing product keeps the catalog fields a row leaves
+        out. Returns the ids indexed and the reasons of failures."""
         model = state.require_model(self.index)
         check_model(model, self.index.schema_info(), self.runtime.extractor_name())
         report = io.StringIO()
-        failed = self._index_batch(rows, model.reducer, {}, IndexSummary(), report)
+        failed = self._index_batch(rows, model.reducer, {}, IndexSummary(), report, partial=True)
         self.index.commit()
         reasons = {r["id"]: r["reason"] for r in map(json.loads, report.getvalue().splitlines()) if r["id"] in failed}
         return [r.id for r in rows if r.id not in reasons], reasons

@@ -20,7 +20,7 @@ from embedder import contract
 from embedder.cache import EmbeddingCache
 from embedder.catalog import CatalogRow
 from embedder.errors import BadInput
-from embedder.fetch import FetchError, fetch_image
+from embedder.fetch import FetchError, fetch_image, fetch_validators
 from embedder.runtime import EmbeddingRuntime
 
 Vectors = tuple[list[np.ndarray | None], dict[str, str]]  # in row order (None: failed), reasons by id
@@ -46,9 +46,13 @@ class ImageSource:
         self.allow_private_urls = allow_private_urls  # a merchant's catalog may use internal hosts
 
     def identity(self, row: CatalogRow) -> str:
-        """The bytes of a local image; the URL of a remote one (its bytes are fetched only to embed)."""
+        """The bytes of a local image; the URL of a remote one and its HTTP validators (ETag, else
+        Last-Modified, from a HEAD: its bytes are fetched only to embed), or the URL alone when
+        the host gives none."""
         if _is_url(row.image):
-            return "url:" + hashlib.sha256(row.image.encode("utf-8")).hexdigest()[:16]
+            validators = fetch_validators(row.image, allow_private=self.allow_private_urls)
+            named = f"{row.image} {validators}" if validators else row.image
+            return "url:" + hashlib.sha256(named.encode("utf-8")).hexdigest()[:16]
         return "sha256:" + _file_digest(row.image)[:16]
 
     def vectors(self, rows: list[CatalogRow]) -> Vectors:

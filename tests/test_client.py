@@ -1,13 +1,14 @@
-"""The client's query building, and visual search over HTTP against a brute-force reference."""
+"""The client's query building, visual search over HTTP against a brute-force reference, and
+reading, untagging and deleting products."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from embedder import contract
+from embedder import contract, state, tagging
 from embedder.client import LookalikeClient, Query
-from embedder.errors import BadInput
+from embedder.errors import BadInput, NotFound
 from embedder.solr import SolrIndex
 
 DIM = contract.DEFAULT_DIMENSION
@@ -193,3 +194,27 @@ def test_indexing_a_wrong_length_vector_is_refused_and_names_the_field(index):
     with pytest.raises(BadInput, match="image_vector"):
         index.add([{"id": "BAD", contract.VECTOR_FIELD: contract.encode_vector(np.ones(3))}])
     assert index.get(["BAD"]) == {}
+
+
+def test_products_are_read_untagged_and_deleted_through_the_client(index, random_products, tmp_path):
+    client = LookalikeClient(index)
+    state.record_catalog_directory(index, tmp_path)  # one of the collection's own documents
+    tagging.apply(index, tagging.Attribute("style", "hawaiian"), ["R001", "R002", "R003"])
+    hit = client.get("R001")
+    assert hit.id == "R001" and hit.distance is None and contract.VECTOR_FIELD not in hit.fields
+    assert hit.fields["title"] == "product 1 cotton" and hit.fields["tag_style"] == ["hawaiian"]
+    assert client.get("NOPE") is None and client.get(contract.CATALOGS_DOC_ID) is None
+
+    assert client.untag("style", "hawaiian", ["R001"]) == 1
+    assert [d["id"] for d in index.stream("id", fq=['tag_style:"hawaiian"'])] == ["R002", "R003"]
+    assert client.untag("style", "hawaiian") == 2 and index.count(['tag_style:"hawaiian"']) == 0
+    assert client.get("R002").fields["title"] == "product 2 linen"  # the rest of the product is kept
+
+    with pytest.raises(NotFound, match="NOPE"):
+        client.delete(["R004", "NOPE"])
+    assert client.get("R004") is not None  # nothing was deleted
+    assert client.delete(["R004", "R005", "R004"]) == 2
+    assert client.get("R004") is None and client.get("R005") is None and index.count() == 299
+    with pytest.raises(BadInput, match="own documents"):
+        client.delete([contract.CATALOGS_DOC_ID])
+    assert index.get([contract.CATALOGS_DOC_ID])

@@ -433,10 +433,17 @@ def test_indexing_job_runs_only_when_asked(services):
     assert indexer["command"][:2] == ["index", "/catalog/${LOOKALIKE_CATALOG_FILE:-catalog.csv}"]
     catalog = volume_mounts(indexer)["/catalog"]
     assert catalog.startswith("${LOOKALIKE_CATALOG_DIR:-./")  # a bind mount of a host directory
-    report = indexer["command"][indexer["command"].index("--report") + 1]
-    assert report.startswith("/home/lookalike/reports/")
-    assert volume_mounts(indexer)["/home/lookalike/reports"] == "index-reports"
-    assert indexer["working_dir"] == "/home/lookalike/reports"  # writable, for a custom command
+    assert "--report" not in indexer["command"]  # a fixed file would be overwritten by every run
+
+
+def test_the_home_outlives_the_containers_in_a_named_volume(compose, services):
+    text = EMBEDDER_DOCKERFILE.read_text()
+    home = re.search(r"LOOKALIKE_HOME=(\S+)", text).group(1)
+    assert re.search(rf"mkdir -p [^\n]*{re.escape(home)}\b", text)  # so a new volume gets the user's ownership
+    for name in ("embedder", "indexer"):  # uploads; a report per run and the embeddings
+        assert "LOOKALIKE_HOME" not in environment(services[name]), f"{name}: the image's home is the volume's"
+        assert volume_mounts(services[name]).get(home) == "lookalike-home", f"{name} must keep {home} in a volume"
+    assert "lookalike-home" in compose["volumes"]
 
 
 def test_embedder_environment_uses_the_documented_settings(services):

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 import embedder.fetch as fetch
-from embedder.fetch import FetchError, fetch_image
+from embedder.fetch import FetchError, fetch_image, fetch_validators
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,9 @@ def test_non_http_schemes_are_refused(url):
         fetch_image(url)
 
 
+MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
+
+
 @pytest.fixture
 def server():
     class Handler(BaseHTTPRequestHandler):
@@ -61,6 +64,21 @@ def server():
                 self.end_headers()
                 self.wfile.write(b"abc")
 
+        def do_HEAD(self):  # noqa: N802
+            if self.path == "/no-head":
+                self.send_response(405)
+            elif self.path == "/gone":
+                self.send_response(404)
+            else:
+                self.send_response(200)
+                headers = {
+                    "/etag": {"ETag": '"v2"', "Last-Modified": MODIFIED},
+                    "/modified": {"Last-Modified": MODIFIED},
+                }
+                for name, value in headers.get(self.path, {}).items():
+                    self.send_header(name, value)
+            self.end_headers()
+
         def log_message(self, *args):
             pass
 
@@ -75,6 +93,17 @@ def test_allowed_private_fetch_and_size_cap(server):
     assert fetch_image(f"{server}/ok", allow_private=True) == b"abc"
     with pytest.raises(FetchError, match="limit"):
         fetch_image(f"{server}/big", allow_private=True, max_bytes=1000)
+
+
+def test_validators_are_the_etag_else_last_modified_else_none(server):
+    assert fetch_validators(f"{server}/etag", allow_private=True) == 'etag "v2"'
+    assert fetch_validators(f"{server}/modified", allow_private=True) == f"last-modified {MODIFIED}"
+    assert fetch_validators(f"{server}/plain", allow_private=True) == ""
+    assert fetch_validators(f"{server}/no-head", allow_private=True) == ""  # a host that only answers GET
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch_validators(f"{server}/gone", allow_private=True)
+    with pytest.raises(FetchError, match="inside the network"):
+        fetch_validators(f"{server}/etag")  # the same checks as a fetch
 
 
 def test_a_redirect_is_checked_again(server, monkeypatch):

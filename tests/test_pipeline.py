@@ -10,7 +10,7 @@ import pytest
 from embedder import contract, state, upgrade
 from embedder.client import LookalikeClient
 from embedder.errors import Conflict
-from embedder.pipeline import IndexOptions
+from embedder.pipeline import IndexOptions, new_report
 from embedder.reduce import PCAReducer
 from embedder.runtime import EmbeddingRuntime
 from embedder.samples import generate_catalog
@@ -149,3 +149,13 @@ def test_other_weights_than_the_collections_are_refused(index, extractor, catalo
     other = FeatureExtractor.load("none", seed=1)
     with pytest.raises(ModelMismatch, match="--refit"):
         indexer(index, other, options(tmp_path)).run(catalog)
+
+
+def test_two_runs_in_one_second_get_a_report_each(tmp_path):
+    first, second, third = (new_report(tmp_path / "reports", "20250102-030405") for _ in range(3))
+    assert [p.name for p in (first, second, third)] == [
+        "index-20250102-030405.jsonl",
+        "index-20250102-030405-2.jsonl",
+        "index-20250102-030405-3.jsonl",
+    ]
+    assert set((tmp_path / "reports").iterdir()) == {first, second, third}

@@ -1,11 +1,15 @@
-"""Where the vectors come from: embeddings kept on disk survive an interrupted run, and a vectors
-file made elsewhere is indexed through the same sync, without TensorFlow."""
+"""Where the vectors come from: embeddings kept on disk survive an interrupted run, a remote
+image is judged by its URL and validators, and a vectors file made elsewhere is indexed through
+the same sync, without TensorFlow."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 import pytest
@@ -14,8 +18,9 @@ from embedder import contract, pipeline, state
 from embedder.cache import EmbeddingCache
 from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
+from embedder.runtime import EmbeddingRuntime
 from embedder.samples import generate_catalog
-from tests.helpers import index_snapshot, indexer, write_rows
+from tests.helpers import index_snapshot, indexer, read_rows, write_rows
 
 
 class CountingCache(EmbeddingCache):
@@ -72,6 +77,80 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path):
         cache.get("../../etc/passwd")
 
 
+class PhotoHost:
+    """An image host on 127.0.0.1: ``photos`` maps a path to its ETag (None: no validator) and
+    bytes, changed by the test; ``fetched`` lists the paths whose bytes were asked for (GET)."""
+
+    def __init__(self) -> None:
+        self.photos: dict[str, tuple[str | None, bytes]] = {}
+        self.fetched: list[str] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self):  # noqa: N802 (http.server's naming)
+                self.answer()
+
+            def do_GET(self):  # noqa: N802
+                host.fetched.append(self.path)
+                self.answer()
+                self.wfile.write(host.photos[self.path][1])
+
+            def answer(self):
+                etag, data = host.photos[self.path]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                if etag:
+                    self.send_header("ETag", etag)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def photo_host():
+    host = PhotoHost()
+    threading.Thread(target=host.server.serve_forever, daemon=True).start()
+    yield host
+    host.server.shutdown()
+    host.server.server_close()
+
+
+def test_a_remote_image_is_re_embedded_when_its_validators_change(index, extractor, tmp_path, photo_host):
+    catalog = generate_catalog(tmp_path / "catalog")
+    rows = read_rows(catalog)[:6]
+    photo = {r["id"]: (catalog.parent / r["image"]).read_bytes() for r in read_rows(catalog)}
+    for r in rows:  # SKU0006's host gives no validator: it is judged by its URL alone
+        photo_host.photos[f"/{r['id']}.jpg"] = (None if r["id"] == "SKU0006" else f'"{r["id"]}-v1"', photo[r["id"]])
+    write_rows(catalog, [{**r, "image": f"{photo_host.url}/{r['id']}.jpg"} for r in rows])
+    options = IndexOptions(batch_size=4, progress=False, report_path=tmp_path / "r.jsonl")
+    assert indexer(index, extractor, options).run(catalog).counts["added"] == 6
+    before = index.get([r["id"] for r in rows])
+
+    photo_host.photos["/SKU0001.jpg"] = ('"SKU0001-v2"', photo["SKU0010"])  # a new photo at the same URL
+    photo_host.photos["/SKU0006.jpg"] = (None, photo["SKU0011"])  # unseen: nothing says it changed
+    photo_host.fetched.clear()
+    summary = indexer(index, extractor, options).run(catalog)
+    assert (summary.counts["re-embedded"], summary.counts["unchanged"]) == (1, 5)
+    assert photo_host.fetched == ["/SKU0001.jpg"], "only the changed photo is downloaded"
+    after = index.get([r["id"] for r in rows])
+    expected, _ = EmbeddingRuntime(index, extractor=extractor).embed(photo["SKU0010"])
+    got = contract.decode_vector(after["SKU0001"][contract.VECTOR_FIELD])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+    assert all(after[i]["_version_"] == before[i]["_version_"] for i in before if i != "SKU0001")
+
+    photo_host.fetched.clear()
+    summary = indexer(index, extractor, options).run(catalog)  # the same validators: nothing to do
+    assert summary.counts["unchanged"] == 6 and photo_host.fetched == []
+    assert index.get(["SKU0001"])["SKU0001"]["_version_"] == after["SKU0001"]["_version_"]
+
+
+SUMMARY = re.compile(r"added \d+, re-embedded \d+, updated \d+, unchanged \d+, deleted \d+, failed \d+")
+
+
 def cli(local_solr, home, *args: str) -> subprocess.CompletedProcess:
     probe = (
         "import sys; from embedder.cli import main; status = main(sys.argv[1:]); "
@@ -93,19 +172,45 @@ def test_a_vectors_file_is_indexed_and_synced_without_tensorflow(index, local_so
     done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
     assert done.returncode == 0 and done.stdout.strip().endswith("no tensorflow"), done.stderr
     assert "added 39" in done.stdout and "failed 1" in done.stdout
+    assert len(SUMMARY.findall(done.stdout + done.stderr)) == 1, "the summary is printed once"
     model = state.require_model(index)
     stored = index.get([r["id"] for r in rows], fl="id,image_vector,image_url")
     assert "V007" not in stored and len(stored) == 39 and not any("image_url" in d for d in stored.values())
     expected = model.reducer.transform(np.delete(vectors, 7, axis=0))
     got = np.stack([contract.decode_vector(stored[r["id"]]["image_vector"]) for r in rows if r["id"] != "V007"])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
-    report = [json.loads(line) for line in next((tmp_path / "reports").glob("*.jsonl")).read_text().splitlines()]
+    (first,) = (tmp_path / "reports").glob("*.jsonl")
+    report = [json.loads(line) for line in first.read_text().splitlines()]
     assert [(r["id"], r["status"]) for r in report] == [("V007", "failed")] and "component 100" in report[0]["reason"]
 
     vectors[7, 100], vectors[3] = 0.0, vectors[4]  # V007 fixed, V003 re-embedded elsewhere
     np.save(npy, vectors)
     done = cli(local_solr, tmp_path, "index", str(catalog), "--vectors", str(npy), "--no-progress")
     assert done.returncode == 0 and "added 1, re-embedded 1, updated 0, unchanged 38" in done.stdout, done.stdout
+    (second,) = set((tmp_path / "reports").glob("*.jsonl")) - {first}  # each run keeps a report of its own
+    assert [json.loads(line)["id"] for line in second.read_text().splitlines()] == ["V003"]
+    assert [json.loads(line)["id"] for line in first.read_text().splitlines()] == ["V007"]
+
+
+def test_with_vectors_an_image_column_is_kept_for_display(index, extractor, local_solr, tmp_path):
+    from embedder.config import load_settings
+    from embedder.service import ServiceConfig, create_app
+
+    catalog = generate_catalog(tmp_path / "catalog")
+    rows = read_rows(catalog)[:20]
+    write_rows(catalog, rows)
+    npy = tmp_path / "vectors.npy"
+    np.save(npy, np.random.default_rng(5).gamma(0.5, 1.0, size=(20, contract.RAW_DIMENSION)).astype(np.float32))
+    options = IndexOptions(progress=False, report_path=tmp_path / "r.jsonl", vectors=npy)
+    assert indexer(index, extractor, options).run(catalog).counts["added"] == 20
+    stored = index.get([r["id"] for r in rows], fl="id,image_url,image_hash")
+    for r in rows:
+        assert stored[r["id"]]["image_url"] == str((catalog.parent / r["image"]).resolve())
+        assert stored[r["id"]]["image_hash"].startswith("vector:")  # judged by the vector, not the image
+    settings = load_settings(environ={}, solr_url=local_solr.url, home=tmp_path / "home", weights="none")
+    page = create_app(settings, ServiceConfig(), extractor=extractor).test_client()
+    shown = page.get("/products/SKU0003/image")  # served from the catalog's directory, as for images
+    assert shown.status_code == 200 and shown.data == (catalog.parent / rows[2]["image"]).read_bytes()
 
 
 @pytest.mark.parametrize(

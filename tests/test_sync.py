@@ -3,10 +3,12 @@ products can be read, deleted and untagged from the CLI and the service."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from embedder import contract, tagging
 from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
+from embedder.solr import SolrIndex
 from tests.helpers import indexer, read_rows, write_rows
 
 HAWAIIAN = tagging.Attribute("style", "hawaiian")
@@ -76,12 +79,62 @@ def test_an_edited_catalog_is_synced_and_every_tag_survives(index, extractor, ca
     assert all(after[i]["_version_"] == before[i]["_version_"] for i in unchanged), "an unchanged row was written"
 
 
-def test_a_rerun_of_the_same_catalog_writes_nothing(index, extractor, catalog, tmp_path):
+def test_a_photo_is_judged_by_its_bytes_not_by_its_path(index, extractor, catalog, tmp_path):
     run(index, extractor, catalog, tmp_path)
     before = snapshot(index)
+    images = catalog.parent / "images"
+    (images / "SKU0001.jpg").write_bytes((images / "SKU0010.jpg").read_bytes())  # new bytes, same path
+    (images / "SKU0002.jpg").rename(images / "moved-2.jpg")  # same bytes, new path
+    rows = read_rows(catalog)
+    rows[1]["image"] = "images/moved-2.jpg"
+    write_rows(catalog, rows)
     summary, report = run(index, extractor, catalog, tmp_path)
+
+    assert summary.counts == {"added": 0, "re-embedded": 1, "updated": 1, "unchanged": 58, "deleted": 0, "failed": 0}
+    assert {r["id"]: r["status"] for r in report} == {"SKU0001": "re-embedded", "SKU0002": "updated"}
+    after = snapshot(index)
+    assert same_vector(after["SKU0001"], before["SKU0010"]) and not same_vector(after["SKU0001"], before["SKU0001"])
+    changed = {
+        k for k in {*before["SKU0002"], *after["SKU0002"]} if before["SKU0002"].get(k) != after["SKU0002"].get(k)
+    }
+    assert changed == {contract.IMAGE_URL_FIELD, contract.CATALOG_HASH_FIELD, "_version_"}  # the vector is kept
+    assert after["SKU0002"][contract.IMAGE_URL_FIELD] == str((images / "moved-2.jpg").resolve())
+
+
+class CountingIndex(SolrIndex):
+    """The real Solr adapter, recording every request it sends: (path, the ids of a real-time get)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def request(self, path, params=None, *, body=None, form=False):
+        ids = (params or {}).get("ids", "")
+        self.sent.append((path, ids.split(",") if ids else []))
+        return super().request(path, params, body=body, form=form)
+
+
+def test_a_rerun_of_the_same_catalog_writes_nothing_and_looks_up_once_per_batch(index, extractor, catalog, tmp_path):
+    run(index, extractor, catalog, tmp_path)
+    before = snapshot(index)
+    counting = CountingIndex(index.url)
+    summary, report = run(counting, extractor, catalog, tmp_path)  # batches of 16
     assert summary.counts["unchanged"] == 60 and sum(summary.counts.values()) == 60 and report == []
     assert {i: d["_version_"] for i, d in snapshot(index).items()} == {i: d["_version_"] for i, d in before.items()}
+    products = [(path, ids) for path, ids in counting.sent if path == "get" and not contract.is_reserved_id(ids[0])]
+    assert [len(ids) for _, ids in products] == [16, 16, 16, 12], "one batched lookup per batch of rows, none per row"
+    others = [path for path, ids in counting.sent if (path, ids) not in products]
+    assert len(others) <= 8 and others.count("update") == 1, others  # the schema, the model, the commit
+
+
+def test_a_row_without_an_id_fails_alone_with_a_report_line(index, extractor, catalog, tmp_path):
+    rows = read_rows(catalog)
+    rows.insert(3, {**rows[3], "id": ""})  # CSV line 5, after the header and three rows
+    write_rows(catalog, rows)
+    summary, report = run(index, extractor, catalog, tmp_path)
+    assert summary.counts == {"added": 60, "re-embedded": 0, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 1}
+    assert report == [{"id": "", "line": 5, "status": "failed", "reason": "line 5: id and image are required"}]
+    assert index.count() == 60
 
 
 def test_deleting_more_than_a_fifth_needs_yes_and_refusing_changes_nothing(index, extractor, catalog, tmp_path):
@@ -138,6 +191,35 @@ def test_read_delete_and_untag_a_product_through_the_service(service_url, demo_i
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).json() == {"deleted": "SKU0060"}
     assert requests.get(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
     assert requests.delete(f"{service_url}/products/SKU0060", timeout=30).status_code == 404
+
+
+def test_a_products_update_changes_the_fields_it_sends_and_keeps_the_others(
+    index, extractor, catalog, tmp_path, local_solr
+):
+    from embedder.config import load_settings
+    from embedder.service import ServiceConfig, create_app
+
+    run(index, extractor, catalog, tmp_path)
+    tagging.apply(index, HAWAIIAN, ["SKU0001"])
+    before = index.get(["SKU0001"])["SKU0001"]
+    settings = load_settings(environ={}, solr_url=local_solr.url, home=tmp_path / "home", weights="none")
+    app = create_app(settings, ServiceConfig(), extractor=extractor).test_client()
+    photo = base64.b64encode(Path(before[contract.IMAGE_URL_FIELD]).read_bytes()).decode()
+    sent = {"id": "SKU0001", "image_base64": photo, "title": "Renamed shirt", "season": "summer"}
+    assert app.post("/products", json={"products": [sent]}).get_json() == {"indexed": ["SKU0001"], "failed": {}}
+    after = index.get(["SKU0001"])["SKU0001"]
+    assert after["title"] == "Renamed shirt" and after["attr_season"] == ["summer"]
+    for name in ("description", "brand", "category", "color", "price", "attributes", HAWAIIAN.field):
+        assert after[name] == before[name], f"{name} was not sent, and must be kept"
+    assert after[contract.VECTOR_FIELD] == before[contract.VECTOR_FIELD]  # the same photo: not re-embedded
+
+    summary, _ = run(index, extractor, catalog, tmp_path)  # for a sync, the catalog is the whole truth
+    assert (summary.counts["updated"], summary.counts["unchanged"]) == (1, 59)
+    synced = index.get(["SKU0001"])["SKU0001"]
+    assert {k: v for k, v in synced.items() if k != "_version_"} == {
+        k: v for k, v in before.items() if k != "_version_"
+    }
+    assert run(index, extractor, catalog, tmp_path)[0].counts["unchanged"] == 60
 
 
 def test_commands_default_to_the_collections_weights_and_refuse_others(index, extractor, catalog, tmp_path):

@@ -129,20 +129,18 @@ def _with_image(record: object, s) -> tuple[dict, Path | None]:
 
 @blueprint.get("/products/<path:product_id>")
 def get_product(product_id: str):
-    doc = services().index.get([product_id], fl="*").get(product_id)
-    if doc is None or contract.is_reserved_id(product_id):
+    hit = services().client.get(product_id)
+    if hit is None:
         raise NotFound(f"no product with id {product_id!r}")
-    return jsonify(hit_json(Hit.of_document(product_id, doc)))
+    return jsonify(hit_json(hit))
 
 
 @blueprint.delete("/products/<path:product_id>")
 @writes
 def delete_product(product_id: str):
-    s = services()
-    if contract.is_reserved_id(product_id) or not s.index.get([product_id], fl="id"):
+    if contract.is_reserved_id(product_id):  # no product: a 404 like any other unknown id
         raise NotFound(f"no product with id {product_id!r}")
-    s.index.delete([product_id])
-    s.index.commit()
+    services().client.delete([product_id])
     return jsonify({"deleted": product_id})
 
 

@@ -145,7 +145,7 @@ SPEC = {
             _obj(**UPLOAD, **{k: v for k, v in SEARCH.items() if k != "vector"}),
         ),
         "/products": _post(
-            "Index or update a few products now",
+            "Index a few products now, or update the fields sent of existing ones (the others are kept)",
             _obj(
                 ["products"],
                 products={
