@@ -26,6 +26,15 @@ public abstract class AbstractVisualTestCase extends SolrTestCaseJ4 {
     return (Map<String, Object>) Utils.fromJSONString(h.query(req(withWt)));
   }
 
+  /** The whole vectors the test core's visual queries have read so far (see VectorReads). */
+  static long vectorsRead() {
+    return h.getCore()
+        .getSolrMetricsContext()
+        .getMetricRegistry()
+        .counter("QUERY.visual." + VectorReads.METRIC)
+        .getCount();
+  }
+
   /** Request parameters from several name-value arrays. */
   static String[] concat(String[]... parts) {
     List<String> all = new ArrayList<>();

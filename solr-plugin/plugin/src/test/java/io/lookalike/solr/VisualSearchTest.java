@@ -222,14 +222,6 @@ public class VisualSearchTest extends AbstractVisualTestCase {
     assertEquals(before + VECTORS.get("vec64").size(), vectorsRead());
   }
 
-  private static long vectorsRead() {
-    return h.getCore()
-        .getSolrMetricsContext()
-        .getMetricRegistry()
-        .counter("QUERY.visual." + VectorReads.METRIC)
-        .getCount();
-  }
-
   /**
    * Sorted by a field, the visual query still only matches within maxDist; Lucene's competitive
    * iterator lets it skip documents that cannot enter the page, never one that can.
