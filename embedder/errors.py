@@ -106,6 +106,6 @@ EXIT_CODES = {
     Conflict.exit_code: "the collection is not ready for this (e.g. no PCA model yet, or another one)",
     SolrUnavailable.exit_code: "Solr is unavailable: re-run later, the work resumes",
     SolrFailed.exit_code: "Solr failed",
-    NotInstalled.exit_code: "needs an optional package: the message says which (pip install 'lookalike[embed]')",
+    NotInstalled.exit_code: "needs an optional package: the message says which (e.g. the embed extra)",
     INTERRUPTED_EXIT_CODE: "interrupted (what was written is kept; re-run to resume)",
 }

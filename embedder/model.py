@@ -246,7 +246,8 @@ def _import_keras() -> Any:
         import keras
     except ImportError:  # the base install is the client, the CLI and the service without TensorFlow
         raise NotInstalled(
-            "embedding images needs TensorFlow, which is not installed: pip install 'lookalike[embed]' "
+            "embedding images needs TensorFlow, which is not installed: install the embed extra (pip install "
+            "'.[embed]' in a checkout, or the wheel's file name followed by [embed]) "
             "(searches by id, vector or keywords, tagging by ids, clusters and --vectors work without it)"
         ) from None
     return keras

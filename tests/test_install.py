@@ -150,12 +150,12 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_all_but_embedding(f
 
         (tmp_path / "x.jpg").write_bytes(b"\xff\xd8")
         refused = run(fresh, *solr, "search", "--image", str(tmp_path / "x.jpg"), env=env)
-        assert refused.returncode == 8 and "pip install 'lookalike[embed]'" in refused.stderr, refused.stderr
+        assert refused.returncode == 8 and "install the embed extra" in refused.stderr, refused.stderr
         assert refused.stderr.count("\n") == 1
         write_rows(tmp_path / "images.csv", [{"id": "V01", "title": "to embed", "image": str(tmp_path / "x.jpg")}])
         unembedded = run(fresh, *solr, "index", str(tmp_path / "images.csv"), "--no-progress", env=env)
         assert unembedded.returncode == 8 and unembedded.stderr.count("\n") == 1, unembedded.stderr
-        assert "pip install 'lookalike[embed]'" in unembedded.stderr and "--vectors" in unembedded.stderr
+        assert "install the embed extra" in unembedded.stderr and "--vectors" in unembedded.stderr
         for command in (["tag", "style=plain", "--example", "W01", "-k", "2", "--yes"], ["cluster", "-k", "3"]):
             done = run(fresh, *solr, *command, env=env)
             assert done.returncode == 0, (command, done.stderr)  # no TensorFlow needed
@@ -172,7 +172,7 @@ def test_an_installed_wheel_without_tensorflow_runs_solr_and_all_but_embedding(f
             assert [r["id"] for r in by_id.json()["results"]] == expected
             image = {"image": ("x.jpg", (tmp_path / "x.jpg").read_bytes(), "image/jpeg")}
             no_model = requests.post(f"{url}/search", files=image, timeout=60)
-            assert no_model.status_code == 503 and "lookalike[embed]" in no_model.json()["error"]
+            assert no_model.status_code == 503 and "install the embed extra" in no_model.json()["error"]
             no_embedding = requests.post(f"{url}/embed", files=image, timeout=60)
             assert no_embedding.status_code == 503 and no_embedding.json() == no_model.json()
             assert "\n" not in no_embedding.json()["error"]
