@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
+from pathlib import Path
 
+import pytest
 import requests
 from PIL import Image
 
 from embedder import contract, tagging
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
-from tests.helpers import index_snapshot, indexer
+from tests.helpers import free_port, index_snapshot, indexer
+from tests.test_seams_service import post, sidecar
 
 SOLR_REFUSED = "Solr refused the request"  # our adapter's words for Solr's 400 (Solr's own wording may change)
 
@@ -63,6 +67,18 @@ def test_a_thousand_ids_travel_in_post_bodies(index):
     assert index.count([f'{big.field}:"big"']) == 1000  # tags have a field of their own: tag_batch
 
 
+@pytest.mark.parametrize("solr", ["without a PCA model", "not listening"])
+def test_a_products_request_that_fails_as_a_whole_leaves_no_upload(index, local_solr, extractor, tmp_path, solr):
+    # The emptied collection has no PCA model: the pipeline refuses (409) after the uploads are written.
+    solr_url = local_solr.url if solr == "without a PCA model" else f"http://127.0.0.1:{free_port()}/solr"
+    products = [{"id": f"W{i}", "image_base64": jpeg(color)} for i, color in enumerate(("red", "blue"))]
+    with sidecar(solr_url, tmp_path, extractor) as (_, url):
+        answer = post(url, "/products", json={"products": products})
+    assert answer.status_code == (409 if solr == "without a PCA model" else 503), answer.text
+    uploads = tmp_path / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
 def test_each_product_of_a_request_lands_or_fails_alone(service_url, demo_index, local_solr):
     good = {"title": "fine", "image_base64": jpeg("red")}
     products = [
@@ -85,13 +101,40 @@ def test_each_product_of_a_request_lands_or_fails_alone(service_url, demo_index,
     demo_index.commit()
 
 
-def test_a_refused_upload_leaves_no_file_behind(service_url, demo_index, demo_snapshot, tmp_path):
+def uploaded(home: Path) -> set[str]:
+    return {path.name for path in (home / "uploads").glob("*")}
+
+
+def test_a_refused_upload_leaves_no_file_behind(service_url, service_home, demo_index, demo_snapshot):
+    before = uploaded(service_home)
     bad = {"products": [{"id": "U1", "image_base64": base64.b64encode(b"GIF89a broken").decode()}]}
     answer = requests.post(f"{service_url}/products", json=bad, timeout=60)
     assert answer.status_code == 400 and "uploaded image" in answer.json()["failed"]["U1"]
     assert "/uploads/" not in answer.text
+    assert uploaded(service_home) == before
     health = requests.get(f"{service_url}/health", timeout=30).json()
     assert health["documents"] == 60 and index_snapshot(demo_index) == demo_snapshot
+
+
+def test_a_failing_product_never_removes_the_image_another_product_shows(service_url, service_home, demo_index):
+    shared, fresh, lost = jpeg("teal"), jpeg("olive"), jpeg("navy")
+    first = requests.post(
+        f"{service_url}/products", json={"products": [{"id": "S1", "image_base64": shared}]}, timeout=120
+    )
+    assert first.json()["indexed"] == ["S1"], first.text
+    before = uploaded(service_home)
+    products = [
+        {"id": "S2", "image_base64": shared, "weight_f": "abc"},  # S1's bytes, refused by Solr
+        {"id": "S3", "image_base64": fresh},
+        {"id": "S4", "image_base64": lost, "weight_f": "abc"},
+    ]
+    second = requests.post(f"{service_url}/products", json={"products": products}, timeout=120).json()
+    assert second["indexed"] == ["S3"] and set(second["failed"]) == {"S2", "S4"}, second
+    image = requests.get(f"{service_url}/products/S1/image", timeout=30)
+    assert image.status_code == 200 and image.content == base64.b64decode(shared)
+    assert uploaded(service_home) - before == {hashlib.sha256(base64.b64decode(fresh)).hexdigest()[:32]}
+    demo_index.delete(["S1", "S3"])
+    demo_index.commit()
 
 
 def test_deep_json_is_a_400_not_a_crash(service_url):
