@@ -154,3 +154,57 @@ def test_a_navigation_session_survives_a_bad_step(service_url, demo_index):
     good = requests.post(f"{service_url}/navigate/step", json=step, timeout=60)
     assert good.status_code == 200 and len(good.json()["gallery"]) == 4
     assert contract.MODEL_DOC_ID not in {h["id"] for h in good.json()["gallery"]}
+
+
+LONGEST = "L" * contract.MAX_ID_LENGTH
+TAG = {"attribute": "idlimit", "value": "x"}
+ID = "<id>"  # where each route's body takes the id
+ID_ROUTES = [
+    ("/search", {"id": ID}, "id:"),
+    ("/search", {"like": [ID]}, "like:"),
+    ("/search", {"like": ["SKU0002"], "unlike": [ID]}, "unlike:"),
+    ("/search", {"exclude": [ID]}, "exclude:"),
+    ("/recommend", {"like": [ID]}, "like:"),
+    ("/navigate/start", {"size": 3, "choose": ID}, "choose:"),
+    ("/navigate/start", {"size": 3, "choose": "SKU0002", "reject": [ID]}, "reject:"),
+    ("/navigate/step", {"choose": ID}, "choose:"),  # in a session of its own
+    ("/tag/preview", {**TAG, "example_ids": [ID]}, "example_ids:"),
+    ("/tag/preview", {**TAG, "example_ids": ["SKU0002"], "accepted_ids": [ID]}, "accepted_ids:"),
+    ("/tag/preview", {**TAG, "example_ids": ["SKU0002"], "rejected_ids": [ID]}, "rejected_ids:"),
+    ("/tag/apply", {**TAG, "ids": [ID]}, "ids:"),
+    ("/tag/remove", {**TAG, "ids": [ID]}, "ids:"),
+    ("/products", {"products": [{"id": ID, "image_base64": jpeg("maroon")}]}, "id: over 512 characters"),  # its reason
+]
+
+
+def with_id(template: object, product_id: str) -> object:
+    if isinstance(template, dict):
+        return {key: with_id(value, product_id) for key, value in template.items()}
+    if isinstance(template, list):
+        return [with_id(value, product_id) for value in template]
+    return product_id if template == ID else template
+
+
+@pytest.fixture
+def longest_id(demo_index):
+    """A product whose id is as long as ids may be: SKU0001 under another id."""
+    copy = {k: v for k, v in demo_index.get(["SKU0001"], fl="*")["SKU0001"].items() if k != "_version_"}
+    demo_index.add([{**copy, "id": LONGEST}])
+    demo_index.commit()
+    yield LONGEST
+    demo_index.delete([LONGEST])
+    demo_index.commit()
+
+
+@pytest.mark.parametrize("path, template, named", ID_ROUTES, ids=[f"{p} {n}" for p, _, n in ID_ROUTES])
+def test_one_id_length_limit_holds_wherever_ids_are_taken(service_url, longest_id, path, template, named):
+    for product_id, status in ((longest_id, 200), (longest_id + "L", 400)):
+        body = with_id(template, product_id)
+        if path == "/navigate/step":
+            start = requests.post(f"{service_url}/navigate/start", json={"size": 3}, timeout=60)
+            body["session"] = start.json()["session"]
+        answer = requests.post(f"{service_url}{path}", json=body, timeout=120)
+        assert answer.status_code == status, (len(product_id), answer.text[:500])
+        if status == 400:
+            error = answer.json()["error"]
+            assert error.startswith(named) or error.endswith(named), error[:300]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from flask import request
 from werkzeug.datastructures import FileStorage
 
-from embedder import options, querysyntax
+from embedder import contract, options, querysyntax
 from embedder.errors import BadInput
 from embedder.fetch import fetch_image
 from embedder.options import Option
@@ -92,8 +92,16 @@ class Payload:
     def text(self, name: str, max_length: int = 1000) -> str | None:
         return Option(name, "string", "", max_length=max_length).parse(self._value(name))
 
-    def strings(self, name: str, max_items: int = 100) -> list[str]:
-        return list(Option(name, "strings", "", default=(), max_length=max_items).parse(self._list(name)))
+    def strings(self, name: str, max_items: int = 100, item_length: int | None = None) -> list[str]:
+        option = Option(name, "strings", "", default=(), max_length=max_items, item_length=item_length)
+        return list(option.parse(self._list(name)))
+
+    def ids(self, name: str, max_items: int = 100) -> list[str]:
+        """Product ids, each of at most ``contract.MAX_ID_LENGTH`` characters, as everywhere."""
+        return self.strings(name, max_items, contract.MAX_ID_LENGTH)
+
+    def id(self, name: str) -> str | None:
+        return self.text(name, contract.MAX_ID_LENGTH)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         return Option(name, "integer", "", default=default, minimum=low, maximum=high).parse(self._value(name))
