@@ -10,7 +10,9 @@ import io
 import logging
 import re
 import shutil
+import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from waitress.server import create_server
 from embedder import cells, contract
 from embedder.artifacts import CONFIGSET
 from embedder.config import load_settings
+from embedder.errors import BadInput
 from embedder.samples import query_image
 from embedder.service import ServiceConfig, create_app
 from embedder.solr import SolrIndex
@@ -179,14 +182,39 @@ ANY_SOLR_ROUTE = [
 ]
 
 
+@contextlib.contextmanager
+def solr_stand_in(kind: str):
+    """The URL of a Solr that is not listening, or of one that accepts connections and never
+    answers, as a Solr does while it starts (the kernel completes the handshakes: nothing reads)."""
+    if kind == "not listening":
+        yield f"http://127.0.0.1:{free_port()}/solr"
+        return
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/solr"
+
+
+@pytest.mark.parametrize("solr", ["not listening", "silent"])
 @pytest.mark.parametrize("method, path, body", ANY_SOLR_ROUTE)
-def test_solr_not_listening_is_a_503_with_retry_after(extractor, tmp_path, method, path, body):
-    with sidecar(f"http://127.0.0.1:{free_port()}/solr", tmp_path, extractor) as (_, url):
+def test_solr_down_or_starting_is_a_quick_503_with_retry_after(extractor, tmp_path, method, path, body, solr):
+    with solr_stand_in(solr) as solr_url, sidecar(solr_url, tmp_path, extractor) as (_, url):
+        started = time.monotonic()
         response = call(method, url, path, json=body)
+        took = time.monotonic() - started
     assert response.status_code == 503, response.text
     assert "not reachable" in response.json()["error"]
+    # The read time-out is 1.5 s; the bound leaves room for a slow machine, far below the 30 s of a write.
+    assert took < 10, f"{took:.1f} s"
     if path != "/health":  # /health reports, it is not an error answer
         assert int(response.headers["Retry-After"]) > 0
+
+
+def test_the_read_timeout_is_a_setting_of_positive_seconds(tmp_path):
+    environ = {"LOOKALIKE_SOLR_READ_TIMEOUT": "4", "LOOKALIKE_HOME": str(tmp_path)}
+    app = create_app(load_settings(environ=environ), ServiceConfig(), extractor=None)
+    assert app.extensions["lookalike"].index.read_timeout == 4.0
+    for bad in ("0", "-1", "soon", "inf", "nan"):
+        with pytest.raises(BadInput, match="LOOKALIKE_SOLR_READ_TIMEOUT must be a positive number"):
+            load_settings(environ={"LOOKALIKE_SOLR_READ_TIMEOUT": bad})
 
 
 def test_a_collection_that_does_not_exist_is_not_found(local_solr, extractor, tmp_path):

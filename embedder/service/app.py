@@ -45,7 +45,7 @@ class Services:
     def __init__(self, settings: Settings, config: ServiceConfig, extractor=None) -> None:
         self.settings = settings
         self.config = config
-        self.index = SolrIndex(settings.collection_url, timeout=30)
+        self.index = SolrIndex(settings.collection_url, timeout=30, read_timeout=settings.solr_read_timeout)
         self.runtime = EmbeddingRuntime(self.index, settings.weights, extractor)
         self.client = LookalikeClient(self.index, self.runtime)
         self.navigator = Navigator(self.client)
