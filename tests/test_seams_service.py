@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
 import logging
 import re
@@ -47,9 +48,9 @@ def jpeg_base64(category: str = "bag", color: str = "red", pattern: str = "solid
 
 
 @contextlib.contextmanager
-def sidecar(solr_url: str, home, extractor, collection: str | None = None):
+def sidecar(solr_url: str, home, extractor, collection: str | None = None, weights: str = "none"):
     """A sidecar of this test's own (waitress on a free loopback port): (app, base URL)."""
-    settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights="none")
+    settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights=weights)
     app = create_app(settings, ServiceConfig(), extractor=extractor)
     # poll(), not select(): a socket closed under the loop is then skipped, not an EBADF; the
     # loop ends when the last connection is closed (see call)
@@ -215,6 +216,23 @@ def test_the_read_timeout_is_a_setting_of_positive_seconds(tmp_path):
     for bad in ("0", "-1", "soon", "inf", "nan"):
         with pytest.raises(BadInput, match="LOOKALIKE_SOLR_READ_TIMEOUT must be a positive number"):
             load_settings(environ={"LOOKALIKE_SOLR_READ_TIMEOUT": bad})
+
+
+@pytest.mark.parametrize("solr", ["up", "not listening"])
+def test_health_names_a_weights_file_by_its_hash_and_shows_no_server_path(
+    demo_index, local_solr, extractor, tmp_path, solr
+):
+    weights = tmp_path / "weights" / "tuned.weights.h5"  # never loaded: the sidecar is given its extractor
+    weights.parent.mkdir()
+    weights.write_bytes(b"stand-in weights")
+    solr_url = local_solr.url if solr == "up" else f"http://127.0.0.1:{free_port()}/solr"
+    with sidecar(solr_url, tmp_path / "home", extractor, weights=str(weights)) as (_, url):
+        answers = {path: call("GET", url, path) for path in ("/health", "/health/ready", "/health/live")}
+    assert answers["/health"].status_code == (200 if solr == "up" else 503)
+    assert answers["/health"].json()["weights"] == "file:" + hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    for path, answer in answers.items():
+        for secret in (str(tmp_path), "tuned.weights"):
+            assert secret not in answer.text, (path, answer.text)
 
 
 def test_a_collection_that_does_not_exist_is_not_found(local_solr, extractor, tmp_path):

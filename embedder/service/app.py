@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 from flask import Flask, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from embedder import model as extractors
 from embedder import state
 from embedder.client import LookalikeClient
 from embedder.config import Settings, load_settings
@@ -51,6 +53,12 @@ class Services:
         self.navigator = Navigator(self.client)
         self._attributes: tuple[float, list[str]] = (0.0, [])
         self._catalogs: tuple[float, tuple[Path, ...]] = (-ATTRIBUTES_TTL, ())
+
+    @functools.cached_property
+    def weights(self) -> str:
+        """The weights as answers name them (a weights file is hashed once)."""
+        given = self.settings.weights
+        return "the collection's" if given is None else extractors.weights_label(given)
 
     def attribute_fields(self) -> list[str]:
         """The index's ``attr_*`` fields, the default facets; asked of Solr at most every
@@ -136,7 +144,7 @@ def _register_pages(app: Flask) -> None:
             "pca_version": None,
             "pca_versions": {},
             "documents": None,
-            "weights": services.settings.weights or "the collection's",
+            "weights": services.weights,
         }
         try:
             status["documents"] = services.index.count()
