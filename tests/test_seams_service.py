@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 import pytest
@@ -48,10 +49,11 @@ def jpeg_base64(category: str = "bag", color: str = "red", pattern: str = "solid
 
 
 @contextlib.contextmanager
-def sidecar(solr_url: str, home, extractor, collection: str | None = None, weights: str = "none"):
-    """A sidecar of this test's own (waitress on a free loopback port): (app, base URL)."""
+def sidecar(solr_url: str, home, extractor, collection: str | None = None, weights: str = "none", **config):
+    """A sidecar of this test's own (waitress on a free loopback port) with these ``ServiceConfig``
+    settings: (app, base URL)."""
     settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights=weights)
-    app = create_app(settings, ServiceConfig(), extractor=extractor)
+    app = create_app(settings, ServiceConfig(**config), extractor=extractor)
     # poll(), not select(): a socket closed under the loop is then skipped, not an EBADF; the
     # loop ends when the last connection is closed (see call)
     server = create_server(app, host="127.0.0.1", port=free_port(), threads=2, asyncore_use_poll=True)
@@ -255,6 +257,53 @@ def test_our_own_bug_is_a_generic_500_and_the_traceback_is_logged(local_solr, ex
     assert "internal error" in response.json()["error"] and "secret-internal-detail" not in response.text
     logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
     assert logged and "secret-internal-detail" in caplog.text and "Traceback" in caplog.text
+
+
+@contextlib.contextmanager
+def image_host():
+    """A loopback image host: (the URL of its one image, the paths it was asked for)."""
+    image = base64.b64decode(jpeg_base64("shoe", "blue"))
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/query.jpg", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("other", [{"id": "SKU0001"}, {"vector": [0.1] * 1024}, {"like": ["SKU0001"]}])
+def test_an_image_with_another_visual_source_is_a_400_and_no_url_is_fetched(
+    demo_index, local_solr, extractor, tmp_path, other
+):
+    with (
+        image_host() as (image_url, asked),
+        sidecar(local_solr.url, tmp_path, extractor, allow_private_urls=True) as (_, url),
+    ):
+        refused = post(url, "/search", json={"url": image_url, **other})
+        assert asked == [] and refused.status_code == 400, refused.text
+        assert f"not image and {next(iter(other))}" in refused.json()["error"], refused.text
+        upload = base64.b64decode(jpeg_base64())
+        form = {name: value if isinstance(value, str) else value[0] for name, value in other.items()}
+        if "vector" in other:
+            form["vector"] = contract.encode_vector(np.array(other["vector"]))
+        uploaded = post(url, "/search", files={"image": ("q.jpg", upload, "image/jpeg")}, data=form)
+        assert uploaded.status_code == 400 and f"not image and {next(iter(other))}" in uploaded.text, uploaded.text
+        alone = post(url, "/search", json={"url": image_url, "k": 3})  # the same URL, alone, is fetched
+        assert alone.status_code == 200 and asked == ["/query.jpg"], alone.text
 
 
 # -- the collection's own documents -----------------------------------------------------------

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, redirect, send_file
 
 from embedder import contract, options
 from embedder.catalog import parse_record
-from embedder.client import Hit, Page
+from embedder.client import Hit, Page, refuse_other_sources
 from embedder.errors import BadInput, NotFound
 from embedder.pipeline import Indexer, IndexOptions
 from embedder.service.guard import writes
@@ -61,9 +61,11 @@ def embed():
 def search():
     payload = Payload()
     s = services()
-    image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
     payload.refuse_unknown({*options.SEARCH_REQUEST, *IMAGE_FIELDS})
     values = payload.search(options.SEARCH_REQUEST)
+    if payload.image_fields():  # a contradiction is refused before any URL is fetched
+        refuse_other_sources(values)
+    image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
     values.setdefault("facets", [*DEFAULT_FACETS, *s.attribute_fields()])
     page = s.client.run(s.client.query(image=image, **values))
     return jsonify(page_json(page))

@@ -117,9 +117,13 @@ class Payload:
         on the internet runs arbitrary or costly query parsers; the service builds its own."""
         return [querysyntax.filter_query(value, name) for value in values]
 
+    def image_fields(self) -> list[str]:
+        """The fields that give an image (nothing is fetched or decoded)."""
+        return [n for n in ("image", "url", "image_base64") if (self.file if n == "image" else self.fields.get(n))]
+
     def image(self, *, allow_private: bool, timeout: float) -> bytes | None:
         """The image: an uploaded file, a URL (fetched safely) or base64, or None."""
-        given = [n for n in ("image", "url", "image_base64") if (self.file if n == "image" else self.fields.get(n))]
+        given = self.image_fields()
         if len(given) > 1:
             raise BadInput(f"send one image, not {' and '.join(given)}")
         if self.file is not None:
