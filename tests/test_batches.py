@@ -137,6 +137,20 @@ def test_a_failing_product_never_removes_the_image_another_product_shows(service
     demo_index.commit()
 
 
+def test_tag_apply_takes_a_thousand_ids_of_300_characters_over_http(service_url, demo_index):
+    ids = [f"H{i:04d}-".ljust(300, "x") for i in range(1000)]  # 300 KB of ids in the body
+    demo_index.add([{"id": i, "title": "t"} for i in ids])
+    demo_index.commit()
+    try:
+        body = {"attribute": "bulk", "value": "yes", "ids": ids}
+        answer = requests.post(f"{service_url}/tag/apply", json=body, timeout=120)
+        assert answer.status_code == 200 and answer.json() == {"field": "tag_bulk", "tagged": 1000}, answer.text
+        assert demo_index.count(['tag_bulk:"yes"']) == 1000
+    finally:
+        demo_index.delete(ids)
+        demo_index.commit()
+
+
 def test_deep_json_is_a_400_not_a_crash(service_url):
     for depth in (9, 3000):
         body = '{"k": ' + "[" * depth + "]" * depth + "}"
