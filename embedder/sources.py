@@ -20,7 +20,7 @@ from embedder import contract
 from embedder.cache import EmbeddingCache
 from embedder.catalog import CatalogRow
 from embedder.errors import BadInput
-from embedder.fetch import FetchError, fetch_image
+from embedder.fetch import TIMEOUT, FetchError, fetch_image
 from embedder.runtime import EmbeddingRuntime
 
 Vectors = tuple[list[np.ndarray | None], dict[str, str]]  # in row order (None: failed), reasons by id
@@ -39,11 +39,13 @@ class ImageSource:
         cache: EmbeddingCache | None = None,
         batch_size: int = 32,
         allow_private_urls: bool = True,
+        fetch_timeout: float = TIMEOUT,
     ) -> None:
         self.runtime = runtime
         self.cache = cache
         self.batch_size = batch_size
         self.allow_private_urls = allow_private_urls  # a merchant's catalog may use internal hosts
+        self.fetch_timeout = fetch_timeout  # one deadline for each URL's whole fetch
 
     def identity(self, row: CatalogRow) -> str:
         """The bytes of a local image; the URL of a remote one (its bytes are fetched only to embed)."""
@@ -61,7 +63,7 @@ class ImageSource:
             try:
                 image: object = row.image
                 if _is_url(row.image):
-                    image = fetch_image(row.image, allow_private=self.allow_private_urls)
+                    image = fetch_image(row.image, allow_private=self.allow_private_urls, timeout=self.fetch_timeout)
                     key = hashlib.sha256(image).hexdigest()
                 else:
                     key = _file_digest(row.image) if self.cache else ""

@@ -3,6 +3,7 @@ re-checked."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -17,6 +18,9 @@ import requests
 
 import embedder.fetch as fetch
 from embedder.fetch import FetchError, fetch_image
+from embedder.pipeline import IndexOptions
+from embedder.samples import generate_catalog
+from tests.helpers import indexer, read_rows, write_rows
 
 
 @pytest.mark.parametrize(
@@ -416,3 +420,23 @@ def test_the_deadline_covers_the_connect():
         listener.listen(0)
         with socket.create_connection(listener.getsockname(), timeout=5):  # fills the queue
             deadline_failure(f"http://127.0.0.1:{listener.getsockname()[1]}/x.jpg", allow_private=True)
+
+
+def test_a_catalog_row_on_a_trickling_host_fails_alone_within_the_deadline(servers, index, extractor, tmp_path):
+    """The indexing job fetches through the same code, loopback included (a catalog's internal
+    image hosts are allowed by default), each URL within the job's deadline."""
+    server = servers(trickle(STATUS, *[b"X-Pad: 1\r\n"] * 40, step=0.25))
+    catalog = generate_catalog(tmp_path / "catalog")
+    rows = read_rows(catalog)
+    rows[7]["image"] = f"http://127.0.0.1:{server.port}/slow.jpg"
+    write_rows(catalog, rows)
+    report = tmp_path / "report.jsonl"
+    options = IndexOptions(batch_size=16, progress=False, report_path=report, fetch_timeout=TIMEOUT)
+    summary = indexer(index, extractor, options).run(catalog)
+    assert summary.counts["added"] == len(rows) - 1 and summary.counts["failed"] == 1
+    [failure] = [json.loads(line) for line in report.read_text().splitlines()]
+    assert failure["id"] == rows[7]["id"] and failure["status"] == "failed"
+    took = re.search(r"within the 1\.5 s deadline \(gave up after (\d+\.\d) s\)", failure["reason"])
+    assert took and float(took[1]) < BOUND, failure["reason"]
+    assert server.connections >= 1  # it was asked, and gave up
+    assert {doc["id"] for doc in index.stream("id")} == {row["id"] for row in rows} - {rows[7]["id"]}

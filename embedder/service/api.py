@@ -95,7 +95,10 @@ def products():
             if upload is not None:
                 uploads[rows[-1].id] = upload
         settings = IndexOptions(
-            batch_size=s.settings.batch_size, progress=False, allow_private_urls=s.config.allow_private_urls
+            batch_size=s.settings.batch_size,
+            progress=False,
+            allow_private_urls=s.config.allow_private_urls,
+            fetch_timeout=s.config.fetch_timeout,
         )
         indexed, refused = Indexer(s.index, s.runtime, settings).index_rows(rows) if rows else ([], {})
     finally:  # also when Solr or the model fails the whole request

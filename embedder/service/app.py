@@ -11,8 +11,8 @@ from pathlib import Path
 from flask import Flask, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from embedder import fetch, state
 from embedder import model as extractors
-from embedder import state
 from embedder.client import LookalikeClient
 from embedder.config import Settings, load_settings
 from embedder.errors import LookalikeError, SolrUnavailable
@@ -33,7 +33,7 @@ class ServiceConfig:
 
     max_upload_bytes: int = 10 * 1024 * 1024
     allow_private_urls: bool = False  # image URLs inside the network are refused by default
-    fetch_timeout: float = 10.0
+    fetch_timeout: float = fetch.TIMEOUT
     image_roots: tuple[Path, ...] = field(default_factory=tuple)  # more roots of local product images
     api_token: str | None = None  # writes need "Authorization: Bearer <token>" when set
     read_only: bool = False  # no writes at all
