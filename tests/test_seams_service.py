@@ -49,14 +49,16 @@ def jpeg_base64(category: str = "bag", color: str = "red", pattern: str = "solid
 
 
 @contextlib.contextmanager
-def sidecar(solr_url: str, home, extractor, collection: str | None = None, weights: str = "none", **config):
-    """A sidecar of this test's own (waitress on a free loopback port) with these ``ServiceConfig``
-    settings: (app, base URL)."""
+def sidecar(
+    solr_url: str, home, extractor, collection: str | None = None, weights: str = "none", threads: int = 2, **config
+):
+    """A sidecar of this test's own (waitress on a free loopback port, with ``threads`` threads)
+    with these ``ServiceConfig`` settings: (app, base URL)."""
     settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights=weights)
     app = create_app(settings, ServiceConfig(**config), extractor=extractor)
     # poll(), not select(): a socket closed under the loop is then skipped, not an EBADF; the
     # loop ends when the last connection is closed (see call)
-    server = create_server(app, host="127.0.0.1", port=free_port(), threads=2, asyncore_use_poll=True)
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=threads, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
