@@ -213,8 +213,7 @@ class LookalikeClient:
         """A Query; an ``image`` is embedded here into its ``vector``."""
         if image is None:
             return Query(**values)
-        if values.get("id") or values.get("vector") is not None or values.get("like"):
-            raise BadInput("search by one of image, id, vector or like, not several")
+        refuse_other_sources(values)
         vector, version = self.runtime.embed(image)
         return Query(vector=vector, model=version, **values)
 
@@ -257,6 +256,14 @@ class LookalikeClient:
             return Page([_linear_hit(doc) for doc in results.docs], results.facets, results.hits)
         pure_visual = query.visual and query.mode == "rank" and not (query.text and query.hybrid)
         return Page([_hit(doc, pure_visual) for doc in results.docs], results.facets, results.hits)
+
+
+def refuse_other_sources(values: dict) -> None:
+    """An image is a query's one visual source: BadInput when ``values`` give another, before
+    the image is fetched or embedded."""
+    given = [name for name in ("id", "vector", "like", "weights") if values.get(name) not in (None, "", (), [])]
+    if given:
+        raise BadInput(f"search by one of image, id, vector, like or weights, not image and {given[0]}")
 
 
 def _linear_hit(doc: dict) -> Hit:

@@ -4,6 +4,7 @@ ZooKeeper address: it is resolved to a live SolrCloud node."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -25,6 +26,9 @@ class Settings:
     solr_port: int = 8983
     batch_size: int = 32
     api_token: str | None = None  # the sidecar's writes need it when set (never a flag: no secrets in ps)
+    # Seconds Solr may take to answer one of the sidecar's reads (a search, a get, the schema): a Solr
+    # that accepts and does not answer, as while it starts, is then a quick 503. Writes may take 30 s.
+    solr_read_timeout: float = 1.5
 
     @property
     def collection_url(self) -> str:
@@ -40,6 +44,7 @@ ENVIRONMENT = {
     "solr_port": "LOOKALIKE_SOLR_PORT",
     "batch_size": "LOOKALIKE_BATCH_SIZE",
     "api_token": "LOOKALIKE_API_TOKEN",
+    "solr_read_timeout": "LOOKALIKE_SOLR_READ_TIMEOUT",
 }
 
 
@@ -67,6 +72,14 @@ def _convert(name: str, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise BadInput(f"{ENVIRONMENT[name]} must be an integer, got {raw!r}") from None
+    if name == "solr_read_timeout":
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not 0 < seconds < math.inf:
+            raise BadInput(f"{ENVIRONMENT[name]} must be a positive number of seconds, got {raw!r}")
+        return seconds
     if name == "home":
         return Path(raw)
     return raw

@@ -31,6 +31,7 @@ import urllib3
 from embedder.errors import BadInput
 
 MAX_REDIRECTS = 3
+TIMEOUT = 10.0  # seconds for a whole fetch, unless the caller says otherwise (the service's, the job's)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv6 addresses that embed an IPv4 one
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -43,7 +44,7 @@ def fetch_image(
     url: str,
     *,
     max_bytes: int = 20 * 1024 * 1024,
-    timeout: float = 10.0,
+    timeout: float = TIMEOUT,
     allow_private: bool = False,
     session: requests.Session | None = None,
 ) -> bytes:
@@ -61,7 +62,7 @@ def fetch_image(
 
 
 def fetch_validators(
-    url: str, *, timeout: float = 10.0, allow_private: bool = False, session: requests.Session | None = None
+    url: str, *, timeout: float = TIMEOUT, allow_private: bool = False, session: requests.Session | None = None
 ) -> str:
     """What says whether the image at ``url`` changed, without fetching it: the ETag of a HEAD
     request (checked, pinned and bounded as ``fetch_image``), else its Last-Modified; "" when

@@ -72,6 +72,17 @@ def weights_of(name: str) -> str | None:
     return {extractor_name("imagenet"): "imagenet", extractor_name("none"): "none"}.get(name)
 
 
+def weights_label(weights: str | os.PathLike) -> str:
+    """What an answer may say of ``--weights``: its name, or for a file ``file:<hash>`` as the
+    collection records it, never the file's path on the server."""
+    if weights in ("imagenet", "none"):
+        return str(weights)
+    try:
+        return extractor_name(weights).rsplit("/", 1)[1]
+    except WeightsUnavailable:
+        return "file (missing)"
+
+
 def keras_cache_dirs() -> list[Path]:
     """Where Keras caches downloaded model weights, in lookup order.
 

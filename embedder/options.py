@@ -38,6 +38,7 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None  # characters of a string, or items of a list
+    item_length: int | None = None  # characters of each string of a list
     choices: tuple[str, ...] = ()
     pattern: str | None = None  # every string must match it whole
     flag: bool = True  # a flag of `lookalike search`
@@ -95,6 +96,8 @@ class Option:
         for v in values:
             if self.pattern and not re.fullmatch(self.pattern, v):
                 raise self._error(f"values matching {self.pattern}", v)
+            if self.item_length is not None and len(v) > self.item_length:
+                raise BadInput(f"{self.name}: a value of {len(v)} characters, over the limit of {self.item_length}")
         return tuple(v for v in values if v.strip())
 
     def _selections(self, value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -175,6 +178,8 @@ class Option:
         if self.pattern:
             target = schema["items"] if self.kind == "strings" else schema
             target["pattern"] = f"^{self.pattern}$"
+        if self.item_length is not None:
+            schema["items"]["maxLength"] = self.item_length
         if self.page:
             schema.update({"title": self.page, "x-page": True})
         return schema
@@ -241,8 +246,22 @@ SEARCH: dict[str, Option] = {
             maximum=65_536,
             page="Approximate: cells to probe",
         ),
-        Option("like", "strings", "a liked product id: closer to these", default=(), max_length=MAX_IDS),
-        Option("unlike", "strings", "a disliked product id: away from these", default=(), max_length=MAX_IDS),
+        Option(
+            "like",
+            "strings",
+            "a liked product id: closer to these",
+            default=(),
+            max_length=MAX_IDS,
+            item_length=contract.MAX_ID_LENGTH,
+        ),
+        Option(
+            "unlike",
+            "strings",
+            "a disliked product id: away from these",
+            default=(),
+            max_length=MAX_IDS,
+            item_length=contract.MAX_ID_LENGTH,
+        ),
         Option(
             "unlike_weight", "number", "how far to move away from disliked products (plugin default 0.5)", minimum=0
         ),
@@ -262,7 +281,15 @@ SEARCH: dict[str, Option] = {
             default=(),
             max_length=20,
         ),
-        Option("exclude", "strings", "a product id to leave out", default=(), max_length=MAX_EXCLUDED, flag=False),
+        Option(
+            "exclude",
+            "strings",
+            "a product id to leave out",
+            default=(),
+            max_length=MAX_EXCLUDED,
+            item_length=contract.MAX_ID_LENGTH,
+            flag=False,
+        ),
         Option("model", "string", "the PCA version that made the query vector", max_length=100, flag=False),
     )
 }

@@ -25,7 +25,7 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
-from embedder import contract, state, sync
+from embedder import contract, fetch, state, sync
 from embedder.cache import EmbeddingCache
 from embedder.catalog import CatalogRow, Shard, count_rows, read_catalog
 from embedder.errors import BadInput, Conflict
@@ -48,6 +48,7 @@ class IndexOptions:
     report_path: Path = Path("lookalike-index-report.jsonl")
     progress: bool = True
     allow_private_urls: bool = True  # a merchant's catalog may use internal image hosts
+    fetch_timeout: float = fetch.TIMEOUT  # seconds for the whole fetch of one image URL
     renames: tuple[tuple[str, str], ...] = ()  # (catalog column, the column it stands for)
     delete_missing: bool = False  # delete this worker's products that the catalog no longer has
     yes: bool = False  # ... even more than DELETE_GUARD of them
@@ -111,10 +112,12 @@ class Indexer:
         self.index = index
         self.runtime = runtime
         self.options = options
-        self.source: ImageSource | VectorFile = ImageSource(
-            runtime, None, options.batch_size, options.allow_private_urls
-        )
+        self.source: ImageSource | VectorFile = self._images(None)
         self.listed: set[str] = set()
+
+    def _images(self, cache: EmbeddingCache | None) -> ImageSource:
+        options = self.options
+        return ImageSource(self.runtime, cache, options.batch_size, options.allow_private_urls, options.fetch_timeout)
 
     def run(self, catalog: Path) -> IndexSummary:
         started = time.monotonic()
@@ -123,8 +126,7 @@ class Indexer:
         if self.options.vectors is not None:
             self.source = VectorFile(self.options.vectors, count_rows(catalog))
         elif self.options.cache_dir is not None:
-            cache = EmbeddingCache(self.options.cache_dir, self.runtime.extractor_name())
-            self.source = ImageSource(self.runtime, cache, self.options.batch_size, self.options.allow_private_urls)
+            self.source = self._images(EmbeddingCache(self.options.cache_dir, self.runtime.extractor_name()))
         rows = list(
             read_catalog(
                 catalog,

@@ -5,9 +5,9 @@ adds keyed by product id, commits) one collection, and turns every answer that i
 into one of the package's errors (``embedder.errors``), decided by HTTP status, by Solr's JSON
 error and by connection failures, never by message text:
 
-- no connection, a time-out, a 503 (Solr starting, stopping or overloaded), or a 404 that is
-  not Solr's own JSON (Jetty's page while a core is unloaded): ``SolrUnavailable``; unless Solr
-  says it has no collection or core of that name: ``NotFound``;
+- no connection, no answer within the time-out, a 503 (Solr starting, stopping or overloaded),
+  or a 404 that is not Solr's own JSON (Jetty's page while a core is unloaded):
+  ``SolrUnavailable``; unless Solr says it has no collection or core of that name: ``NotFound``;
 - a 400 (Solr refused the request: a bad query or value): ``BadInput`` with Solr's message;
 - a 409 (optimistic concurrency, or a query of another PCA model than the index's): ``Conflict``;
 - anything else: ``SolrFailed``, carrying Solr's status and message.
@@ -66,9 +66,13 @@ class Results:
 class SolrIndex:
     """One Solr collection, addressed by its URL (``http://host:8983/solr/products``)."""
 
-    def __init__(self, collection_url: str, timeout: float = 60.0) -> None:
+    def __init__(self, collection_url: str, timeout: float = 60.0, read_timeout: float | None = None) -> None:
+        """``timeout`` bounds each connect and each read of a request, in seconds; ``read_timeout``
+        (when given) those of a request that writes nothing: a Solr that accepts and does not
+        answer (starting, stalled) is then unavailable that soon, while a commit may take longer."""
         self.url = collection_url.rstrip("/")
         self.timeout = timeout
+        self.read_timeout = timeout if read_timeout is None else read_timeout
         self.session = requests.Session()
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -92,13 +96,16 @@ class SolrIndex:
 
     def _call(self, url: str, path: str, params: dict | None, body: object, form: bool) -> dict:
         params = {**(params or {}), "wt": "json"}
+        timeout = self.read_timeout if body is None else self.timeout  # writes are the requests with a body
         try:
             if form:
-                response = self.session.post(url, data=params, timeout=self.timeout)
+                response = self.session.post(url, data=params, timeout=timeout)
             elif body is not None:
-                response = self.session.post(url, params=params, json=body, timeout=self.timeout)
+                response = self.session.post(url, params=params, json=body, timeout=timeout)
             else:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                response = self.session.get(url, params=params, timeout=timeout)
+        except requests.Timeout as error:
+            raise self._unavailable(f"no answer within {timeout:g} s") from error
         except requests.RequestException as error:
             raise self._unavailable(type(error).__name__) from error
         return self._answer(path, response)

@@ -20,7 +20,7 @@ from embedder import contract
 from embedder.cache import EmbeddingCache
 from embedder.catalog import CatalogRow
 from embedder.errors import BadInput
-from embedder.fetch import FetchError, fetch_image, fetch_validators
+from embedder.fetch import TIMEOUT, FetchError, fetch_image, fetch_validators
 from embedder.runtime import EmbeddingRuntime
 
 Vectors = tuple[list[np.ndarray | None], dict[str, str]]  # in row order (None: failed), reasons by id
@@ -39,18 +39,20 @@ class ImageSource:
         cache: EmbeddingCache | None = None,
         batch_size: int = 32,
         allow_private_urls: bool = True,
+        fetch_timeout: float = TIMEOUT,
     ) -> None:
         self.runtime = runtime
         self.cache = cache
         self.batch_size = batch_size
         self.allow_private_urls = allow_private_urls  # a merchant's catalog may use internal hosts
+        self.fetch_timeout = fetch_timeout  # one deadline for each URL's whole fetch
 
     def identity(self, row: CatalogRow) -> str:
         """The bytes of a local image; the URL of a remote one and its HTTP validators (ETag, else
         Last-Modified, from a HEAD: its bytes are fetched only to embed), or the URL alone when
         the host gives none."""
         if _is_url(row.image):
-            validators = fetch_validators(row.image, allow_private=self.allow_private_urls)
+            validators = fetch_validators(row.image, allow_private=self.allow_private_urls, timeout=self.fetch_timeout)
             named = f"{row.image} {validators}" if validators else row.image
             return "url:" + hashlib.sha256(named.encode("utf-8")).hexdigest()[:16]
         return "sha256:" + _file_digest(row.image)[:16]
@@ -65,7 +67,7 @@ class ImageSource:
             try:
                 image: object = row.image
                 if _is_url(row.image):
-                    image = fetch_image(row.image, allow_private=self.allow_private_urls)
+                    image = fetch_image(row.image, allow_private=self.allow_private_urls, timeout=self.fetch_timeout)
                     key = hashlib.sha256(image).hexdigest()
                 else:
                     key = _file_digest(row.image) if self.cache else ""

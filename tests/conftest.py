@@ -4,6 +4,8 @@ Helpers that are not fixtures live in tests/helpers.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from embedder.localsolr import LocalSolr
@@ -51,7 +53,13 @@ def demo_index(local_solr: LocalSolr, extractor, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="module")
-def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, tmp_path_factory) -> str:
+def service_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The home of ``service_url``'s sidecar: its uploads are under ``uploads/``."""
+    return tmp_path_factory.mktemp("service-home")
+
+
+@pytest.fixture(scope="module")
+def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, service_home: Path) -> str:
     """The real sidecar (waitress, as in production) on a free port, over the demo catalog."""
     import threading
 
@@ -60,7 +68,7 @@ def service_url(demo_index: SolrIndex, local_solr: LocalSolr, extractor, tmp_pat
     from embedder.config import load_settings
     from embedder.service import ServiceConfig, create_app
 
-    home = tmp_path_factory.mktemp("service-home")
+    home = service_home
     settings = load_settings(environ={}, solr_url=local_solr.url, home=home, weights="none")
     config = ServiceConfig(max_upload_bytes=2 * 1024 * 1024, image_roots=(home, demo_index.catalog_dir))
     # poll(), not select(): a socket closed under the loop at teardown is then dropped, not an EBADF

@@ -3,6 +3,8 @@ re-checked."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import re
 import shutil
 import socket
@@ -17,6 +19,10 @@ import requests
 
 import embedder.fetch as fetch
 from embedder.fetch import FetchError, fetch_image, fetch_validators
+from embedder.pipeline import IndexOptions
+from embedder.samples import generate_catalog
+from tests.helpers import indexer, read_rows, write_rows
+from tests.test_seams_service import call, post, sidecar
 
 
 @pytest.mark.parametrize(
@@ -362,7 +368,9 @@ def test_https_is_pinned_and_still_verified_against_the_name(servers, monkeypatc
 # --- One deadline for the whole fetch --------------------------------------------------------------------------------
 
 TIMEOUT = 1.5
-BOUND = TIMEOUT + 3  # generous: the machine is busy; a correctness bound on the deadline, not a benchmark
+# The issue's bound: the deadline plus a second. A fetch past its deadline ends when a timer shuts its
+# sockets, within 0.01 s of it here (2 cores, load average 4): room for a machine far slower than that.
+BOUND = TIMEOUT + 1
 
 
 def trickle(*parts: bytes, step: float):
@@ -445,3 +453,49 @@ def test_the_deadline_covers_the_connect():
         listener.listen(0)
         with socket.create_connection(listener.getsockname(), timeout=5):  # fills the queue
             deadline_failure(f"http://127.0.0.1:{listener.getsockname()[1]}/x.jpg", allow_private=True)
+
+
+def test_a_catalog_row_on_a_trickling_host_fails_alone_within_the_deadline(servers, index, extractor, tmp_path):
+    """The indexing job fetches through the same code, loopback included (a catalog's internal
+    image hosts are allowed by default), each URL within the job's deadline."""
+    server = servers(trickle(STATUS, *[b"X-Pad: 1\r\n"] * 40, step=0.25))
+    catalog = generate_catalog(tmp_path / "catalog")
+    rows = read_rows(catalog)
+    rows[7]["image"] = f"http://127.0.0.1:{server.port}/slow.jpg"
+    write_rows(catalog, rows)
+    report = tmp_path / "report.jsonl"
+    options = IndexOptions(batch_size=16, progress=False, report_path=report, fetch_timeout=TIMEOUT)
+    summary = indexer(index, extractor, options).run(catalog)
+    assert summary.counts["added"] == len(rows) - 1 and summary.counts["failed"] == 1
+    [failure] = [json.loads(line) for line in report.read_text().splitlines()]
+    assert failure["id"] == rows[7]["id"] and failure["status"] == "failed"
+    took = re.search(r"within the 1\.5 s deadline \(gave up after (\d+\.\d) s\)", failure["reason"])
+    assert took and float(took[1]) < BOUND, failure["reason"]
+    assert server.connections >= 1  # it was asked, and gave up
+    assert {doc["id"] for doc in index.stream("id")} == {row["id"] for row in rows} - {rows[7]["id"]}
+
+
+def test_health_answers_while_trickling_urls_hold_every_service_thread(servers, local_solr, extractor, tmp_path):
+    """The sidecar as the tests and `serve` run it, with 4 threads, each held by a search whose image
+    URL trickles: /health waits for the first of them to reach its deadline, and no longer."""
+    threads = 4
+    server = servers(trickle(STATUS, *[b"X-Pad: 1\r\n"] * 40, step=0.25))
+    slow = {"url": f"http://127.0.0.1:{server.port}/slow.jpg"}
+    config = {"threads": threads, "allow_private_urls": True, "fetch_timeout": TIMEOUT}
+    with (
+        sidecar(local_solr.url, tmp_path, extractor, **config) as (_, url),
+        concurrent.futures.ThreadPoolExecutor(threads) as pool,
+    ):
+        searches = [pool.submit(post, url, "/search", json=slow) for _ in range(threads)]
+        for _ in range(100):  # until every thread is fetching (bounded: 10 s)
+            if server.connections >= threads:
+                break
+            time.sleep(0.1)
+        assert server.connections == threads
+        started = time.monotonic()
+        health = call("GET", url, "/health")
+        waited = time.monotonic() - started
+        answers = [search.result() for search in searches]
+    assert health.status_code == 200 and health.json()["solr"], health.text
+    assert waited < BOUND, f"/health waited {waited:.1f} s"
+    assert all(a.status_code == 400 and "1.5 s deadline" in a.json()["error"] for a in answers)

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
 import logging
 import re
 import shutil
+import socket
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 import pytest
@@ -20,6 +24,7 @@ from waitress.server import create_server
 from embedder import cells, contract
 from embedder.artifacts import CONFIGSET
 from embedder.config import load_settings
+from embedder.errors import BadInput
 from embedder.samples import query_image
 from embedder.service import ServiceConfig, create_app
 from embedder.solr import SolrIndex
@@ -44,13 +49,16 @@ def jpeg_base64(category: str = "bag", color: str = "red", pattern: str = "solid
 
 
 @contextlib.contextmanager
-def sidecar(solr_url: str, home, extractor, collection: str | None = None):
-    """A sidecar of this test's own (waitress on a free loopback port): (app, base URL)."""
-    settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights="none")
-    app = create_app(settings, ServiceConfig(), extractor=extractor)
+def sidecar(
+    solr_url: str, home, extractor, collection: str | None = None, weights: str = "none", threads: int = 2, **config
+):
+    """A sidecar of this test's own (waitress on a free loopback port, with ``threads`` threads)
+    with these ``ServiceConfig`` settings: (app, base URL)."""
+    settings = load_settings(environ={}, solr_url=solr_url, collection=collection, home=home, weights=weights)
+    app = create_app(settings, ServiceConfig(**config), extractor=extractor)
     # poll(), not select(): a socket closed under the loop is then skipped, not an EBADF; the
     # loop ends when the last connection is closed (see call)
-    server = create_server(app, host="127.0.0.1", port=free_port(), threads=2, asyncore_use_poll=True)
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=threads, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -179,14 +187,56 @@ ANY_SOLR_ROUTE = [
 ]
 
 
+@contextlib.contextmanager
+def solr_stand_in(kind: str):
+    """The URL of a Solr that is not listening, or of one that accepts connections and never
+    answers, as a Solr does while it starts (the kernel completes the handshakes: nothing reads)."""
+    if kind == "not listening":
+        yield f"http://127.0.0.1:{free_port()}/solr"
+        return
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/solr"
+
+
+@pytest.mark.parametrize("solr", ["not listening", "silent"])
 @pytest.mark.parametrize("method, path, body", ANY_SOLR_ROUTE)
-def test_solr_not_listening_is_a_503_with_retry_after(extractor, tmp_path, method, path, body):
-    with sidecar(f"http://127.0.0.1:{free_port()}/solr", tmp_path, extractor) as (_, url):
+def test_solr_down_or_starting_is_a_quick_503_with_retry_after(extractor, tmp_path, method, path, body, solr):
+    with solr_stand_in(solr) as solr_url, sidecar(solr_url, tmp_path, extractor) as (_, url):
+        started = time.monotonic()
         response = call(method, url, path, json=body)
+        took = time.monotonic() - started
     assert response.status_code == 503, response.text
     assert "not reachable" in response.json()["error"]
+    # The read time-out is 1.5 s; the bound leaves room for a slow machine, far below the 30 s of a write.
+    assert took < 10, f"{took:.1f} s"
     if path != "/health":  # /health reports, it is not an error answer
         assert int(response.headers["Retry-After"]) > 0
+
+
+def test_the_read_timeout_is_a_setting_of_positive_seconds(tmp_path):
+    environ = {"LOOKALIKE_SOLR_READ_TIMEOUT": "4", "LOOKALIKE_HOME": str(tmp_path)}
+    app = create_app(load_settings(environ=environ), ServiceConfig(), extractor=None)
+    assert app.extensions["lookalike"].index.read_timeout == 4.0
+    for bad in ("0", "-1", "soon", "inf", "nan"):
+        with pytest.raises(BadInput, match="LOOKALIKE_SOLR_READ_TIMEOUT must be a positive number"):
+            load_settings(environ={"LOOKALIKE_SOLR_READ_TIMEOUT": bad})
+
+
+@pytest.mark.parametrize("solr", ["up", "not listening"])
+def test_health_names_a_weights_file_by_its_hash_and_shows_no_server_path(
+    demo_index, local_solr, extractor, tmp_path, solr
+):
+    weights = tmp_path / "weights" / "tuned.weights.h5"  # never loaded: the sidecar is given its extractor
+    weights.parent.mkdir()
+    weights.write_bytes(b"stand-in weights")
+    solr_url = local_solr.url if solr == "up" else f"http://127.0.0.1:{free_port()}/solr"
+    with sidecar(solr_url, tmp_path / "home", extractor, weights=str(weights)) as (_, url):
+        answers = {path: call("GET", url, path) for path in ("/health", "/health/ready", "/health/live")}
+    assert answers["/health"].status_code == (200 if solr == "up" else 503)
+    assert answers["/health"].json()["weights"] == "file:" + hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    for path, answer in answers.items():
+        for secret in (str(tmp_path), "tuned.weights"):
+            assert secret not in answer.text, (path, answer.text)
 
 
 def test_a_collection_that_does_not_exist_is_not_found(local_solr, extractor, tmp_path):
@@ -209,6 +259,53 @@ def test_our_own_bug_is_a_generic_500_and_the_traceback_is_logged(local_solr, ex
     assert "internal error" in response.json()["error"] and "secret-internal-detail" not in response.text
     logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
     assert logged and "secret-internal-detail" in caplog.text and "Traceback" in caplog.text
+
+
+@contextlib.contextmanager
+def image_host():
+    """A loopback image host: (the URL of its one image, the paths it was asked for)."""
+    image = base64.b64decode(jpeg_base64("shoe", "blue"))
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/query.jpg", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("other", [{"id": "SKU0001"}, {"vector": [0.1] * 1024}, {"like": ["SKU0001"]}])
+def test_an_image_with_another_visual_source_is_a_400_and_no_url_is_fetched(
+    demo_index, local_solr, extractor, tmp_path, other
+):
+    with (
+        image_host() as (image_url, asked),
+        sidecar(local_solr.url, tmp_path, extractor, allow_private_urls=True) as (_, url),
+    ):
+        refused = post(url, "/search", json={"url": image_url, **other})
+        assert asked == [] and refused.status_code == 400, refused.text
+        assert f"not image and {next(iter(other))}" in refused.json()["error"], refused.text
+        upload = base64.b64decode(jpeg_base64())
+        form = {name: value if isinstance(value, str) else value[0] for name, value in other.items()}
+        if "vector" in other:
+            form["vector"] = contract.encode_vector(np.array(other["vector"]))
+        uploaded = post(url, "/search", files={"image": ("q.jpg", upload, "image/jpeg")}, data=form)
+        assert uploaded.status_code == 400 and f"not image and {next(iter(other))}" in uploaded.text, uploaded.text
+        alone = post(url, "/search", json={"url": image_url, "k": 3})  # the same URL, alone, is fetched
+        assert alone.status_code == 200 and asked == ["/query.jpg"], alone.text
 
 
 # -- the collection's own documents -----------------------------------------------------------

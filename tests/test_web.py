@@ -26,6 +26,7 @@ from embedder.samples import query_image
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is absent: pip install -e '.[test]'")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,13 +57,16 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextmanager
-def running_service(settings: Settings, extractor, image_roots: tuple[Path, ...]) -> Iterator[str]:
+def running_service(
+    settings: Settings, extractor, image_roots: tuple[Path, ...], api_token: str | None = None
+) -> Iterator[str]:
     """The real Flask app behind waitress (as in production) on a free port; yields its URL."""
     from waitress.server import create_server
 
     from embedder.service import ServiceConfig, create_app
 
-    config = ServiceConfig(image_roots=image_roots, labels={"tag_season": "Season of the year"})
+    labels = {"tag_season": "Season of the year"}
+    config = ServiceConfig(image_roots=image_roots, labels=labels, api_token=api_token)
     app = create_app(settings=settings, config=config, extractor=extractor)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="lookalike-web-test", daemon=True)
@@ -208,6 +212,51 @@ def test_search_navigate_tag_and_cluster_in_headless_chromium(local_solr, demo_i
             (ARTIFACTS / "console.json").write_text(json.dumps(console, indent=1), encoding="utf-8")
     # No script errors; failed requests (the API's 4xx answers) are expected and shown on the page.
     assert [e for e in console if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]] == []
+
+
+def test_the_page_asks_for_the_api_token_and_sends_it_with_each_write(local_solr, demo_index, extractor, tmp_path):
+    token, guarded = "page-token", tagging.Attribute("guard", "on")
+    every = [doc["id"] for doc in demo_index.stream("id")]
+    tagging.apply(demo_index, guarded, every)
+    settings = Settings(solr_url=local_solr.url, collection=local_solr.collection, weights="none", home=tmp_path)
+    try:
+        with running_service(settings, extractor, (), api_token=token) as base_url, chromium() as driver:
+            page = Page(driver, base_url)
+            with page.new_gallery("all products on load"):  # reads need no token
+                driver.get(page.base_url + "/")
+            first, second = page.result_ids()[:2]
+            page.fill("tag-attribute", guarded.name)
+            page.fill("tag-value", guarded.value)
+            page.find("result-select", page.card(first)).click()
+
+            def remove(answer: str | None) -> None:
+                """Asks to remove the tag from the ticked products and answers the token prompt."""
+                page.find("tag-remove").click()
+                prompt = WebDriverWait(driver, WAIT).until(expected_conditions.alert_is_present())
+                assert "API token" in prompt.text
+                if answer is None:
+                    prompt.dismiss()
+                else:
+                    prompt.send_keys(answer)
+                    prompt.accept()
+
+            for answer in (None, "wrong"):  # no token, a wrong one: refused, and nothing changes
+                remove(answer)
+                page.wait(lambda: page.message_kind() == "error", f"no error for the token {answer!r}")
+                assert "LOOKALIKE_API_TOKEN" in page.message()
+                assert guarded.value in demo_index.get([first])[first][guarded.field]
+            with page.new_gallery("the gallery after the tag was removed"):
+                remove(token)  # the wrong one kept for the tab is refused: the page asks again
+            page.wait(lambda: page.message().startswith("Removed"), "the tag was not removed with the token")
+            assert guarded.field not in demo_index.get([first])[first]
+            page.find("result-select", page.card(second)).click()
+            page.find("tag-remove").click()  # the token is kept for the tab: no prompt this time
+            page.wait(lambda: "from 1 of 1" in page.message(), "the second write did not go through")
+            assert guarded.field not in demo_index.get([second])[second]
+            other = next(i for i in every if i not in (first, second))
+            assert guarded.value in demo_index.get([other])[other][guarded.field]  # the others keep it
+    finally:
+        tagging.remove(demo_index, guarded)
 
 
 def _story(page: Page, index, catalog: dict[str, dict], vectors_before: dict[str, str], query: Path) -> None:

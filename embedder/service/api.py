@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, redirect, send_file
 
 from embedder import contract, options
 from embedder.catalog import parse_record
-from embedder.client import Hit, Page
+from embedder.client import Hit, Page, refuse_other_sources
 from embedder.errors import BadInput, NotFound
 from embedder.pipeline import Indexer, IndexOptions
 from embedder.service.guard import writes
@@ -61,9 +61,11 @@ def embed():
 def search():
     payload = Payload()
     s = services()
-    image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
     payload.refuse_unknown({*options.SEARCH_REQUEST, *IMAGE_FIELDS})
     values = payload.search(options.SEARCH_REQUEST)
+    if payload.image_fields():  # a contradiction is refused before any URL is fetched
+        refuse_other_sources(values)
+    image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
     values.setdefault("facets", [*DEFAULT_FACETS, *s.attribute_fields()])
     page = s.client.run(s.client.query(image=image, **values))
     return jsonify(page_json(page))
@@ -79,25 +81,32 @@ def products():
         raise BadInput(f"products: expected a list of 1 to {MAX_PRODUCTS} product objects")
     s = services()
     schema = s.index.schema_info()
-    rows, failed, uploads = [], {}, {}
-    for number, record in enumerate(records, 1):  # each product lands whole or fails alone
-        try:
-            with_image, upload = _with_image(record, s)
-        except BadInput as error:
-            failed[str(record.get("id") or f"#{number}") if isinstance(record, dict) else f"#{number}"] = str(error)
-            continue
-        rows.append(parse_record(number, with_image, schema, Path.cwd()))
-        if upload is not None:
-            uploads[rows[-1].id] = upload
-    settings = IndexOptions(
-        batch_size=s.settings.batch_size, progress=False, allow_private_urls=s.config.allow_private_urls
-    )
-    indexed, refused = Indexer(s.index, s.runtime, settings).index_rows(rows) if rows else ([], {})
-    # Reasons name the upload, never where the sidecar keeps it; an upload no product kept is removed.
+    rows, failed, uploads, created = [], {}, {}, set()
+    indexed: list[str] = []
+    try:
+        for number, record in enumerate(records, 1):  # each product lands whole or fails alone
+            try:
+                with_image, upload = _with_image(record, s, created)
+            except BadInput as error:
+                key = str(record.get("id") or f"#{number}") if isinstance(record, dict) else f"#{number}"
+                failed[key] = str(error)
+                continue
+            rows.append(parse_record(number, with_image, schema, Path.cwd()))
+            if upload is not None:
+                uploads[rows[-1].id] = upload
+        settings = IndexOptions(
+            batch_size=s.settings.batch_size,
+            progress=False,
+            allow_private_urls=s.config.allow_private_urls,
+            fetch_timeout=s.config.fetch_timeout,
+        )
+        indexed, refused = Indexer(s.index, s.runtime, settings).index_rows(rows) if rows else ([], {})
+    finally:  # also when Solr or the model fails the whole request
+        # Only files this request wrote: an existing one is the image of a product indexed before.
+        for path in created - {uploads[i] for i in indexed if i in uploads}:
+            path.unlink(missing_ok=True)
+    # Reasons name the upload, never where the sidecar keeps it.
     failed |= {i: reason.replace(str(uploads.get(i, "\0")), "the uploaded image") for i, reason in refused.items()}
-    kept = {uploads[i] for i in indexed if i in uploads}
-    for path in set(uploads.values()) - kept:
-        path.unlink(missing_ok=True)
     if failed and not indexed:  # an error like any other, with the reasons beside it
         first = next(iter(failed))
         error = f"no product was indexed; {first}: {failed[first]}"
@@ -105,9 +114,10 @@ def products():
     return jsonify({"indexed": indexed, "failed": failed})
 
 
-def _with_image(record: object, s) -> tuple[dict, Path | None]:
+def _with_image(record: object, s, created: set[Path]) -> tuple[dict, Path | None]:
     """A product object with its image as the catalog's ``image``: a URL, or an upload saved
-    under the service's home (so the gallery can show it), and that upload's path."""
+    under the service's home (so the gallery can show it), and that upload's path. Uploads are
+    named by their bytes, so ``created`` gets the path only when this call wrote the file."""
     if not isinstance(record, dict):
         raise BadInput("products: each product is a JSON object")
     record = dict(record)
@@ -123,7 +133,12 @@ def _with_image(record: object, s) -> tuple[dict, Path | None]:
     uploads = s.settings.home / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     path = uploads / hashlib.sha256(image).hexdigest()[:32]
-    path.write_bytes(image)
+    try:
+        with open(path, "xb") as handle:
+            created.add(path)
+            handle.write(image)
+    except FileExistsError:  # the same bytes as an earlier product's image: its file, not this request's
+        pass
     return {**record, "image": str(path)}, path
 
 

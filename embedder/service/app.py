@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ from pathlib import Path
 from flask import Flask, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from embedder import state
+from embedder import fetch, state
+from embedder import model as extractors
 from embedder.client import LookalikeClient
 from embedder.config import Settings, load_settings
 from embedder.errors import LookalikeError, SolrUnavailable
@@ -31,7 +33,7 @@ class ServiceConfig:
 
     max_upload_bytes: int = 10 * 1024 * 1024
     allow_private_urls: bool = False  # image URLs inside the network are refused by default
-    fetch_timeout: float = 10.0
+    fetch_timeout: float = fetch.TIMEOUT
     image_roots: tuple[Path, ...] = field(default_factory=tuple)  # more roots of local product images
     api_token: str | None = None  # writes need "Authorization: Bearer <token>" when set
     read_only: bool = False  # no writes at all
@@ -45,12 +47,18 @@ class Services:
     def __init__(self, settings: Settings, config: ServiceConfig, extractor=None) -> None:
         self.settings = settings
         self.config = config
-        self.index = SolrIndex(settings.collection_url, timeout=30)
+        self.index = SolrIndex(settings.collection_url, timeout=30, read_timeout=settings.solr_read_timeout)
         self.runtime = EmbeddingRuntime(self.index, settings.weights, extractor)
         self.client = LookalikeClient(self.index, self.runtime)
         self.navigator = Navigator(self.client)
         self._attributes: tuple[float, list[str]] = (0.0, [])
         self._catalogs: tuple[float, tuple[Path, ...]] = (-ATTRIBUTES_TTL, ())
+
+    @functools.cached_property
+    def weights(self) -> str:
+        """The weights as answers name them (a weights file is hashed once)."""
+        given = self.settings.weights
+        return "the collection's" if given is None else extractors.weights_label(given)
 
     def attribute_fields(self) -> list[str]:
         """The index's ``attr_*`` fields, the default facets; asked of Solr at most every
@@ -136,7 +144,7 @@ def _register_pages(app: Flask) -> None:
             "pca_version": None,
             "pca_versions": {},
             "documents": None,
-            "weights": services.settings.weights or "the collection's",
+            "weights": services.weights,
         }
         try:
             status["documents"] = services.index.count()

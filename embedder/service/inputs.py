@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from flask import request
 from werkzeug.datastructures import FileStorage
 
-from embedder import options, querysyntax
+from embedder import contract, options, querysyntax
 from embedder.errors import BadInput
 from embedder.fetch import fetch_image
 from embedder.options import Option
@@ -92,8 +92,16 @@ class Payload:
     def text(self, name: str, max_length: int = 1000) -> str | None:
         return Option(name, "string", "", max_length=max_length).parse(self._value(name))
 
-    def strings(self, name: str, max_items: int = 100) -> list[str]:
-        return list(Option(name, "strings", "", default=(), max_length=max_items).parse(self._list(name)))
+    def strings(self, name: str, max_items: int = 100, item_length: int | None = None) -> list[str]:
+        option = Option(name, "strings", "", default=(), max_length=max_items, item_length=item_length)
+        return list(option.parse(self._list(name)))
+
+    def ids(self, name: str, max_items: int = 100) -> list[str]:
+        """Product ids, each of at most ``contract.MAX_ID_LENGTH`` characters, as everywhere."""
+        return self.strings(name, max_items, contract.MAX_ID_LENGTH)
+
+    def id(self, name: str) -> str | None:
+        return self.text(name, contract.MAX_ID_LENGTH)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         return Option(name, "integer", "", default=default, minimum=low, maximum=high).parse(self._value(name))
@@ -109,9 +117,13 @@ class Payload:
         on the internet runs arbitrary or costly query parsers; the service builds its own."""
         return [querysyntax.filter_query(value, name) for value in values]
 
+    def image_fields(self) -> list[str]:
+        """The fields that give an image (nothing is fetched or decoded)."""
+        return [n for n in ("image", "url", "image_base64") if (self.file if n == "image" else self.fields.get(n))]
+
     def image(self, *, allow_private: bool, timeout: float) -> bytes | None:
         """The image: an uploaded file, a URL (fetched safely) or base64, or None."""
-        given = [n for n in ("image", "url", "image_base64") if (self.file if n == "image" else self.fields.get(n))]
+        given = self.image_fields()
         if len(given) > 1:
             raise BadInput(f"send one image, not {' and '.join(given)}")
         if self.file is not None:

@@ -32,10 +32,10 @@ def tag_preview():
     image = payload.image(allow_private=s.config.allow_private_urls, timeout=s.config.fetch_timeout)
     preview = tagging.preview(
         s.client,
-        payload.strings("example_ids"),
+        payload.ids("example_ids"),
         [image] if image else [],
-        accepted=payload.strings("accepted_ids", max_items=tagging.MAX_REVIEWED),
-        rejected=payload.strings("rejected_ids", max_items=tagging.MAX_REVIEWED),
+        accepted=payload.ids("accepted_ids", max_items=tagging.MAX_REVIEWED),
+        rejected=payload.ids("rejected_ids", max_items=tagging.MAX_REVIEWED),
         **payload.search(options.TAG_PREVIEW_REQUEST),
     )
     ranker = preview.ranker
@@ -53,7 +53,7 @@ def tag_preview():
 def tag_apply():
     payload = Payload()
     attribute = _attribute(payload)
-    ids = payload.strings("ids", max_items=tagging.MAX_TAGGED)
+    ids = payload.ids("ids", max_items=tagging.MAX_TAGGED)
     tagged = tagging.apply(services().index, attribute, ids)
     services().attributes_changed()
     return jsonify({"field": attribute.field, "tagged": tagged})
@@ -65,7 +65,7 @@ def tag_remove():
     payload = Payload()
     attribute = _attribute(payload)
     every = Option("all", "boolean", "", default=False).parse(payload.fields.get("all"))
-    ids = payload.strings("ids", max_items=tagging.MAX_TAGGED)
+    ids = payload.ids("ids", max_items=tagging.MAX_TAGGED)
     if every == bool(ids):
         raise BadInput("give ids, or all: true to remove it from every product that has it")
     removed = tagging.remove(services().index, attribute, None if every else ids)
@@ -136,8 +136,8 @@ def navigate_start():
     session, gallery = services().navigator.start(
         payload.integer("size", 12, 1, 100),
         payload.filters(),
-        payload.text("choose", 200),
-        payload.strings("reject"),
+        payload.id("choose"),
+        payload.ids("reject"),
     )
     return jsonify({"session": session.id, "current": session.current, "gallery": [hit_json(h) for h in gallery]})
 
@@ -145,11 +145,11 @@ def navigate_start():
 @blueprint.post("/navigate/step")
 def navigate_step():
     payload = Payload()
-    session_id, choose = payload.text("session", 100), payload.text("choose", 200)
+    session_id, choose = payload.text("session", 100), payload.id("choose")
     if session_id is None or choose is None:
         raise BadInput("session and choose are required")
     session, gallery = services().navigator.step(
-        session_id, choose, payload.strings("reject"), payload.integer("k", 12, 1, 100)
+        session_id, choose, payload.ids("reject"), payload.integer("k", 12, 1, 100)
     )
     return jsonify({"session": session.id, "current": session.current, "gallery": [hit_json(h) for h in gallery]})
 

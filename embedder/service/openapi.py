@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from embedder import options
+from embedder import contract, options
 from embedder.errors import (
     BadInput,
     Conflict,
@@ -35,6 +35,8 @@ def _obj(required: list[str] | None = None, **properties: dict) -> dict:
 
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 STRS = {"type": "array", "items": STR}
+ID = {"type": "string", "minLength": 1, "maxLength": contract.MAX_ID_LENGTH}  # a product id, wherever one is taken
+IDS = {"type": "array", "items": ID}
 
 
 def _errors(*classes: type[LookalikeError]) -> dict:
@@ -152,7 +154,7 @@ SPEC = {
                     "type": "array",
                     "maxItems": 100,
                     "items": _obj(
-                        ["id"], id=STR, image_url=STR, image_base64=STR, title=STR, description=STR, category=STR
+                        ["id"], id=ID, image_url=STR, image_base64=STR, title=STR, description=STR, category=STR
                     ),
                 },
             ),
@@ -180,9 +182,9 @@ SPEC = {
                 ["attribute", "value"],
                 **ATTRIBUTE,
                 **IMAGE,
-                example_ids=STRS,
-                accepted_ids=STRS,
-                rejected_ids=STRS,
+                example_ids=IDS,
+                accepted_ids=IDS,
+                rejected_ids=IDS,
                 **options.json_schema(options.TAG_PREVIEW_REQUEST),
             ),
             _obj(
@@ -193,12 +195,12 @@ SPEC = {
         ),
         "/tag/remove": _post(
             "Remove an attribute value from these products, or from every product that has it",
-            _obj(["attribute", "value"], **ATTRIBUTE, ids=STRS, all=BOOL),
+            _obj(["attribute", "value"], **ATTRIBUTE, ids=IDS, all=BOOL),
             _obj(field=STR, removed=INT),
         ),
         "/tag/apply": _post(
             "Write an attribute into exactly these products",
-            _obj(["attribute", "value", "ids"], **ATTRIBUTE, ids=STRS),
+            _obj(["attribute", "value", "ids"], **ATTRIBUTE, ids=IDS),
             TAGGED,
         ),
         "/clusters": {
@@ -236,12 +238,12 @@ SPEC = {
         },
         "/navigate/start": _post(
             "A gallery of diverse products, or with `choose` the first step from it",
-            _obj(size=INT, fq=STRS, choose=STR, reject=STRS),
+            _obj(size=INT, fq=STRS, choose=ID, reject=IDS),
             GALLERY,
         ),
         "/navigate/step": _post(
             "The next gallery from a chosen product",
-            _obj(["session", "choose"], session=STR, choose=STR, reject=STRS, k=INT),
+            _obj(["session", "choose"], session=STR, choose=ID, reject=IDS, k=INT),
             GALLERY,
         ),
         "/recommend": _post("Closer to liked products, away from disliked ones", _obj(["like"], **RECOMMEND), RESULTS),
