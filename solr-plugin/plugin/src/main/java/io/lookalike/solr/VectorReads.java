@@ -2,6 +2,8 @@ package io.lookalike.solr;
 
 import com.codahale.metrics.Counter;
 import org.apache.lucene.search.IndexSearcher;
+import org.apache.solr.core.SolrCore;
+import org.apache.solr.request.SolrRequestInfo;
 import org.apache.solr.search.SolrIndexSearcher;
 
 /**
@@ -17,11 +19,17 @@ final class VectorReads {
 
   private VectorReads() {}
 
-  /** The counter of the core that {@code searcher} searches (get-or-create in its registry). */
+  /**
+   * The counter of the core that {@code searcher} searches (get-or-create in its registry): the
+   * searcher's own, or the request's core where Solr searches through a searcher of its own making
+   * ({@code multiThreaded=true}; weights are made on the request's thread).
+   */
   static Counter of(IndexSearcher searcher) {
-    if (searcher instanceof SolrIndexSearcher solr && solr.getCore() != null) {
-      return solr.getCore().getSolrMetricsContext().counter(METRIC, "QUERY", "visual");
+    SolrCore core = searcher instanceof SolrIndexSearcher solr ? solr.getCore() : null;
+    SolrRequestInfo request = SolrRequestInfo.getRequestInfo();
+    if (core == null && request != null && request.getReq() != null) {
+      core = request.getReq().getCore();
     }
-    return OUTSIDE_SOLR;
+    return core == null ? OUTSIDE_SOLR : core.getSolrMetricsContext().counter(METRIC, "QUERY", "visual");
   }
 }
