@@ -9,15 +9,24 @@ Bounded: at most MAX_REQUESTS requests or RECORD_S seconds per recording.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from bench.contenders import Case
+import numpy as np
 
+from bench.contenders import Case, SolrSearch, cases, visual_request
+from bench.dataset import Queries
+from bench.solr_bench import CORES, BenchSolr
+
+log = logging.getLogger(__name__)
+FOLDER = Path(__file__).resolve().parent  # beside the report
+PROFILED = ("unfiltered", "filter1")  # the slowest exact type, and the one nearest the per-request floor
 MAX_REQUESTS = 400
 RECORD_S = 12.0
 STACK_DEPTH = 128
@@ -29,6 +38,27 @@ WHERE = (  # a frame's package, for the table: the first prefix that matches
     ("org.apache.solr.", "Solr"),
     ("org.eclipse.jetty.", "Jetty"),
 )
+
+
+def run(solr: BenchSolr, queries: Queries, max_dist: float) -> dict:
+    """Recordings of Solr answering ``{!visual}`` of each PROFILED type on the visual core as it
+    is (the largest N), on queries jittered so that none repeats (a repeat would come from the
+    queryResultCache)."""
+    search = SolrSearch(solr.url("visual"))
+    rng = np.random.default_rng(3)
+    profiles = {}
+    for kind in PROFILED:
+        base = cases(queries, kind, max_dist, lambda q: None)
+        todo = [
+            replace(case, vector=(case.vector + rng.normal(0, 1e-3, case.vector.shape)).astype(np.float32))
+            for _ in range(MAX_REQUESTS // len(base) + 1)
+            for case in base
+        ]
+        log.info("profiling %s at N=%d", kind, solr.count("visual"))
+        profiles[kind] = record(
+            solr.solr.pid(), lambda c: search(visual_request(c, CORES["visual"])), todo, FOLDER, kind
+        )
+    return profiles
 
 
 def record(pid: int, search: Callable[[Case], object], todo: list[Case], folder: Path, name: str) -> dict:

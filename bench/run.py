@@ -10,7 +10,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,6 @@ from bench.contenders import (
     TWINS,
     Case,
     Contender,
-    SolrSearch,
     cases,
     hnsw_contenders,
     measure,
@@ -38,9 +37,7 @@ from bench.solr_bench import CONFIGSET, CORES, SHIPPED_CONFIGSET, BenchSolr
 
 log = logging.getLogger(__name__)
 DIM = 1024
-REPORT_FOLDER = Path(__file__).resolve().parent
-DATA = REPORT_FOLDER / "data"
-PROFILED = ("unfiltered", "filter1")  # the slowest exact type, and the one nearest the per-request floor
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,7 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
             results["points"].append(point)
             for twin in twins:
                 solr.drop(twin)
-        results["profiles"] = _profile(solr, queries, max_dist)
+        results["profiles"] = profile.run(solr, queries, max_dist)
         _run_parts(solr, data, size, PARTS, results, (stored, queries))
     finally:
         solr.stop()
@@ -279,26 +276,6 @@ def _measure_cells(
             for member, cell in zip(group, measure(group, todo, _scorer(stored, truth[kind]), size.cell_budget_s)):
                 point["cells"][f"{member.name}/{kind}"] = cell.summary()
                 point["contenders"][member.name] = member.what
-
-
-def _profile(solr: BenchSolr, queries: Queries, max_dist: float) -> dict:
-    """JFR recordings of Solr answering ``{!visual}`` of each PROFILED type at the largest N, on
-    queries jittered so that none repeats (a repeat would come from the queryResultCache)."""
-    search = SolrSearch(solr.url("visual"))
-    rng = np.random.default_rng(3)
-    profiles = {}
-    for kind in PROFILED:
-        base = cases(queries, kind, max_dist, lambda q: None)
-        todo = [
-            replace(case, vector=(case.vector + rng.normal(0, 1e-3, case.vector.shape)).astype(np.float32))
-            for _ in range(profile.MAX_REQUESTS // len(base) + 1)
-            for case in base
-        ]
-        log.info("profiling %s at N=%d", kind, solr.count("visual"))
-        profiles[kind] = profile.record(
-            solr.solr.pid(), lambda c: search(visual_request(c, CORES["visual"])), todo, REPORT_FOLDER, kind
-        )
-    return profiles
 
 
 def _scorer(stored: Stored, truth: Truth):
