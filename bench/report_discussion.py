@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.floor import FIRST_STAGE_BYTES
 from bench.report_tables import main_contenders
 from bench.report_targets import RAW_VECTOR_BYTES, approximate_setting, cell, ratio, x
 
@@ -66,10 +67,10 @@ def _per_document(point: dict) -> str:
             f" {numpy['cpu_per_wall']:.1f} cores busy."
         )
     text += (
-        " Lookalike bounds each distance from the vector's sketch first (140 bytes for the first 128"
-        " components, 140 more for the next 128 when needed) and reads the whole vector only where the"
-        " bound cannot rule the document out; what it spends per document is that bound's arithmetic and"
-        " Lucene's doc-values access."
+        f" Lookalike bounds each distance from the vector's sketch first ({FIRST_STAGE_BYTES} bytes for the"
+        f" first 128 components, {FIRST_STAGE_BYTES} more for the next 128 when needed) and reads the whole"
+        " vector only where the bound cannot rule the document out; what it spends per document is that"
+        " bound's arithmetic and Lucene's doc-values access (see the JFR samples)."
     )
     if "solr-func-exact" in per_doc:
         text += (
@@ -120,6 +121,13 @@ def _approximate(point: dict, floor_ms: float) -> str:
             f" numpy's scan took {numpy['p50_ms']:.1f} ms ({x(numpy['p50_ms'] / approx['p50_ms'])}); 15x needs"
             f" {goal:.1f} ms, {goal / floor_ms:.1f} times the per-request cost above. numpy kept"
             f" {numpy['cpu_per_wall']:.1f} cores busy; a Solr request searches its segments on one thread"
-            " (the bench does not ask for Solr's multi-threaded search)."
+            " unless it asks for `multiThreaded=true`."
+        )
+    threaded, single = cell(point, "lookalike-mt", "unfiltered"), cell(point, "lookalike", "unfiltered")
+    if threaded and single:
+        text += (
+            f" With it, the exact unfiltered top-10 took {threaded['p50_ms']:.1f} ms against"
+            f" {single['p50_ms']:.1f} ms on one thread ({single['p50_ms'] / threaded['p50_ms']:.2f}x on"
+            f" {point['index_bytes']['visual']['segments']} segments)."
         )
     return text
