@@ -128,19 +128,21 @@ def _documents(index: SolrIndex, given: dict[str, list[str]]) -> dict[str, dict]
 
 
 # (collection, model version) -> ids and vectors of a sample of its products
-_BACKGROUND: dict[tuple[str, str | None], tuple[list[str], np.ndarray]] = {}
+_BACKGROUND: dict[tuple[str, str | None, int], tuple[list[str], np.ndarray]] = {}
 
 
 def _background(client: LookalikeClient, model: str | None, exclude: set[str]) -> np.ndarray:
     """The vectors of ``learning.BACKGROUND_SIZE`` products first by ``contract.SAMPLE_FIELD``
     (a hash of the id: unrelated to how they look, the same on one node and in SolrCloud), read
-    once per collection and model, less the reviewed products."""
+    once per collection, model and product count (so that adding or deleting products samples
+    again), less the reviewed products."""
     version = model or client.runtime.vector_version()
-    key = (client.index.url, version)
+    fq = [f"{contract.VERSION_FIELD}:{querysyntax.phrase(version)}"] if version else []
+    key = (client.index.url, version, client.index.count(fq))
     if key not in _BACKGROUND:
         results = client.index.search(
             q="*:*",
-            fq=[f"{contract.VERSION_FIELD}:{querysyntax.phrase(version)}"] if version else [],
+            fq=fq,
             sort=f"{contract.SAMPLE_FIELD} asc, {contract.ID_FIELD} asc",
             rows=learning.BACKGROUND_SIZE,
             fl=f"{contract.ID_FIELD},{contract.VECTOR_FIELD}",

@@ -281,3 +281,21 @@ def test_tag_reviews_each_candidate_on_a_terminal_and_json_writes_nothing(demo_i
     assert len({c for c, _ in asked}) == 3, "a reviewed candidate is not asked about again"
     kept = {c for c, answer in asked if answer != "n"}
     assert tagged_ids(demo_index, tagging.Attribute("fabric", "soft")) == {"SKU0002", *kept}, seen
+
+
+def test_the_background_sample_follows_products_added_and_deleted(demo_index, extractor):
+    """The background is read once per collection, model and product count: a product added is
+    in the next fit's sample, and once it is deleted the fit is the first one again."""
+    client = LookalikeClient(demo_index, extractor=extractor)
+    examples = ["SKU0002", "SKU0017", "SKU0047"]
+    first = tagging.preview(client, examples, k=3).ranker
+    copy = {k: v for k, v in demo_index.get(["SKU0001"], fl="*")["SKU0001"].items() if k != "_version_"}
+    demo_index.add([{**copy, "id": "BACKGROUND-COPY"}])
+    demo_index.commit()
+    try:
+        assert tagging.preview(client, examples, k=3).ranker.bias != first.bias
+    finally:
+        demo_index.delete(["BACKGROUND-COPY"])
+        demo_index.commit()
+    again = tagging.preview(client, examples, k=3).ranker
+    assert again.bias == first.bias and np.array_equal(again.weights, first.weights)
