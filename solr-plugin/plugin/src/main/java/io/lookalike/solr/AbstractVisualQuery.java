@@ -7,7 +7,6 @@ import org.apache.lucene.search.Query;
 import org.apache.lucene.search.QueryVisitor;
 import org.apache.lucene.search.ScoreMode;
 import org.apache.lucene.search.Weight;
-import org.apache.lucene.util.BytesRef;
 
 /**
  * A {@code {!visual}} query over one {@link ImageVectorField}: {@link VisualQuery} ranks by the
@@ -37,8 +36,8 @@ public abstract class AbstractVisualQuery extends Query {
    */
   abstract boolean hasThreshold();
 
-  /** The sorted cell terms that the candidates are limited to, or null for every vector. */
-  BytesRef[] cells() {
+  /** The cells that the candidates are limited to, or null for every vector. */
+  CellProbe probe() {
     return null;
   }
 
@@ -48,7 +47,7 @@ public abstract class AbstractVisualQuery extends Query {
   @Override
   public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
       throws IOException {
-    return new VisualWeight(this, scoreMode, boost, null, searcher);
+    return new VisualWeight(this, scoreMode, boost, searcher);
   }
 
   @Override

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 import org.apache.lucene.util.BytesRef;
@@ -95,14 +94,13 @@ final class CoarseCells {
     return best;
   }
 
-  /** The terms of the {@code count} cells nearest to {@code vector}, nearest first. */
-  BytesRef[] nearestTerms(float[] vector, int count) {
-    return Arrays.stream(nearest(vector, count))
-        .mapToObj(CoarseCells::term)
-        .toArray(BytesRef[]::new);
+  /** The probe of {@code count} cells for a query at {@code vector}. */
+  CellProbe probe(float[] vector, int count) {
+    return new CellProbe(order(vector), count);
   }
 
-  private int[] nearest(float[] vector, int count) {
+  /** Every cell, nearest to {@code vector} first (the first on ties). */
+  private int[] order(float[] vector) {
     float[] distances = new float[centroids.length];
     for (int c = 0; c < centroids.length; c++) {
       distances[c] =
@@ -112,12 +110,12 @@ final class CoarseCells {
     return IntStream.range(0, centroids.length)
         .boxed()
         .sorted(Comparator.comparingDouble((Integer c) -> distances[c]).thenComparingInt(c -> c))
-        .limit(count)
         .mapToInt(Integer::intValue)
         .toArray();
   }
 
-  private static BytesRef term(int cell) {
+  /** The term a document of cell {@code cell} is indexed with. */
+  static BytesRef term(int cell) {
     return new BytesRef(Integer.toString(cell));
   }
 }

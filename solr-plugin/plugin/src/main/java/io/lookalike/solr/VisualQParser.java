@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.util.BytesRef;
 import org.apache.solr.common.SolrException;
 import org.apache.solr.common.SolrException.ErrorCode;
 import org.apache.solr.common.params.CommonParams;
@@ -53,7 +52,8 @@ import org.apache.solr.search.QueryParsing;
  *       is refused (409) if this index holds live documents of another model, whose distances
  *       would be meaningless;
  *   <li>{@code probe}: opt-in approximate search, only in this many coarse cells nearest to the
- *       query (the field type must declare {@code cells}, see {@link CoarseCells}).
+ *       query (the field type must declare {@code cells}, see {@link CoarseCells}), more under a
+ *       narrower filter (see {@link CellProbe}).
  * </ul>
  *
  * Bad input is a {@code 400} naming the parameter.
@@ -109,7 +109,7 @@ public class VisualQParser extends QParser {
       }
       // not cached: a post filter where Solr uses it as one (an fq), after the cheaper filters
       boolean cached = CommonParams.FALSE.equals(local.get(CommonParams.CACHE)) == false;
-      return cached || query.cells() != null ? query : new VisualPostFilter(query);
+      return cached || query.probe() != null ? query : new VisualPostFilter(query);
     } catch (IOException e) {
       throw new SolrException(ErrorCode.SERVER_ERROR, e);
     }
@@ -143,8 +143,8 @@ public class VisualQParser extends QParser {
     }
     float[] target = target(local, field, new DocumentVectors(req, field, type.getDimension()));
     VisualScore score = VisualScore.parse(local.get(VisualScore.PARAM));
-    BytesRef[] cells = probedCells(type, target, local.get(PROBE));
-    return new VisualQuery(field, target, maxDist, score, cells);
+    CellProbe probe = probe(type, target, local.get(PROBE));
+    return new VisualQuery(field, target, maxDist, score, probe);
   }
 
   /**
@@ -278,8 +278,8 @@ public class VisualQParser extends QParser {
     throw BadRequest.of(param, "expected a finite " + what + " >= 0, got '" + value + "'");
   }
 
-  /** The cell terms {@code probe=N} limits the query to, or null for the exact search. */
-  private static BytesRef[] probedCells(ImageVectorField type, float[] target, String probe) {
+  /** The cells {@code probe=N} limits the query to, or null for the exact search. */
+  private static CellProbe probe(ImageVectorField type, float[] target, String probe) {
     if (probe == null) {
       return null;
     }
@@ -297,7 +297,7 @@ public class VisualQParser extends QParser {
     if (count < 1) {
       throw BadRequest.of(PROBE, "expected a number of cells >= 1, got '" + probe + "'");
     }
-    return cells.nearestTerms(target, Math.min(count, cells.size()));
+    return cells.probe(target, count);
   }
 
 }

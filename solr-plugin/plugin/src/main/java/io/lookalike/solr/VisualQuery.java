@@ -1,14 +1,7 @@
 package io.lookalike.solr;
 
-import java.io.IOException;
 import java.util.Arrays;
 import java.util.Objects;
-import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.Query;
-import org.apache.lucene.search.ScoreMode;
-import org.apache.lucene.search.TermInSetQuery;
-import org.apache.lucene.search.Weight;
-import org.apache.lucene.util.BytesRef;
 
 /**
  * Exact visual search: matches the documents that have a vector in {@code field} (optionally only
@@ -30,8 +23,8 @@ public final class VisualQuery extends AbstractVisualQuery {
   final float maxDist;
   final VisualScore score;
 
-  /** The cell terms an approximate query is limited to, sorted; null for the exact search. */
-  final BytesRef[] cells;
+  /** The cells an approximate query ranks the documents of; null for the exact search. */
+  final CellProbe probe;
 
   /**
    * @param field the {@link ImageVectorField} to search
@@ -44,17 +37,13 @@ public final class VisualQuery extends AbstractVisualQuery {
   }
 
   /**
-   * An approximate query when {@code cells} is not null: only documents in these coarse cells (see
-   * {@link CoarseCells}) are considered, ranked exactly among themselves.
+   * An approximate query when {@code probe} is not null: only documents in the probed coarse cells
+   * (see {@link CellProbe}) are considered, ranked exactly among themselves.
    */
-  VisualQuery(String field, float[] target, float maxDist, VisualScore score, BytesRef[] cells) {
+  VisualQuery(String field, float[] target, float maxDist, VisualScore score, CellProbe probe) {
     super(field);
     this.score = Objects.requireNonNull(score, "score");
-    if (cells != null) {
-      cells = cells.clone();
-      Arrays.sort(cells);
-    }
-    this.cells = cells;
+    this.probe = probe;
     this.target = target.clone();
     if (Float.isNaN(maxDist) || maxDist < 0) {
       throw new IllegalArgumentException("maxDist must be >= 0, got " + maxDist);
@@ -82,8 +71,8 @@ public final class VisualQuery extends AbstractVisualQuery {
   }
 
   @Override
-  BytesRef[] cells() {
-    return cells;
+  CellProbe probe() {
+    return probe;
   }
 
   @Override
@@ -91,23 +80,10 @@ public final class VisualQuery extends AbstractVisualQuery {
     return new DistanceRanking(values, target, maxDist, score, boost);
   }
 
-  /** With cells, a filter of the probed cells' terms joins the candidates. */
-  @Override
-  public Weight createWeight(IndexSearcher searcher, ScoreMode scoreMode, float boost)
-      throws IOException {
-    if (cells == null) {
-      return super.createWeight(searcher, scoreMode, boost);
-    }
-    Query inCells = new TermInSetQuery(VectorFieldLayout.cellField(field), Arrays.asList(cells));
-    Weight cellFilter =
-        searcher.createWeight(searcher.rewrite(inCells), ScoreMode.COMPLETE_NO_SCORES, 1f);
-    return new VisualWeight(this, scoreMode, boost, cellFilter, searcher);
-  }
-
   @Override
   public String toString(String defaultField) {
     String threshold = maxDist == Float.POSITIVE_INFINITY ? "" : ", maxDist=" + maxDist;
-    String approximate = cells == null ? "" : ", cells=" + cells.length;
+    String approximate = probe == null ? "" : ", " + probe;
     return "visual("
         + field
         + ", dim="
@@ -131,7 +107,7 @@ public final class VisualQuery extends AbstractVisualQuery {
         && Float.compare(maxDist, other.maxDist) == 0
         && score == other.score
         && Arrays.equals(target, other.target)
-        && Arrays.equals(cells, other.cells);
+        && Objects.equals(probe, other.probe);
   }
 
   @Override
@@ -141,7 +117,7 @@ public final class VisualQuery extends AbstractVisualQuery {
     h = 31 * h + Float.hashCode(maxDist);
     h = 31 * h + score.ordinal();
     h = 31 * h + Arrays.hashCode(target);
-    h = 31 * h + Arrays.hashCode(cells);
+    h = 31 * h + Objects.hashCode(probe);
     return h;
   }
 }

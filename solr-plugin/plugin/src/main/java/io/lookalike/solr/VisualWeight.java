@@ -23,8 +23,12 @@ import org.apache.lucene.util.BytesRef;
  * The {@link Weight} of a {@code {!visual}} query (an {@link AbstractVisualQuery}): per segment, a
  * {@link ScorerSupplier} of a {@link VisualScorer}, and a {@link VisualBulkScorer} where Lucene
  * runs the query on its own, both ranking with the query's {@link SegmentRanking}. An approximate
- * query's cell filter joins the candidates, so distances are only computed for documents of the
- * probed cells.
+ * query's probed cells join the candidates, so distances are only computed for their documents;
+ * under a narrower required clause a segment probes more of them (see {@link CellProbe}).
+ *
+ * <p>Its cost is then still that of the documents with a vector: Lucene passes the least cost of a
+ * conjunction's clauses down as {@code leadCost}, and the probe is widened by how much narrower than
+ * the vectors that lead is; a cost of the probed cells would hide it.
  *
  * <p>When no score is needed and there is no threshold such as {@code maxDist} (a count, facets,
  * {@code rows=0}, a filter without threshold), every candidate matches: the scorer is then the
@@ -35,20 +39,17 @@ final class VisualWeight extends Weight {
   private final AbstractVisualQuery query;
   private final ScoreMode scoreMode;
   private final float boost;
-  private final Weight cellFilter; // null for the exact search
   private final Counter reads;
 
   VisualWeight(
       AbstractVisualQuery query,
       ScoreMode scoreMode,
       float boost,
-      Weight cellFilter,
       IndexSearcher searcher) {
     super(query);
     this.query = query;
     this.scoreMode = scoreMode;
     this.boost = boost;
-    this.cellFilter = cellFilter;
     this.reads = VectorReads.of(searcher);
   }
 
@@ -57,21 +58,21 @@ final class VisualWeight extends Weight {
     return scoreMode.needsScores() == false && query.hasThreshold() == false;
   }
 
-  /** Null for a segment where no document has a vector (or none in the probed cells). */
+  /** Null for a segment where no document has a vector. */
   @Override
   public ScorerSupplier scorerSupplier(LeafReaderContext context) throws IOException {
     ImageVectorValues values = vectors(context);
     if (values == null) {
       return null;
     }
-    DocIdSetIterator candidates = inCells(context, values.iterator());
-    if (candidates == null) {
-      return null;
-    }
+    long withVector = values.iterator().cost();
     Weight weight = this;
     return new ScorerSupplier() {
       @Override
-      public Scorer get(long leadCost) {
+      public Scorer get(long leadCost) throws IOException {
+        CellProbe probe = query.probe();
+        int cells = probe == null ? 0 : probe.widened(withVector, leadCost);
+        DocIdSetIterator candidates = inCells(context, values.iterator(), cells);
         if (everyCandidateMatches()) {
           return new ConstantScoreScorer(weight, 0f, scoreMode, candidates);
         }
@@ -81,7 +82,7 @@ final class VisualWeight extends Weight {
 
       @Override
       public long cost() {
-        return candidates.cost();
+        return withVector;
       }
     };
   }
@@ -116,10 +117,7 @@ final class VisualWeight extends Weight {
     }
     // a second iterator over the documents with a vector: values moves on its own
     DocIdSetIterator candidates =
-        inCells(context, DocValues.getBinary(context.reader(), query.field));
-    if (candidates == null) {
-      return null;
-    }
+        inCells(context, DocValues.getBinary(context.reader(), query.field), probed());
     return new VisualBulkScorer(candidates, query.ranking(values, boost));
   }
 
@@ -134,8 +132,8 @@ final class VisualWeight extends Weight {
     if (context.reader().getFieldInfos().fieldInfo(query.field) == null) {
       return 0;
     }
-    BytesRef[] cells = query.cells();
-    if (query.hasThreshold() || cells == null || context.reader().hasDeletions()) {
+    CellProbe probe = query.probe();
+    if (query.hasThreshold() || probe == null || context.reader().hasDeletions()) {
       return -1;
     }
     Terms terms = context.reader().terms(VectorFieldLayout.cellField(query.field));
@@ -144,7 +142,7 @@ final class VisualWeight extends Weight {
     }
     TermsEnum termsEnum = terms.iterator();
     int count = 0;
-    for (BytesRef cell : cells) {
+    for (BytesRef cell : probe.terms(probe.probe())) {
       if (termsEnum.seekExact(cell)) {
         count += termsEnum.docFreq();
       }
@@ -152,23 +150,32 @@ final class VisualWeight extends Weight {
     return count;
   }
 
-  /** {@code candidates} restricted to the probed cells, null when none is in this segment. */
-  private DocIdSetIterator inCells(LeafReaderContext context, DocIdSetIterator candidates)
-      throws IOException {
-    if (cellFilter == null) {
+  /** The cells probed where nothing narrows the search; 0 for the exact search. */
+  private int probed() {
+    return query.probe() == null ? 0 : query.probe().probe();
+  }
+
+  /**
+   * {@code candidates} restricted to the {@code cells} nearest cells: all of them for 0 or every
+   * cell, none when this segment has no document in them.
+   */
+  private DocIdSetIterator inCells(
+      LeafReaderContext context, DocIdSetIterator candidates, int cells) throws IOException {
+    CellProbe probe = query.probe();
+    if (cells == 0 || probe.isEveryCell(cells)) {
       return candidates;
     }
-    Scorer inCells = cellFilter.scorer(context);
+    DocIdSetIterator inCells =
+        probe.documents(context.reader(), VectorFieldLayout.cellField(query.field), cells);
     return inCells == null
-        ? null
-        : ConjunctionUtils.intersectIterators(List.of(candidates, inCells.iterator()));
+        ? DocIdSetIterator.empty()
+        : ConjunctionUtils.intersectIterators(List.of(candidates, inCells));
   }
 
   /** Cacheable unless a doc-values field it reads (vector, sketches, tail) was updated. */
   @Override
   public boolean isCacheable(LeafReaderContext context) {
-    return DocValues.isCacheable(context, VectorFieldLayout.docValuesFields(query.field))
-        && (cellFilter == null || cellFilter.isCacheable(context));
+    return DocValues.isCacheable(context, VectorFieldLayout.docValuesFields(query.field));
   }
 
   @Override
@@ -177,8 +184,9 @@ final class VisualWeight extends Weight {
     if (values == null || values.advanceExact(doc) == false) {
       return Explanation.noMatch("no vector in " + query.field);
     }
-    if (cellFilter != null && cellFilter.explain(context, doc).isMatch() == false) {
-      return Explanation.noMatch("not in the " + query.cells().length + " probed cells");
+    if (inCells(context, DocValues.getBinary(context.reader(), query.field), probed()).advance(doc)
+        != doc) {
+      return Explanation.noMatch("not in the " + probed() + " probed cells");
     }
     if (everyCandidateMatches()) { // no threshold: a vector is a match
       return Explanation.match(0f, "has a vector in " + query.field + " (no score needed)");
