@@ -80,14 +80,7 @@ public class ApproximateSearchTest extends AbstractVisualTestCase {
   public void testASelectiveFilterRanksItsDocumentsExactly() throws Exception {
     for (int iteration = 0; iteration < 10; iteration++) {
       float[] query = TestVectors.random(random(), 4);
-      List<String> probed =
-          ids(
-              select(
-                  "q", "{!visual f=vec4cells probe=1 v=$qv}",
-                  "qv", TestVectors.json(query),
-                  "fq", "category:rare",
-                  "rows", "1000"));
-      assertEquals(ranked(query, i -> category(i).equals("rare")), probed);
+      assertEquals(ranked(query, i -> category(i).equals("rare")), probeOne(query, "category:rare"));
     }
   }
 
@@ -100,18 +93,11 @@ public class ApproximateSearchTest extends AbstractVisualTestCase {
     for (int iteration = 0; iteration < 10; iteration++) {
       float[] query = TestVectors.random(random(), 4);
       List<Integer> nearest = cellsByDistance(query).subList(0, 2);
-      List<String> probed =
-          ids(
-              select(
-                  "q", "{!visual f=vec4cells probe=1 v=$qv}",
-                  "qv", TestVectors.json(query),
-                  "fq", "category:half",
-                  "rows", "1000"));
       List<String> expected =
           ranked(
               query,
               i -> category(i).equals("half") && nearest.contains(nearestCell(VECTORS.get(i))));
-      assertEquals(expected, probed);
+      assertEquals(expected, probeOne(query, "category:half"));
     }
   }
 
@@ -119,11 +105,20 @@ public class ApproximateSearchTest extends AbstractVisualTestCase {
   @Test
   public void testAFilterOfEveryDocumentProbesTheCellsAsked() throws Exception {
     float[] query = TestVectors.random(random(), 4);
-    String q = "{!visual f=vec4cells probe=1 v=$qv}";
     String qv = TestVectors.json(query);
     assertEquals(
-        ids(select("q", q, "qv", qv, "rows", "1000")),
-        ids(select("q", q, "qv", qv, "fq", "id:*", "rows", "1000")));
+        ids(select("q", "{!visual f=vec4cells probe=1 v=$qv}", "qv", qv, "rows", "1000")),
+        probeOne(query, "id:*"));
+  }
+
+  /** The ids of {@code probe=1} under the filter {@code fq}, every hit. */
+  private static List<String> probeOne(float[] query, String fq) throws Exception {
+    return ids(
+        select(
+            "q", "{!visual f=vec4cells probe=1 v=$qv}",
+            "qv", TestVectors.json(query),
+            "fq", fq,
+            "rows", "1000"));
   }
 
   @Test
