@@ -269,12 +269,9 @@ def _why_behind_hnsw(r: dict, point: dict, name: str, kind: str, hnsw: dict) -> 
     ours = cell(point, name, kind)
     why = []
     if ours["recall"] < hnsw["recall"]:
-        probes, count = probed(point, name)
-        kept = ranked(point["n"], kind)
-        why.append(
-            f"{probes} of {count} cells hold about {kept * probes / count:,.0f} of the {kept:,} documents an exact"
-            f" {kind} ranks (were the cells of equal size); {reads_clause(point, name, kind)}"
-        )
+        exact = reads(point, "lookalike", kind)
+        against = "" if exact is None or reads(point, name, kind) is None else f" against {exact:,.0f} exact"
+        why.append(f"{reads_clause(point, name, kind)}{against}")
         better = fastest(point, "lookalike-approx-", kind, hnsw["recall"])
         if better != name:
             found = cell(point, better, kind)
