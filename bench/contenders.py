@@ -64,6 +64,8 @@ class Contender:
     kinds: tuple[str, ...]
     search: Callable[[Case], list[int]]
     what: str  # one line for the report
+    # the whole vectors its core's visual queries have read so far (Lookalike's metric), if it has one
+    reads: Callable[[], int] | None = None
 
 
 @dataclass
@@ -73,9 +75,11 @@ class Cell:
     latencies: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # this process's CPU seconds, all its threads
     recalls: list[float] = field(default_factory=list)
+    vectors_read: int | None = None  # whole vectors the timed queries read, where the contender counts them
 
     def summary(self) -> dict[str, float]:
         ms = np.asarray(self.latencies) * 1000
+        reads = {} if self.vectors_read is None else {"vectors_read_per_query": self.vectors_read / len(ms)}
         return {
             "queries": len(ms),
             "p50_ms": float(np.percentile(ms, 50)),
@@ -83,6 +87,7 @@ class Cell:
             "recall": float(np.mean(self.recalls)),
             # cores an in-process contender kept busy; for Solr, the client's share of the time
             "cpu_per_wall": float(sum(self.cpu) / sum(self.latencies)),
+            **reads,
         }
 
 
@@ -97,11 +102,13 @@ def measure(
     """Runs ``warmup`` cases untimed, then the others in order until they are done or each
     contender has spent the time budget with at least ``min_queries`` timed. Contenders measured
     together take turns on each case, so that a change in the machine's load reaches them alike. A
-    warm-up query is not timed again: the shipped configset's queryResultCache would answer it."""
+    warm-up query is not timed again: the shipped configset's queryResultCache would answer it.
+    A contender with ``reads`` has them counted around the timed queries, untimed."""
     for case in todo[:warmup]:
         for contender in contenders:
             contender.search(case)
     cells = [Cell() for _ in contenders]
+    before = [contender.reads() if contender.reads else 0 for contender in contenders]
     for case in todo[warmup:]:
         for contender, cell in zip(contenders, cells):
             cpu = time.process_time()
@@ -113,6 +120,9 @@ def measure(
             cell.recalls.append(score(case, ids))
         if all(sum(c.latencies) > budget_s for c in cells) and len(cells[0].latencies) >= min_queries:
             break
+    for contender, cell, read in zip(contenders, cells, before):
+        if contender.reads:
+            cell.vectors_read = contender.reads() - read
     return cells
 
 
@@ -170,10 +180,15 @@ def visual_request(case: Case, core: Core, extra: str = "") -> dict[str, object]
 
 
 def visual_contenders(
-    core_url: str, core: Core, probes: tuple[int, ...], cells: int, prefix: str = ""
+    core_url: str,
+    core: Core,
+    probes: tuple[int, ...],
+    cells: int,
+    prefix: str = "",
+    reads: Callable[[], int] | None = None,
 ) -> list[Contender]:
     """``{!visual}`` exact and at each probe setting, through one core's /select (``prefix``
-    names the contenders of a second visual core)."""
+    names the contenders of a second visual core; ``reads``: the core's whole vectors read)."""
     visual = SolrSearch(core_url)
     where = "the shipped configset" if core.shipped else "bench/configset"
 
@@ -187,6 +202,7 @@ def visual_contenders(
             lambda case, probe=probe: lookalike(case, f" probe={probe}"),
             f"`{{!visual probe={probe}}}` in {where}: the opt-in approximate mode, {probe} of {cells} coarse "
             "cells probed",
+            reads,
         )
         for probe in probes
     ]
@@ -197,6 +213,7 @@ def visual_contenders(
             lambda case: visual({**visual_request(_nudged(case), core), "multiThreaded": "true"}),
             f"`{{!visual}}` in {where} with `multiThreaded=true`: Solr searches the segments on every core (each"
             " component of the query one float step up, or `lookalike`'s answer would come from Solr's cache)",
+            reads,
         )
     ]
     return [
@@ -205,6 +222,7 @@ def visual_contenders(
             TYPES,
             lookalike,
             f"`{{!visual}}` on ImageVectorField in {where} (`/select`): exact top-10 (this plugin, default mode)",
+            reads,
         ),
         *([] if prefix else threaded),
         *approximate,

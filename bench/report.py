@@ -47,6 +47,7 @@ def write(results: dict, folder: Path) -> Path:
         linear.section(results["points"]),
         contracts.section(results.get("contracts")),
         floor.section(results),
+        report_discussion.vectors_read(results),
         profile.section(results.get("profiles")),
         report_tables.indexing(results),
         report_tables.memory(results),

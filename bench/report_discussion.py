@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from bench.exact import TYPES
 from bench.floor import FIRST_STAGE_BYTES
-from bench.report_tables import main_contenders
-from bench.report_targets import RAW_VECTOR_BYTES, approximate_setting, cell, ratio, x
+from bench.report_targets import (
+    NOT_MEASURED,
+    RAW_VECTOR_BYTES,
+    approximate_setting,
+    cell,
+    fixed_share,
+    needs,
+    ns_per_ranked,
+    per_ranked,
+    probed,
+    ranked,
+    ratio,
+    reads,
+    reads_clause,
+    reads_text,
+    request_cost,
+    x,
+)
 
 
 def discussion(r: dict) -> str:
     first, last = r["points"][0], r["points"][-1]
-    floor_name, floor_kind = min(
-        (
-            (name, kind)
-            for name in main_contenders(first)
-            if name.startswith(("lookalike", "solr"))
-            for kind in ("unfiltered", "filter10", "filter1", "hybrid", "maxdist")
-            if cell(first, name, kind)
-        ),
-        key=lambda nk: cell(first, *nk)["p50_ms"],
-    )
-    floor_ms = cell(first, floor_name, floor_kind)["p50_ms"]
+    floor_name, floor_kind, floor_ms = request_cost(r)
     bullets = [
-        _request_cost(last, first["n"], floor_name, floor_kind, floor_ms),
+        _request_cost(r, floor_name, floor_kind, floor_ms),
         _per_document(last),
         _hnsw(first, last),
         _approximate(last, floor_ms),
@@ -29,17 +36,18 @@ def discussion(r: dict) -> str:
     return f"## Where the time goes (N = {last['n']:,})\n\n" + "\n".join(f"- {b}" for b in bullets if b) + "\n"
 
 
-def _request_cost(last: dict, first_n: int, name: str, kind: str, floor_ms: float) -> str:
+def _request_cost(r: dict, name: str, kind: str, floor_ms: float) -> str:
+    last = r["points"][-1]
     text = (
-        f"**Per-request cost.** The cheapest Solr request at N = {first_n:,} (`{name}`, {kind}) took"
+        f"**Per-request cost.** The cheapest Solr request at N = {r['points'][0]['n']:,} (`{name}`, {kind}) took"
         f" {floor_ms:.1f} ms (p50): HTTP, parsing the query vector, searching, writing the answer."
     )
     filtered = cell(last, "lookalike", "filter1")
     if filtered:
         text += (
-            f" With a 1% filter an exact search scores {last['n'] // 100:,} documents at N = {last['n']:,};"
-            f" `lookalike` took {filtered['p50_ms']:.1f} ms there, so that fixed cost would be"
-            f" {min(1.0, floor_ms / filtered['p50_ms']):.0%} of it."
+            f" With a 1% filter an exact search scores {ranked(last['n'], 'filter1'):,} documents at"
+            f" N = {last['n']:,}; `lookalike` took {filtered['p50_ms']:.1f} ms there, so that fixed cost would be"
+            f" {fixed_share(r, filtered):.0%} of it."
         )
         func = {kind: ratio(last, "solr-func-exact", "lookalike", kind) for kind in ("filter1", "unfiltered")}
         if None not in func.values():
@@ -108,18 +116,16 @@ def _approximate(point: dict, floor_ms: float) -> str:
     if name is None:
         return ""
     approx, numpy = cell(point, name, "unfiltered"), cell(point, "numpy-scan", "unfiltered")
-    probes = int(name.rsplit("-p", 1)[1])
-    count = point["coarse_cells"]["count"]
+    probes, count = probed(point, name)
     text = (
         f"**The approximate mode** ranks the documents of the probed cells exactly: `{name}` probes {probes} of"
         f" {count} cells ({probes / count:.1%}) and found recall@10 {approx['recall']:.3f} in"
         f" {approx['p50_ms']:.1f} ms."
     )
     if numpy:
-        goal = numpy["p50_ms"] / 15
         text += (
-            f" numpy's scan took {numpy['p50_ms']:.1f} ms ({x(numpy['p50_ms'] / approx['p50_ms'])}); 15x needs"
-            f" {goal:.1f} ms, {goal / floor_ms:.1f} times the per-request cost above. numpy kept"
+            f" numpy's scan took {numpy['p50_ms']:.1f} ms ({x(numpy['p50_ms'] / approx['p50_ms'])});"
+            f" {needs(numpy, 15, floor_ms)} above. numpy kept"
             f" {numpy['cpu_per_wall']:.1f} cores busy; a Solr request searches its segments on one thread"
             " unless it asks for `multiThreaded=true`."
         )
@@ -131,3 +137,56 @@ def _approximate(point: dict, floor_ms: float) -> str:
             f" {point['index_bytes']['visual']['segments']} segments)."
         )
     return text
+
+
+def vectors_read(r: dict) -> str:
+    """Per query type at the largest N: the documents exact ``lookalike`` ranks, the whole vectors it
+    reads per query, its p50 and its cost per ranked document; the approximate settings' reads."""
+    point = r["points"][-1]
+    title = f"## Whole vectors read per query (N = {point['n']:,})\n"
+    kinds = [kind for kind in TYPES if cell(point, "lookalike", kind)]
+    if not kinds:
+        return f"{title}\nNot measured in this run.\n"
+    approximate = sorted(
+        {k.split("/")[0] for k, c in point["cells"].items() if k.startswith("lookalike-approx-")},
+        key=lambda name: probed(point, name)[0],
+    )
+    approximate = [a for a in approximate if any(reads(point, a, kind) is not None for kind in kinds)]
+    lines = [
+        title,
+        "An exact `{!visual}` ranks every document its filter keeps (`maxdist`: every document, against its"
+        " threshold), bounding each distance from the vector's sketch first:"
+        " it reads a whole 4 KB vector only where the bound cannot rule the document out. Reads are the core's"
+        " `QUERY.visual.vectorsRead` counted around each cell's timed queries (the warm-ups not counted),"
+        " divided by the timed queries; an approximate column gives its reads and p50.\n",
+        "| query type | documents ranked | whole vectors read / query | p50 ms | ns per ranked document |"
+        + "".join(f" `{a}` |" for a in approximate),
+        "|---|---:|---:|---:|---:|" + "---:|" * len(approximate),
+    ]
+    for kind in kinds:
+        columns = [
+            kind,
+            f"{ranked(point['n'], kind):,}",
+            reads_text(point, "lookalike", kind),
+            f"{cell(point, 'lookalike', kind)['p50_ms']:.1f}",
+            f"{ns_per_ranked(point, 'lookalike', kind):.0f}",
+            *(_approximate_reads(point, a, kind) for a in approximate),
+        ]
+        lines.append("| " + " | ".join(columns) + " |")
+    counted = reads(point, "lookalike", "unfiltered") is not None
+    if "unfiltered" in kinds:
+        lines.append("")
+        lines += [
+            f"- {per_ranked(point, kind)}"
+            + (f"; {reads_clause(point, 'lookalike', kind, 'unfiltered')}" if counted else "")
+            for kind in kinds
+            if kind != "unfiltered"
+        ]
+    if not counted:
+        lines.append(f"\nWhole vectors read per query: {NOT_MEASURED} (its results predate the count).")
+    return "\n".join(lines) + "\n"
+
+
+def _approximate_reads(point: dict, name: str, kind: str) -> str:
+    c = cell(point, name, kind)
+    return "" if c is None else f"{reads_text(point, name, kind)} ({c['p50_ms']:.1f} ms)"

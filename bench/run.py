@@ -232,7 +232,9 @@ def _measure_point(
     log.info("N=%d: exact answers", n)
     truth = exact_topk(stored, n, queries, max_dist)
     count = point["coarse_cells"]["count"]
-    contenders = visual_contenders(solr.url("visual"), CORES["visual"], cells.PROBES, count)
+    contenders = visual_contenders(
+        solr.url("visual"), CORES["visual"], cells.PROBES, count, reads=lambda: solr.vectors_read("visual")
+    )
     for twin, prefix in (("benchconf", BENCHCONF), ("sketch128", SKETCH128)):
         if solr.has(twin):
             contenders += visual_contenders(solr.url(twin), CORES[twin], cells.PROBES, count, prefix)
