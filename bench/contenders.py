@@ -23,8 +23,10 @@ from bench.solr_bench import Core
 
 FILTERED = ("filter10", "filter1", "hybrid")
 BENCHCONF = "benchconf-"  # names the contenders of the visual core made from bench/configset
-SKETCH128 = "sketch128-"  # ... of the shipped visual core with a sketch of 128 components, not 256
-TWINS = (BENCHCONF, SKETCH128)  # the smallest N's second visual cores, measured in turns with the first
+SHIPPED_SKETCH = 512  # ImageVectorField's default sketch of a 1024-d vector (half its components)
+TWIN_SKETCH = 256  # the sketch of the shipped core's twin: the default before 512
+SKETCH_TWIN = f"sketch{TWIN_SKETCH}-"  # ... of the shipped visual core with a sketch of TWIN_SKETCH components
+TWINS = (BENCHCONF, SKETCH_TWIN)  # the smallest N's second visual cores, measured in turns with the first
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-# docs/vector-format.md: the first stage holds the first 128 of the 256 sketched components, one
+# docs/vector-format.md: the first stage holds the first 128 of the sketched components, one
 # byte each, after one 20-byte block header (fixed-length doc values: no per-document address).
 FIRST_STAGE_BYTES = 128 + 20
 ARRAY_BYTES = 1 << 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.contenders import SHIPPED_SKETCH
 from bench.exact import TYPES
 from bench.floor import FIRST_STAGE_BYTES
 from bench.report_targets import (
@@ -76,7 +77,8 @@ def _per_document(point: dict) -> str:
         )
     text += (
         f" Lookalike bounds each distance from the vector's sketch first ({FIRST_STAGE_BYTES} bytes for the"
-        f" first 128 components, {FIRST_STAGE_BYTES} more for the next 128 when needed) and reads the whole"
+        f" first 128 components, {FIRST_STAGE_BYTES} more for each next 128 up to {SHIPPED_SKETCH}, when needed)"
+        " and reads the whole"
         " vector only where the bound cannot rule the document out; what it spends per document is that"
         " bound's arithmetic and Lucene's doc-values access (see the JFR samples)."
     )

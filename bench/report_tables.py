@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench.contenders import TWINS
+from bench.contenders import TWIN_SKETCH, TWINS
 from bench.exact import TYPES
 from bench.report_targets import cell, ratio
 
@@ -13,7 +13,7 @@ BESIDE = ("faiss-", *TWINS)
 INDEX_LABELS = {
     "visual": "ImageVectorField (doc values), shipped configset",
     "benchconf": "ImageVectorField (doc values), bench configset",
-    "sketch128": "ImageVectorField (doc values), shipped configset, 128-component sketch",
+    "sketchtwin": f"ImageVectorField (doc values), shipped configset, {TWIN_SKETCH}-component sketch",
     "hnsw": "DenseVectorField (HNSW), bench configset",
 }
 

@@ -18,7 +18,8 @@ import numpy as np
 from bench import cells, contracts, embedder_bench, floor, linear, pca_quality, profile, sync_bench
 from bench.contenders import (
     BENCHCONF,
-    SKETCH128,
+    SKETCH_TWIN,
+    TWIN_SKETCH,
     TWINS,
     Case,
     Contender,
@@ -102,7 +103,7 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
             log.info("N=%d: cells, and the visual cores made anew with them", n)
             trained = cells.train(stored, n)
             point["coarse_cells"] = trained.summary()
-            twins = {"benchconf": (CONFIGSET, None), "sketch128": (SHIPPED_CONFIGSET, 128)}
+            twins = {"benchconf": (CONFIGSET, None), "sketchtwin": (SHIPPED_CONFIGSET, TWIN_SKETCH)}
             kinds = {"visual": (SHIPPED_CONFIGSET, None), **(twins if n == min(size.sizes) else {})}
             for kind, (base, sketch) in kinds.items():
                 solr.create(kind, cells.configset(base, data / f"configset-{kind}", trained, sketch))
@@ -235,7 +236,7 @@ def _measure_point(
     contenders = visual_contenders(
         solr.url("visual"), CORES["visual"], cells.PROBES, count, reads=lambda: solr.vectors_read("visual")
     )
-    for twin, prefix in (("benchconf", BENCHCONF), ("sketch128", SKETCH128)):
+    for twin, prefix in (("benchconf", BENCHCONF), ("sketchtwin", SKETCH_TWIN)):
         if solr.has(twin):
             contenders += visual_contenders(solr.url(twin), CORES[twin], cells.PROBES, count, prefix)
     if solr.count("hnsw") >= n:

@@ -58,7 +58,7 @@ CORES = {
     "visual": Core("bench_visual", True, "image_vector"),
     "hnsw": Core("bench_hnsw", False, "knn_vector"),
     "benchconf": Core("bench_visual_benchconf", False, "image_vector"),
-    "sketch128": Core("bench_visual_sketch128", True, "image_vector"),
+    "sketchtwin": Core("bench_visual_sketchtwin", True, "image_vector"),
     # bench/contracts.py's: the catalog, and the same vectors far from the origin
     "contracts": Core("bench_contracts", True, "image_vector"),
     "offset": Core("bench_offset", True, "image_vector", OFFSET),

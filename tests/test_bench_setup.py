@@ -4,13 +4,15 @@ shipped configset, the settings it names as its own, and FAISS's contenders on a
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench import cells, linear
-from bench.contenders import Case
+from bench.contenders import SHIPPED_SKETCH, TWIN_SKETCH, Case
 from bench.dataset import Catalog, MissingRealVectors, calibrate
 from bench.exact import K
 from bench.faiss_contenders import FaissIndexes
@@ -42,9 +44,9 @@ def test_cells_go_on_the_shipped_schemas_1024_d_type_only(tmp_path):
     assert types["image_vector_2048"].get("cells") is None
     assert product_cells.read(target / "conf" / cells.CELLS_FILE).shape == (64, product_cells.CELL_DIMS)
     assert types["image_vector"].get("sketchDimensions") is None  # the type's default
-    twin = cells.configset(SHIPPED_CONFIGSET, tmp_path / "sketch128", trained, sketch_dimensions=128)
+    twin = cells.configset(SHIPPED_CONFIGSET, tmp_path / "sketchtwin", trained, sketch_dimensions=TWIN_SKETCH)
     twin_types = {t.get("name"): t for t in ET.parse(twin / "conf" / "schema.xml").getroot().iter("fieldType")}
-    assert twin_types["image_vector"].get("sketchDimensions") == "128"
+    assert twin_types["image_vector"].get("sketchDimensions") == str(TWIN_SKETCH)
     assert twin_types["image_vector"].get("cells") == cells.CELLS_FILE
 
 
@@ -114,3 +116,14 @@ def test_the_linear_modes_exact_answers_and_its_numpy_floor_agree_with_a_brute_f
         np.testing.assert_allclose(case.top, values[expected])
         assert linear._recall(stored)(case, scan.search(case)) == 1.0
         assert linear._recall(stored)(case, expected[K // 2 :].tolist()) == 0.5
+
+
+def test_the_bench_names_the_plugins_default_sketch():
+    """The report's sketch figures say SHIPPED_SKETCH: ImageVectorField's default for the shipped
+    1024-d type, which the shipped schema leaves to the type."""
+    source = (
+        Path(__file__).resolve().parents[1] / "solr-plugin/plugin/src/main/java/io/lookalike/solr/ImageVectorField.java"
+    )
+    divisor = int(re.search(r"DEFAULT_SKETCH_DIVISOR = (\d+);", source.read_text()).group(1))
+    assert 1024 // divisor == SHIPPED_SKETCH
+    assert TWIN_SKETCH != SHIPPED_SKETCH

@@ -30,8 +30,8 @@ import java.nio.ByteOrder;
  * (Exactly, the sum is {@code ||q' - y||^2} for the point {@code q' = m + u} that the rounded
  * {@code u} describes: {@code ||q - q'||} joins {@code ||x - y||} as the block's radius.)
  *
- * <p>PCA puts the high-variance dimensions first, so the leading quarter of a 1024-d vector holds
- * most of its spread and rules out nearly all of the documents that cannot enter a top-k. Layout
+ * <p>PCA puts the high-variance dimensions first, so the leading components of a 1024-d vector
+ * hold most of its spread and rule out nearly all of the documents that cannot enter a top-k. Layout
  * (little-endian): {@code [mid, step, errorNorm (float32), Sc, Cc (int32)] per block, then one code
  * per dimension}.
  */

@@ -150,7 +150,7 @@ public class SketchPruningTest extends LuceneTestCase {
     return family.equals("raw2048") ? 2048 : 256;
   }
 
-  /** The field type's default: a quarter of the dimension. */
+  /** The field type's default share of the dimension. */
   private static int sketchDimensions(String family) {
     return dimension(family) / ImageVectorField.DEFAULT_SKETCH_DIVISOR;
   }
