@@ -21,8 +21,11 @@ import org.apache.lucene.util.DocIdSetBuilder;
  * bench/ before this rule: at 10 of 1000 cells, recall@10 0.996 unfiltered, 0.950 under a 1%
  * filter). So a segment whose conjunction Lucene leads with {@code leadCost}
  * documents probes {@code ceil(N * withVector / leadCost)} cells: about as many candidates as the
- * unfiltered search ranks, at about its cost. Once that is every cell, the segment ranks the
- * filtered documents exactly, as Lucene's HNSW search does when a filter is selective.
+ * unfiltered search ranks, at about its cost. Once that is more than half of the cells, the
+ * segment ranks the filtered documents exactly, as Lucene's HNSW search does when a filter is
+ * selective: gathering the documents of most cells costs more than ranking the filtered ones (at
+ * 1,000,000 documents and a 1% filter, 29.4 ms with 5 cells widened to about 500 of 1000, 9.2 ms
+ * with 20 widened to all of them, the exact search 10.0 ms).
  */
 final class CellProbe {
 
@@ -55,7 +58,7 @@ final class CellProbe {
    * How many cells a segment with {@code withVector} documents with a vector probes when its
    * conjunction leads with {@code leadCost} documents (Lucene's estimate of the cheapest required
    * clause): {@link #probe()} when nothing is narrower than the vectors themselves, more as the
-   * lead narrows, every cell when it holds no document.
+   * lead narrows, every cell once that is more than half of them or the lead holds no document.
    */
   int widened(long withVector, long leadCost) {
     if (leadCost >= withVector) {
@@ -66,7 +69,7 @@ final class CellProbe {
     }
     // probe <= cells and withVector < 2^31: the product fits in a long
     long cells = (probe * withVector + leadCost - 1) / leadCost;
-    return (int) Math.min(order.length, cells);
+    return 2 * cells > order.length ? order.length : (int) cells;
   }
 
   /** The terms of the {@code count} nearest cells. */

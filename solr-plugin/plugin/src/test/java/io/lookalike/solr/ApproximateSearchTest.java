@@ -127,9 +127,9 @@ public class ApproximateSearchTest extends AbstractVisualTestCase {
     assertEquals(2, two.widened(1000, 1000));
     assertEquals(2, two.widened(1000, Long.MAX_VALUE));
     assertEquals(4, two.widened(1000, 500));
-    assertEquals(5, two.widened(1000, 400)); // 2000 / 400
-    assertEquals(7, two.widened(1000, 300)); // ceil(6.67)
-    assertEquals(10, two.widened(1000, 10)); // every cell
+    assertEquals(5, two.widened(1000, 400)); // 2000 / 400: half of the cells
+    assertEquals(10, two.widened(1000, 300)); // ceil(6.67), more than half: every cell
+    assertEquals(10, two.widened(1000, 10));
     assertEquals(10, two.widened(1000, 0));
     assertTrue(two.isEveryCell(two.widened(1000, 10)));
     assertEquals(List.of("3", "1", "0"), Arrays.stream(two.terms(3)).map(BytesRef::utf8ToString).toList());
