@@ -112,7 +112,10 @@ def sketch(r: dict) -> str:
         if len(sizes) == 2
         else ""
     )
-    stages = f"{TWIN_SKETCH // 128} stages of 128 components against the default's {SHIPPED_SKETCH // 128}"
+    stages = (
+        f"a second stage of {TWIN_SKETCH - 128} components after the first 128, against the"
+        f" default's {SHIPPED_SKETCH - 128}"
+    )
     return (
         f"{title}\nAt N = {point['n']:,}, a second shipped core whose `image_vector` type sets"
         f" `sketchDimensions={TWIN_SKETCH}` ({stages}; a document reads a further stage only when the ones before"

@@ -77,7 +77,7 @@ def _per_document(point: dict) -> str:
         )
     text += (
         f" Lookalike bounds each distance from the vector's sketch first ({FIRST_STAGE_BYTES} bytes for the"
-        f" first 128 components, {FIRST_STAGE_BYTES} more for each next 128 up to {SHIPPED_SKETCH}, when needed)"
+        f" first 128 components, the rest up to {SHIPPED_SKETCH} only when needed)"
         " and reads the whole"
         " vector only where the bound cannot rule the document out; what it spends per document is that"
         " bound's arithmetic and Lucene's doc-values access (see the JFR samples)."

@@ -26,10 +26,11 @@ final class ImageVectorValues {
   private final SketchStage[] stages; // the segment's sketch stages, in order; may be empty
   private final BinaryDocValues tails; // null where the segment has none
 
-  // The last screen: its first stage's components (0: not screened; UNSCREENABLE: the first stage
-  // was read but not usable) and each kept document's sum.
+  // The last screen (if any): each kept document's first-stage components (UNSCREENABLE: it has
+  // no usable first stage) and sum. Per document, as a merged segment may hold both layouts.
   private static final int UNSCREENABLE = -1;
-  private int screened;
+  private boolean screened;
+  private int[] froms = new int[0];
   private float[] sums = new float[0];
   private final String field;
   private final int dimension;
@@ -197,38 +198,38 @@ final class ImageVectorValues {
    * (ascending, each with a vector, none before the sketches' position) become the documents that
    * may be within {@code bound}, and their new count is returned. Call {@link
    * #squaredDistanceScreened} for each of them, in order. A batch skips the per-document overhead
-   * of a two-phase iterator, and the first stage's sums carry over to the next stage.
+   * of a two-phase iterator, and the first stage's sums carry over to the next stage. A document
+   * without a usable first stage (indexed before sketches, or with a sketch beyond the query's
+   * dimension) is kept for its whole vector to decide.
    */
   int screen(int[] docs, int count, float[] query, float bound) throws IOException {
-    screened = 0;
-    if (stages.length == 0 || bound == Float.POSITIVE_INFINITY) {
+    screened = stages.length > 0 && bound != Float.POSITIVE_INFINITY;
+    if (screened == false) {
       return count;
     }
     SketchStage first = stages[0];
     sums = ArrayUtil.grow(sums, count);
-    QueryBlocks blocks = null;
+    froms = ArrayUtil.grow(froms, count);
     int kept = 0;
     for (int i = 0; i < count; i++) {
       BytesRef sketch = first.values.advanceExact(docs[i]) ? first.values.binaryValue() : null;
       int length = sketch == null ? -1 : VectorSketch.dimensions(sketch.length);
-      if (length < 0 || length > dimension || (blocks != null && length != blocks.dimensions())) {
-        // a mixed segment (sketches added or resized): the rest of the batch gets whole vectors
-        System.arraycopy(docs, i, docs, kept, count - i);
-        screened = UNSCREENABLE;
-        return kept + count - i;
+      float sum = 0f;
+      if (length < 0 || length > dimension) {
+        length = UNSCREENABLE;
+      } else {
+        QueryBlocks blocks = first.blocks(query, 0, length);
+        sum =
+            VectorSketch.accumulate(
+                VectorSketch.KERNEL, blocks, sketch.bytes, sketch.offset, 0f, bound);
+        if (VectorSketch.rulesOut(sum, bound)) {
+          continue;
+        }
       }
-      if (blocks == null) {
-        blocks = first.blocks(query, 0, length);
-      }
-      float sum =
-          VectorSketch.accumulate(
-              VectorSketch.KERNEL, blocks, sketch.bytes, sketch.offset, 0f, bound);
-      if (VectorSketch.rulesOut(sum, bound) == false) {
-        sums[kept] = sum;
-        docs[kept++] = docs[i];
-      }
+      froms[kept] = length;
+      sums[kept] = sum;
+      docs[kept++] = docs[i];
     }
-    screened = blocks == null ? 0 : blocks.dimensions();
     return kept;
   }
 
@@ -238,12 +239,12 @@ final class ImageVectorValues {
    * screen's first stage.
    */
   float squaredDistanceScreened(int i, float[] query, float bound) throws IOException {
-    if (screened == UNSCREENABLE) { // the first stage's sketches are behind: whole vectors only
-      return squaredDistance(query, bound, stages.length, 0, 0f);
+    if (screened == false) {
+      return squaredDistance(query, bound);
     }
-    return screened == 0
-        ? squaredDistance(query, bound)
-        : squaredDistance(query, bound, 1, screened, sums[i]);
+    return froms[i] == UNSCREENABLE // no first stage to go on from: the whole vector only
+        ? squaredDistance(query, bound, stages.length, 0, 0f)
+        : squaredDistance(query, bound, 1, froms[i], sums[i]);
   }
 
   /**

@@ -21,8 +21,10 @@ import org.apache.lucene.util.BytesRef;
  *       VectorFormat});
  *   <li>{@code f.centredSketch1}, {@code f.centredSketch2}: binary doc values, the {@link
  *       VectorSketch} of the first {@code sketchDimensions} components, in two stages: the first
- *       half (rounded up to a block of {@link VectorSketch#BLOCK}), then the rest, so that the many
- *       documents the first half rules out cost half the reading. The sketches of earlier versions,
+ *       block of {@link VectorSketch#BLOCK}, then the rest, so that the many documents the first
+ *       block rules out cost one block of reading ({@link #sketchStages}). Segments written when
+ *       the first stage was the first half (rounded up to a block) are read as they are: a reader
+ *       takes each stage's components from its length. The sketches of earlier versions,
  *       quantized around 0 in another layout, were {@code f.sketch1} and {@code f.sketch2}: the
  *       names changed with the layout, so that they are never read as the new one (their segments
  *       are ranked exactly, without pruning, until re-indexed);
@@ -156,18 +158,21 @@ final class VectorFieldLayout {
   }
 
   /**
-   * Where the sketch stages of {@code sketchDimensions} components start and end: {@code {0, first,
+   * Where the sketch stages of {@code sketchDimensions} components start and end: {@code {0, BLOCK,
    * sketchDimensions}}, or {@code {0, sketchDimensions}} when one block holds them all, or {@code
    * {0}} without a sketch.
+   *
+   * <p>The first stage is one block because an unfiltered top-k reads it for every document, and
+   * its first block rules out nearly all of them ({@link VectorSketch#accumulate} stops there): a
+   * first stage of two blocks would stream and copy twice the bytes per document for arithmetic
+   * that is never done.
    */
   static int[] sketchStages(int sketchDimensions) {
-    int half = (sketchDimensions + 1) / 2;
-    int first = (half + VectorSketch.BLOCK - 1) / VectorSketch.BLOCK * VectorSketch.BLOCK;
     if (sketchDimensions == 0) {
       return new int[] {0};
     }
-    return first >= sketchDimensions
+    return sketchDimensions <= VectorSketch.BLOCK
         ? new int[] {0, sketchDimensions}
-        : new int[] {0, first, sketchDimensions};
+        : new int[] {0, VectorSketch.BLOCK, sketchDimensions};
   }
 }

@@ -10,6 +10,7 @@ import org.apache.lucene.document.Document;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
+import org.apache.lucene.index.IndexableField;
 import org.apache.lucene.index.NoMergePolicy;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
@@ -95,6 +96,40 @@ public class SketchPruningTest extends LuceneTestCase {
       int reads = search(writer, vectors, new VisualQuery(FIELD, query, inf()));
       assertEquals("every vector is read, none ruled out", DOCS, reads);
     }
+  }
+
+  /**
+   * One segment holding both layouts of the sketch stages, document by document, as a merge of
+   * segments written before and after the first stage became one block: each document is screened
+   * by its own first stage, so the top-10 is exact and reads few vectors.
+   */
+  @Test
+  public void testASegmentOfBothStageLayoutsPrunesEachDocument() throws IOException {
+    Random random = new Random(random().nextLong());
+    String family = "raw2048";
+    float[][] vectors = vectors(random, family);
+    float[] query = member(random, family, random.nextInt(CLUSTERS));
+    int sketched = sketchDimensions(family);
+    try (Directory directory = new ByteBuffersDirectory();
+        IndexWriter writer = new IndexWriter(directory, inOrder())) {
+      for (float[] vector : vectors) {
+        List<IndexableField> fields = VectorFieldLayout.fields(FIELD, vector, sketched, null);
+        if (random.nextBoolean()) { // the layout before: the first half in the first stage
+          int half = sketched / 2;
+          fields.set(1, sketchStage(0, VectorSketch.encode(vector, 0, half)));
+          fields.set(2, sketchStage(1, VectorSketch.encode(vector, half, sketched)));
+        }
+        Document doc = new Document();
+        fields.forEach(doc::add);
+        writer.addDocument(doc);
+      }
+      int reads = search(writer, vectors, new VisualQuery(FIELD, query, inf()));
+      assertTrue("vectors read " + reads, reads <= MAX_READS);
+    }
+  }
+
+  private static IndexableField sketchStage(int stage, byte[] sketch) {
+    return new BinaryDocValuesField(VectorFieldLayout.sketchField(FIELD, stage), new BytesRef(sketch));
   }
 
   private static float inf() {

@@ -21,13 +21,15 @@ public class VectorSketchTest extends LuceneTestCase {
   }
 
   @Test
-  public void testStagesSplitTheSketchedComponentsAtABlock() {
+  public void testTheFirstStageIsTheFirstBlock() {
     assertArrayEquals(new int[] {0}, VectorFieldLayout.sketchStages(0));
     assertArrayEquals(new int[] {0, 40}, VectorFieldLayout.sketchStages(40));
     assertArrayEquals(new int[] {0, 100}, VectorFieldLayout.sketchStages(100));
     assertArrayEquals(new int[] {0, 128, 129}, VectorFieldLayout.sketchStages(129));
+    assertArrayEquals(new int[] {0, 128}, VectorFieldLayout.sketchStages(128));
     assertArrayEquals(new int[] {0, 128, 256}, VectorFieldLayout.sketchStages(256));
-    assertArrayEquals(new int[] {0, 256, 500}, VectorFieldLayout.sketchStages(500));
+    assertArrayEquals(new int[] {0, 128, 500}, VectorFieldLayout.sketchStages(500));
+    assertArrayEquals(new int[] {0, 128, 512}, VectorFieldLayout.sketchStages(512));
   }
 
   @Test
