@@ -26,7 +26,7 @@ BENCHCONF = "benchconf-"  # names the contenders of the visual core made from be
 SHIPPED_SKETCH = 512  # ImageVectorField's default sketch of a 1024-d vector (half its components)
 TWIN_SKETCH = 256  # the sketch of the shipped core's twin: the default before 512
 SKETCH_TWIN = f"sketch{TWIN_SKETCH}-"  # ... of the shipped visual core with a sketch of TWIN_SKETCH components
-TWINS = (BENCHCONF, SKETCH_TWIN)  # second visual cores (smallest N, largest N), measured in turns with the first
+TWINS = (BENCHCONF, SKETCH_TWIN)  # the smallest N's second visual cores, measured in turns with the first
 
 
 @dataclass(frozen=True)

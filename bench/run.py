@@ -103,13 +103,8 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
             log.info("N=%d: cells, and the visual cores made anew with them", n)
             trained = cells.train(stored, n)
             point["coarse_cells"] = trained.summary()
-            # The configset's effect is measured where the per-request share is largest, the
-            # sketch's where the scan is longest (the largest N: page cache and per-document work).
-            twins = {
-                **({"benchconf": (CONFIGSET, None)} if n == min(size.sizes) else {}),
-                **({"sketchtwin": (SHIPPED_CONFIGSET, TWIN_SKETCH)} if n == max(size.sizes) else {}),
-            }
-            kinds = {"visual": (SHIPPED_CONFIGSET, None), **twins}
+            twins = {"benchconf": (CONFIGSET, None), "sketchtwin": (SHIPPED_CONFIGSET, TWIN_SKETCH)}
+            kinds = {"visual": (SHIPPED_CONFIGSET, None), **(twins if n == min(size.sizes) else {})}
             for kind, (base, sketch) in kinds.items():
                 solr.create(kind, cells.configset(base, data / f"configset-{kind}", trained, sketch))
                 _index(solr, kind, stored, n, results)
@@ -278,7 +273,7 @@ def _measure_cells(
         for contender in contenders:
             if kind not in contender.kinds or contender.name.startswith(TWINS):
                 continue
-            # a visual contender and its twins on the other visual cores take turns
+            # a visual contender and its twins on the smallest N's other visual cores take turns
             group = [contender, *(c for c in contenders if c.name in {t + contender.name for t in TWINS})]
             log.info("N=%d %s: %s", n, kind, " and ".join(c.name for c in group))
             for member, cell in zip(group, measure(group, todo, _scorer(stored, truth[kind]), size.cell_budget_s)):
