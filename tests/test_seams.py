@@ -339,7 +339,12 @@ def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_
         "--report", str(tmp_path / "report.jsonl"),
     ]  # fmt: skip
     try:
-        job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        # SIGINT's default in the job: a shell without job control starts background commands
+        # (a CI runner's, `make test &`) with it ignored, and Python then installs no handler.
+        default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+        job = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, preexec_fn=default_sigint
+        )
         try:
             seen = wait_for_progress(job, at_least, total)
             job.send_signal(signal.SIGINT)
