@@ -9,9 +9,11 @@ import re
 import select
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,59 @@ def write_rows(catalog: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+class PhotoHost:
+    """An image host on 127.0.0.1: ``photos`` maps a path to its ETag (None: no validator) and
+    bytes, changed by the test; ``fetched`` lists the paths whose bytes were asked for (GET). A GET
+    of a path in ``held`` waits until ``release`` is set; HEADs never wait."""
+
+    def __init__(self) -> None:
+        self.photos: dict[str, tuple[str | None, bytes]] = {}
+        self.fetched: list[str] = []
+        self.held: set[str] = set()
+        self.release = threading.Event()
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self):  # noqa: N802 (http.server's naming)
+                self.answer(body=False)
+
+            def do_GET(self):  # noqa: N802
+                host.fetched.append(self.path)
+                if self.path in host.held:
+                    host.release.wait(600)
+                self.answer(body=True)
+
+            def answer(self, body: bool) -> None:
+                etag, data = host.photos[self.path]
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    if etag:
+                        self.send_header("ETag", etag)
+                    self.end_headers()
+                    if body:
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up on it (its fetch deadline)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@contextmanager
+def serving_photos() -> Iterator[PhotoHost]:
+    """A running PhotoHost; whatever it still holds is released when the block ends."""
+    host = PhotoHost()
+    threading.Thread(target=host.server.serve_forever, daemon=True).start()
+    try:
+        yield host
+    finally:
+        host.release.set()
+        host.server.shutdown()
+        host.server.server_close()

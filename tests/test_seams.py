@@ -14,8 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -26,7 +24,7 @@ from embedder.config import load_settings
 from embedder.errors import BadInput, CollectionStateError
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog, query_image
-from tests.helpers import free_port, indexer, read_rows, wait_for_progress, write_rows
+from tests.helpers import free_port, indexer, read_rows, serving_photos, wait_for_progress, write_rows
 
 DIM = contract.DEFAULT_DIMENSION
 AWKWARD = [
@@ -287,63 +285,29 @@ def test_cli_unknown_id_exits_2_in_one_line_and_an_awkward_one_works(index, awkw
     assert [hit["id"] for hit in json.loads(found.stdout)] == expected
 
 
-class HeldPhotos:
-    """An image host on 127.0.0.1 that answers the GETs of the ``free`` paths at once and holds
-    every other one until ``release`` is set (HEADs are answered at once)."""
-
-    def __init__(self, photos: dict[str, bytes], free: set[str]) -> None:
-        self.release = threading.Event()
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(self):  # noqa: N802 (http.server's naming)
-                self.answer(body=False)
-
-            def do_GET(self):  # noqa: N802
-                if self.path not in free:
-                    host.release.wait(600)
-                self.answer(body=True)
-
-            def answer(self, body: bool) -> None:
-                data = photos[self.path]
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if body:
-                        self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the job gave up on it (its fetch deadline)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+def _default_sigint() -> None:
+    """SIGINT at its default in a child: a shell without job control starts background commands
+    (a CI runner's, ``make test &``) with it ignored, and Python then installs no handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_solr, tmp_path):
     total, at_least = 120, 16
     catalog = generate_catalog(tmp_path / "catalog", variants=total // 60)
     rows = read_rows(catalog)
-    photos = {f"/{r['id']}.jpg": (catalog.parent / r["image"]).read_bytes() for r in rows}
-    # The first rows' photos (the PCA's sample, the first two batches) come at once, the others
-    # only once the job is interrupted: however fast it runs, it cannot finish before the signal.
-    host = HeldPhotos(photos, {f"/{r['id']}.jpg" for r in rows[:at_least]})
-    threading.Thread(target=host.server.serve_forever, daemon=True).start()
-    write_rows(catalog, [{**r, "image": f"{host.url}/{r['id']}.jpg"} for r in rows])
     command = [
         sys.executable, "-m", "embedder.cli", "--solr", local_solr.url, "--collection", local_solr.collection,
         "index", str(catalog), "--weights", "none", "--fit-sample", str(at_least), "--batch-size", "8",
         "--report", str(tmp_path / "report.jsonl"),
     ]  # fmt: skip
-    try:
-        # SIGINT's default in the job: a shell without job control starts background commands
-        # (a CI runner's, `make test &`) with it ignored, and Python then installs no handler.
-        default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    with serving_photos() as host:
+        host.photos.update({f"/{r['id']}.jpg": (None, (catalog.parent / r["image"]).read_bytes()) for r in rows})
+        # The first rows' photos (the PCA's sample, the first two batches) come at once, the others
+        # only once the job is interrupted: however fast it runs, it cannot finish before the signal.
+        host.held.update(f"/{r['id']}.jpg" for r in rows[at_least:])
+        write_rows(catalog, [{**r, "image": f"{host.url}/{r['id']}.jpg"} for r in rows])
         job = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, preexec_fn=default_sigint
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, preexec_fn=_default_sigint
         )
         try:
             seen = wait_for_progress(job, at_least, total)
@@ -351,7 +315,6 @@ def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_
             host.release.set()  # the held fetches end, so the job's threads can
             _, rest = job.communicate(timeout=300)
         finally:
-            host.release.set()
             if job.poll() is None:
                 job.kill()
                 job.wait()
@@ -361,9 +324,6 @@ def test_ctrl_c_exits_130_in_one_line_and_a_rerun_indexes_the_rest(index, local_
         assert "interrupted" in last and "re-run" in last and "Traceback" not in stderr, stderr[-3000:]
 
         done = subprocess.run(command + ["--no-progress"], capture_output=True, text=True, timeout=600, env=ENV)
-    finally:
-        host.server.shutdown()
-        host.server.server_close()
     assert done.returncode == 0, done.stderr
     added, unchanged = map(int, re.search(r"added (\d+), .*unchanged (\d+)", done.stdout).groups())
     assert added + unchanged == total and unchanged >= at_least, done.stdout

@@ -8,8 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
 from embedder.runtime import EmbeddingRuntime
 from embedder.samples import generate_catalog
-from tests.helpers import index_snapshot, indexer, read_rows, write_rows
+from tests.helpers import index_snapshot, indexer, read_rows, serving_photos, write_rows
 
 
 class CountingCache(EmbeddingCache):
@@ -77,46 +75,10 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path):
         cache.get("../../etc/passwd")
 
 
-class PhotoHost:
-    """An image host on 127.0.0.1: ``photos`` maps a path to its ETag (None: no validator) and
-    bytes, changed by the test; ``fetched`` lists the paths whose bytes were asked for (GET)."""
-
-    def __init__(self) -> None:
-        self.photos: dict[str, tuple[str | None, bytes]] = {}
-        self.fetched: list[str] = []
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(self):  # noqa: N802 (http.server's naming)
-                self.answer()
-
-            def do_GET(self):  # noqa: N802
-                host.fetched.append(self.path)
-                self.answer()
-                self.wfile.write(host.photos[self.path][1])
-
-            def answer(self):
-                etag, data = host.photos[self.path]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                if etag:
-                    self.send_header("ETag", etag)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
 def photo_host():
-    host = PhotoHost()
-    threading.Thread(target=host.server.serve_forever, daemon=True).start()
-    yield host
-    host.server.shutdown()
-    host.server.server_close()
+    with serving_photos() as host:
+        yield host
 
 
 def test_a_remote_image_is_re_embedded_when_its_validators_change(index, extractor, tmp_path, photo_host):
