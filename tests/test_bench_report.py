@@ -1,5 +1,5 @@
 """The bench's whole-vector reads: counted around a cell's timed queries only, and the report's
-"why" of each missed target and its table of reads, from hand-made results."""
+"why" of each missed target, its table of reads and the no-op discussion, from hand-made results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import report_discussion, report_targets
+from bench import report_discussion, report_targets, sync_bench
 from bench.contenders import Case, Contender, measure
 from bench.dataset import Catalog, calibrate
 from bench.exact import KEPT, TYPES, mask
@@ -105,3 +105,13 @@ def test_results_without_reads_render_as_not_measured():
     assert rows["exact filter10 p50 <= HNSW `{!knn}`'s, N=1,000,000"][2].endswith(
         f"whole vectors read per query: {report_targets.NOT_MEASURED}"
     )
+
+
+def test_the_no_op_discussion_reads_the_parts_against_the_jobs_clock_either_way():
+    def case(job_s: float) -> dict:
+        parts = {"read_catalog_s": 1.6, "lookup_s": 12.2, "hash_s": 1.5, "lookups": 3125}
+        return {"what": "w", "rows": 100_000, "noop": {"seconds": job_s + 2, "job_seconds": job_s}, "parts": parts}
+
+    over, under = (sync_bench._discussion({"batch": 32, "cases": {"c": case(s)}}) for s in (13.9, 16.4))
+    assert "15.3 s, 1.4 s more than the job's clock" in over and "-" not in over.split("µs per row.")[1]
+    assert "The parts add up to 15.3 s; the other 1.1 s of the job's clock" in under
