@@ -115,3 +115,17 @@ def test_the_no_op_discussion_reads_the_parts_against_the_jobs_clock_either_way(
     over, under = (sync_bench._discussion({"batch": 32, "cases": {"c": case(s)}}) for s in (13.9, 16.4))
     assert "15.3 s, 1.4 s more than the job's clock" in over and "-" not in over.split("µs per row.")[1]
     assert "The parts add up to 15.3 s; the other 1.1 s of the job's clock" in under
+
+
+def test_the_same_unfiltered_work_on_the_contracts_core_is_set_beside_the_latency_table_at_its_n_only():
+    point = {"n": 1000, "cells": {"lookalike/unfiltered": {"p50_ms": 30.0, "vectors_read_per_query": 40.0}}}
+    way = {"label": "top 10, the same data centred", "p50_ms": 20.0, "vectors_read": 41.0}
+    r = {
+        "points": [point],
+        "indexing": [{"kind": "hnsw", "to": 1000, "seconds": 12.0}, {"kind": "visual", "to": 1000, "seconds": 5.0}],
+        "contracts": {"n": 1000, "rows": {"offset data": {"ways": [way]}}},
+    }
+    text = report_discussion._same_work_elsewhere(r)
+    assert "took 20.0 ms, reading 41 whole vectors" in text and "30.0 ms reading 40: 1.50x" in text
+    assert "the HNSW core indexed 12 s" in text
+    assert report_discussion._same_work_elsewhere({**r, "contracts": {**r["contracts"], "n": 500}}) == ""
