@@ -172,6 +172,7 @@ def run(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: flo
         step = solr.index(kind, stored, 0, n)
         built[kind] = {"seconds": step.seconds, "bytes": solr.index_bytes(kind)["total"]}
     solr.settle()
+    solr.warm(KINDS)
     todo = cases(queries, "hybrid", math.inf, lambda q: None)  # each with its keyword filter
     sort_thresholds = {"the top-10 threshold": max_dist, "1% within": _share_threshold(stored, n, queries, 0.01)}
     measured = {row.name: _measure(solr, row, todo, budget_s) for row in rows(max_dist, sort_thresholds)}

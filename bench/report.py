@@ -144,10 +144,25 @@ documents), the visual core indexed anew with them: {cells}. Probed at
 timed again (the shipped `queryResultCache` would answer their repeat); each cell runs the queries
 until they are done or {r["config"]["cell_budget_s"]:.0f} s are spent (at least 5). Before timing each
 N the bench waits until Solr is idle: merges that indexing left running (HNSW merges rebuild graphs
-for minutes) would otherwise compete with the queries for the cores. Recall@10 is distance-based
+for minutes) would otherwise compete with the queries for the cores.{_warmed(r)} Recall@10 is distance-based
 against a float64 exact scan (a hit counts when its true distance is within 1e-5 of the 10th true
 distance, so exact ties in another order are not misses).
 {_parts_run(r)}"""
+
+
+def _warmed(r: dict) -> str:
+    """What the bench read into the page cache before timing, or that this run did not."""
+    warmed = r["points"][-1].get("warmed")
+    if warmed is None:
+        return (
+            " This run did not read the cores' index files into the page cache before timing: a core indexed"
+            " before another core's long build is timed partly on pages read from disk."
+        )
+    return (
+        " Then it reads every core's index files once, so that no contender is timed on pages another core's"
+        f" indexing pushed out of the page cache ({warmed['bytes'] / 1e9:.1f} GB in {warmed['seconds']:.0f} s"
+        f" at N = {r['points'][-1]['n']:,})."
+    )
 
 
 def _parts_run(r: dict) -> str:

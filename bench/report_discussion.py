@@ -112,9 +112,14 @@ def _same_work_elsewhere(r: dict) -> str:
         f" core indexed just before it was timed (the hybrid queries' vectors, no keyword, no cells) took"
         f" {centred['p50_ms']:.1f} ms, reading {centred['vectors_read']:.0f} whole vectors per query; the latency"
         f" table's `lookalike` took {ours['p50_ms']:.1f} ms reading {reads_text(last, 'lookalike', 'unfiltered')}:"
-        f" {ours['p50_ms'] / centred['p50_ms']:.2f}x for about the same work. This run does not separate why;"
-        " between the visual core's indexing and its timing, the HNSW core indexed"
-        f" {_hnsw_indexing_s(r, last['n']):,.0f} s, which can push the visual core's pages out of the page cache."
+        f" {ours['p50_ms'] / centred['p50_ms']:.2f}x for about the same work."
+        + (
+            " Both were timed with their index files read into the page cache first."
+            if last.get("warmed")
+            else " This run does not separate why; between the visual core's indexing and its timing, the HNSW"
+            f" core indexed {_hnsw_indexing_s(r, last['n']):,.0f} s, which can push the visual core's pages out"
+            " of the page cache, and this run read neither core's files into it before timing."
+        )
     )
 
 

@@ -112,6 +112,7 @@ def run(size_name: str, port: int, fresh: bool, synthetic: bool) -> dict:
                 results["shipped_filters"] = _shipped_filters(solr, queries, max_dist)
             hnsw_rate = _index_hnsw(solr, stored, n, size, hnsw_rate, results)
             point["settle_s"] = solr.settle()
+            point["warmed"] = solr.warm([*kinds, "hnsw"])
             truths[n] = _measure_point(solr, stored, point, queries, max_dist, size)
             results["points"].append(point)
             for twin in twins:
