@@ -160,7 +160,7 @@ def _warmed(r: dict) -> str:
         )
     return (
         " Then it reads every core's index files once, so that no contender is timed on pages another core's"
-        f" indexing pushed out of the page cache ({warmed['bytes'] / 1e9:.1f} GB in {warmed['seconds']:.0f} s"
+        f" indexing pushed out of the page cache ({warmed['bytes'] / 1e9:.1f} GB in {warmed['seconds']:.1f} s"
         f" at N = {r['points'][-1]['n']:,})."
     )
 
