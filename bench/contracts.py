@@ -25,6 +25,7 @@ from bench.exact import K
 from bench.solr_bench import CORES, OFFSET, SHIPPED_CONFIGSET, BenchSolr
 
 KINDS = ("contracts", "offset")
+CENTRED_TOP = "top 10, the same data centred"  # the latency table's unfiltered top-10, on this core
 READ_QUERIES = 8  # requests whose whole-vector reads are counted (untimed), per way
 
 
@@ -127,9 +128,7 @@ def rows(max_dist: float, sort_thresholds: dict[str, float]) -> tuple[Row, ...]:
                     "offset",
                     lambda c: {**_visual(c, "offset"), "q": "*:*", "sort": "sqdist(image_vector,$qv) asc, id asc"},
                 ),
-                Way(
-                    "top 10, the same data centred", "contracts", lambda c: _top(c, "contracts", minExactCount=K), False
-                ),
+                Way(CENTRED_TOP, "contracts", lambda c: _top(c, "contracts", minExactCount=K), False),
             ),
         ),
     )

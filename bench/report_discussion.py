@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.contenders import SHIPPED_SKETCH
+from bench.contracts import CENTRED_TOP
 from bench.exact import TYPES
 from bench.floor import FIRST_STAGE_BYTES
 from bench.report_targets import (
@@ -96,15 +97,8 @@ def _same_work_elsewhere(r: dict) -> str:
     about the same whole-vector reads, so a gap between their p50s is the cores' state, not the work."""
     last, contracts = r["points"][-1], r.get("contracts")
     ours = cell(last, "lookalike", "unfiltered")
-    centred = next(
-        (
-            w
-            for row in (contracts or {}).get("rows", {}).values()
-            for w in row["ways"]
-            if "same data centred" in w["label"]
-        ),
-        None,
-    )
+    ways = (w for row in (contracts or {}).get("rows", {}).values() for w in row["ways"])
+    centred = next((w for w in ways if w["label"] == CENTRED_TOP), None)
     if not ours or not centred or contracts["n"] != last["n"]:
         return ""
     return (

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import report_discussion, report_targets, sync_bench
+from bench import contracts, report_discussion, report_targets, sync_bench
 from bench.contenders import Case, Contender, measure
 from bench.dataset import Catalog, calibrate
 from bench.exact import KEPT, TYPES, mask
@@ -119,7 +119,7 @@ def test_the_no_op_discussion_reads_the_parts_against_the_jobs_clock_either_way(
 
 def test_the_same_unfiltered_work_on_the_contracts_core_is_set_beside_the_latency_table_at_its_n_only():
     point = {"n": 1000, "cells": {"lookalike/unfiltered": {"p50_ms": 30.0, "vectors_read_per_query": 40.0}}}
-    way = {"label": "top 10, the same data centred", "p50_ms": 20.0, "vectors_read": 41.0}
+    way = {"label": contracts.CENTRED_TOP, "p50_ms": 20.0, "vectors_read": 41.0}
     r = {
         "points": [point],
         "indexing": [{"kind": "hnsw", "to": 1000, "seconds": 12.0}, {"kind": "visual", "to": 1000, "seconds": 5.0}],
