@@ -24,6 +24,7 @@ import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.store.ByteBuffersDirectory;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.tests.util.LuceneTestCase;
+import org.apache.lucene.tests.util.TestUtil;
 import org.junit.Test;
 
 /**
@@ -118,9 +119,16 @@ public class HybridSearchTest extends LuceneTestCase {
         reads[1] * 3 < reads[0]);
   }
 
-  /** Segments in insertion order, none merged. */
+  /**
+   * Segments in insertion order, none merged, in the default codec: the skipping compared is the
+   * default codec's, and under some of the test framework's random codecs the keyword clause's block
+   * maxima let neither way skip (seed 76CD38BA881FB50: 195 vectors read without the visual block
+   * maxima, 194 with).
+   */
   private static IndexWriterConfig inOrder() {
-    return new IndexWriterConfig().setMergePolicy(NoMergePolicy.INSTANCE);
+    return new IndexWriterConfig()
+        .setCodec(TestUtil.getDefaultCodec())
+        .setMergePolicy(NoMergePolicy.INSTANCE);
   }
 
   private static Query keywords(float boost) {
