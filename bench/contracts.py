@@ -169,7 +169,8 @@ def run(solr: BenchSolr, stored: Stored, n: int, queries: Queries, max_dist: flo
     for kind in KINDS:
         solr.create(kind, SHIPPED_CONFIGSET)
         step = solr.index(kind, stored, 0, n)
-        built[kind] = {"seconds": step.seconds, "bytes": solr.index_bytes(kind)["total"]}
+        size = solr.index_bytes(kind)
+        built[kind] = {"seconds": step.seconds, "bytes": size["total"], "segments": size["segments"]}
     solr.settle()
     solr.warm(KINDS)
     todo = cases(queries, "hybrid", math.inf, lambda q: None)  # each with its keyword filter

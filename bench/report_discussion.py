@@ -94,26 +94,33 @@ def _per_document(point: dict) -> str:
 
 def _same_work_elsewhere(r: dict) -> str:
     """The unfiltered top-10 of the latency table beside the contracts' centred core at the same N:
-    about the same whole-vector reads, so a gap between their p50s is the cores' state, not the work."""
+    about as many whole-vector reads, so a gap between their p50s lies in what else differs."""
     last, contracts = r["points"][-1], r.get("contracts")
     ours = cell(last, "lookalike", "unfiltered")
     ways = (w for row in (contracts or {}).get("rows", {}).values() for w in row["ways"])
     centred = next((w for w in ways if w["label"] == CENTRED_TOP), None)
     if not ours or not centred or contracts["n"] != last["n"]:
         return ""
-    return (
+    text = (
         f'**The same work on another core.** In "Lucene\'s contracts" an unfiltered top-10 at the same N on a'
         f" core indexed just before it was timed (the hybrid queries' vectors, no keyword, no cells) took"
         f" {centred['p50_ms']:.1f} ms, reading {centred['vectors_read']:.0f} whole vectors per query; the latency"
         f" table's `lookalike` took {ours['p50_ms']:.1f} ms reading {reads_text(last, 'lookalike', 'unfiltered')}:"
-        f" {ours['p50_ms'] / centred['p50_ms']:.2f}x for about the same work."
-        + (
-            " Both were timed with their index files read into the page cache first."
-            if last.get("warmed")
-            else " This run does not separate why; between the visual core's indexing and its timing, the HNSW"
+        f" {ours['p50_ms'] / centred['p50_ms']:.2f}x at about as many whole-vector reads."
+    )
+    if not last.get("warmed"):
+        return text + (
+            " This run does not separate why; between the visual core's indexing and its timing, the HNSW"
             f" core indexed {_hnsw_indexing_s(r, last['n']):,.0f} s, which can push the visual core's pages out"
             " of the page cache, and this run read neither core's files into it before timing."
         )
+    segments = contracts.get("cores", {}).get("contracts", {}).get("segments")
+    theirs = f"{segments}" if segments else "a count this run did not record"
+    return text + (
+        " Both were timed with their index files read into the page cache first, so the gap is not disk reads."
+        " The cores also differ in their queries' vectors, in cells and in segments"
+        f" ({last['index_bytes']['visual']['segments']} against {theirs}); this run does not separate which of"
+        " them costs the difference."
     )
 
 

@@ -129,5 +129,9 @@ def test_the_same_unfiltered_work_on_the_contracts_core_is_set_beside_the_latenc
     assert "took 20.0 ms, reading 41 whole vectors" in text and "30.0 ms reading 40: 1.50x" in text
     assert "the HNSW core indexed 12 s" in text
     assert report_discussion._same_work_elsewhere({**r, "contracts": {**r["contracts"], "n": 500}}) == ""
-    warmed = {**r, "points": [{**point, "warmed": {"bytes": 1e9, "seconds": 2.0}}]}
-    assert "read into the page cache first" in report_discussion._same_work_elsewhere(warmed)
+    warm = {**point, "warmed": {"bytes": 1e9, "seconds": 2.0}, "index_bytes": {"visual": {"segments": 37}}}
+    warmed = {**r, "points": [warm]}
+    text = report_discussion._same_work_elsewhere(warmed)
+    assert "read into the page cache first" in text and "(37 against a count this run did not record)" in text
+    recorded = {**warmed, "contracts": {**r["contracts"], "cores": {"contracts": {"segments": 5}}}}
+    assert "(37 against 5)" in report_discussion._same_work_elsewhere(recorded)
