@@ -27,7 +27,7 @@ def solr(args: argparse.Namespace, settings: Settings) -> int:
     from embedder.localsolr import CloudLayout, LocalSolr
 
     cloud = CloudLayout(args.nodes, args.shards, args.replicas) if args.cloud else None
-    local = LocalSolr(settings.home, settings.solr_port, settings.collection, cloud=cloud)
+    local = LocalSolr(settings.home, settings.solr_port, settings.collection, settings.solr_java_opts, cloud)
     if args.action == "start":
         print(f"Solr is up: {local.start()} (log: {local.log_file})")
         if cloud:
@@ -209,11 +209,15 @@ def delete(args: argparse.Namespace, settings: Settings) -> int:
 def cluster(args: argparse.Namespace, settings: Settings) -> int:
     from embedder import clustering
     from embedder.solr import SolrIndex
+    from embedder.tagging import Attribute
 
     index = SolrIndex(settings.collection_url)
     if args.name:
-        tagged = clustering.assignattribute(index, int(args.name[0]), attribute(args.name[1]))
-        print(f"tagged the {tagged} products of cluster {args.name[0]} with {args.name[1]}")
+        cluster_id, text = args.name
+        if not cluster_id.isdigit():
+            raise errors.BadInput(f"cluster --name: CLUSTER is a cluster number, got {cluster_id!r}")
+        tagged = clustering.assign_attribute(index, int(cluster_id), Attribute.parse(text))
+        print(f"tagged the {tagged} products of cluster {cluster_id} with {text}")
         return 0
     result = clustering.cluster_catalog(index, k=args.k)
     docs = index.get([c.representative for c in result.clusters], fl="id,title")
@@ -234,11 +238,14 @@ def recommend(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cells(args: argparse.Namespace, settings: Settings) -> int:
-    from embedder import cells
+    from embedder import cells, contract
     from embedder.solr import SolrIndex
 
-    sample = cells.sample_index(SolrIndex(settings.collection_url), args.sample)
-    centroids = cells.train(sample, args.count or cells.cell_count(len(sample)))
+    index = SolrIndex(settings.collection_url)
+    sample = cells.sample_index(index, args.sample)
+    # sized by the catalog, not by the sample: a 1M catalog gets about 1000 cells from 100k vectors
+    count = args.count or cells.cell_count(index.count(fq=[f"{contract.VECTOR_FIELD}:*"]))
+    centroids = cells.train(sample, count)
     cells.write(centroids, args.out)
     print(
         f"wrote {len(centroids)} cells of {centroids.shape[1]} components to {args.out}; declare it on "

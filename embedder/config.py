@@ -29,6 +29,9 @@ class Settings:
     # Seconds Solr may take to answer one of the sidecar's reads (a search, a get, the schema): a Solr
     # that accepts and does not answer, as while it starts, is then a quick 503. Writes may take 30 s.
     solr_read_timeout: float = 1.5
+    # The local Solr's JVM (`solr start`, the demo), replaced whole when set: the plugin's distance
+    # kernel uses the JDK's SIMD module where it is added (a scalar fallback otherwise).
+    solr_java_opts: str = "-Xmx2g --add-modules jdk.incubator.vector"
 
     @property
     def collection_url(self) -> str:
@@ -45,6 +48,7 @@ ENVIRONMENT = {
     "batch_size": "LOOKALIKE_BATCH_SIZE",
     "api_token": "LOOKALIKE_API_TOKEN",
     "solr_read_timeout": "LOOKALIKE_SOLR_READ_TIMEOUT",
+    "solr_java_opts": "LOOKALIKE_SOLR_JAVA_OPTS",
 }
 
 

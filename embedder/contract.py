@@ -105,8 +105,9 @@ def encode_vector(vector: np.ndarray) -> str:
 
 
 def decode_vector(text: str) -> np.ndarray:
-    """The inverse of encode_vector: base64 text to a float32 array."""
-    raw = base64.b64decode(text, validate=True)
+    """The inverse of encode_vector: base64 text to a float32 array. The padding is optional, as
+    the plugin's parser has it (docs/vector-format.md)."""
+    raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     if len(raw) % 4:
         raise BadInput(f"a vector is a multiple of 4 bytes, got {len(raw)}")
     return np.frombuffer(raw, dtype=_WIRE_DTYPE).astype(np.float32)

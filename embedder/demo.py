@@ -27,7 +27,7 @@ def run_demo(settings: Settings, explicit_solr: bool = False) -> int:
     from embedder.state import ModelMismatch
 
     if not explicit_solr:
-        local = LocalSolr(settings.home, settings.solr_port, settings.collection)
+        local = LocalSolr(settings.home, settings.solr_port, settings.collection, settings.solr_java_opts)
         print(f"Starting a local Solr (first run builds the plugin) ... {local.start()}")
     extractor = _extractor(settings.weights or "imagenet")
     catalog = generate_catalog(settings.home / "demo-catalog")

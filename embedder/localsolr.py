@@ -23,14 +23,12 @@ import requests
 
 from embedder import artifacts
 from embedder.artifacts import LocalSolrError
+from embedder.config import Settings
 from embedder.errors import BadInput
 
 log = logging.getLogger(__name__)
 
 LAUNCHER_MAIN = "io.lookalike.solr.launcher.LocalSolr"
-# The plugin's distance kernel uses the JDK's SIMD API when its module is present (a scalar
-# fallback otherwise): see SquaredDistance.java.
-JAVA_OPTIONS = os.environ.get("LOOKALIKE_SOLR_JAVA_OPTS", "-Xmx2g --add-modules jdk.incubator.vector")
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class LocalSolr:
     home: Path
     port: int = 8983
     collection: str = "products"
-    java_options: str = JAVA_OPTIONS
+    java_options: str = Settings.solr_java_opts
     cloud: CloudLayout | None = None
 
     @property

@@ -137,9 +137,9 @@ class Indexer:
             )
         )  # read once
         self.listed = {row.id for row in rows if row.id}  # the catalog's products, failed or not
+        missing = self._missing(rows) if self.options.delete_missing else []  # may refuse: before any write
         if any(row.image and not row.image.startswith(("http://", "https://")) for row in rows):
             state.record_catalog_directory(self.index, Path(catalog).resolve().parent)  # images served from there
-        missing = self._missing(rows) if self.options.delete_missing else []
         model, cached = self._model(catalog, rows, schema, summary)
         reducer = model.reducer
         summary.pca_version = reducer.version

@@ -54,6 +54,14 @@ def test_wire_format_matches_the_shared_examples(example):
     decoded = contract.decode_vector(example["base64"])
     assert decoded.dtype == np.float32
     np.testing.assert_array_equal(decoded, np.array(example["floats"], dtype=np.float32))
+    unpadded = contract.decode_vector(example["base64"].rstrip("="))  # optional, as in the plugin
+    np.testing.assert_array_equal(unpadded, decoded)
+
+
+@pytest.mark.parametrize("bad", ["AACAPwA", "AACAP!==", "AACAPw==\n"])
+def test_decoding_refuses_what_the_plugin_refuses(bad):
+    with pytest.raises(ValueError):  # binascii.Error, or not a whole number of floats
+        contract.decode_vector(bad)
 
 
 @pytest.mark.parametrize("bad", [[1.0, float("nan")], [float("inf")], [[1.0, 2.0]]])

@@ -196,6 +196,11 @@ def test_the_tag_and_cluster_commands(demo_index):
     representative_of = {int(c): rep for c, _, rep in rows}
     assert all(labels[rep] == c for c, rep in representative_of.items())
 
+    members = {i for i, label in labels.items() if label == 0}
+    out = run_cli(demo_index, "cluster", "--name", "0", "look=cluster-zero")
+    assert f"tagged the {len(members)} products of cluster 0 with look=cluster-zero" in out
+    assert tagged_ids(demo_index, tagging.Attribute("look", "cluster-zero")) == members
+
 
 def test_navigation_sessions_are_bounded_in_count_and_lifetime(client, monkeypatch):
     import embedder.navigation as navigation

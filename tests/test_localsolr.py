@@ -4,12 +4,16 @@ not rebuild on a second start."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import requests
 
 from embedder import artifacts, contract
+from tests.helpers import free_port
 
 
 def test_status_reports_the_running_collection(local_solr, index):
@@ -70,3 +74,21 @@ def test_a_port_taken_by_another_process_is_refused_not_pinged(local_solr, tmp_p
 
     with pytest.raises(LocalSolrError, match=f"port {local_solr.port} is in use"):
         LocalSolr(tmp_path / "other-home", port=local_solr.port).start()
+
+
+def test_solr_start_runs_the_jvm_with_the_options_of_the_environment(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKALIKE_")}
+    env.update(
+        LOOKALIKE_HOME=str(tmp_path),
+        LOOKALIKE_SOLR_PORT=str(free_port()),
+        LOOKALIKE_SOLR_JAVA_OPTS="-Xmx512m --add-modules jdk.incubator.vector -Dlookalike.probe=given",
+    )
+    cli = [sys.executable, "-m", "embedder.cli", "solr"]
+    started = subprocess.run([*cli, "start"], env=env, capture_output=True, text=True, timeout=600)
+    try:
+        assert started.returncode == 0, started.stderr
+        url = f"http://localhost:{env['LOOKALIKE_SOLR_PORT']}/solr/admin/info/properties"
+        properties = requests.get(url, params={"wt": "json"}, timeout=30).json()["system.properties"]
+        assert properties["lookalike.probe"] == "given"
+    finally:
+        subprocess.run([*cli, "stop"], env=env, capture_output=True, text=True, timeout=120)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 
-from embedder import contract, tagging
+from embedder import contract, state, tagging
 from embedder.errors import BadInput
 from embedder.pipeline import IndexOptions
 from embedder.samples import generate_catalog
@@ -139,11 +139,14 @@ def test_a_row_without_an_id_fails_alone_with_a_report_line(index, extractor, ca
 
 def test_deleting_more_than_a_fifth_needs_yes_and_refusing_changes_nothing(index, extractor, catalog, tmp_path):
     run(index, extractor, catalog, tmp_path)
-    before = snapshot(index)
-    write_rows(catalog, read_rows(catalog)[:40])  # a truncated catalog: 20 of 60 missing
+    before, directories = snapshot(index), state.catalog_directories(index)
+    moved = tmp_path / "elsewhere" / catalog.name  # a new directory, which a run would record
+    moved.parent.mkdir()
+    write_rows(moved, read_rows(catalog)[:40])  # a truncated catalog: 20 of 60 missing
     with pytest.raises(BadInput, match="would delete 20 of 60"):
-        run(index, extractor, catalog, tmp_path, delete_missing=True)
-    assert snapshot(index) == before
+        run(index, extractor, moved, tmp_path, delete_missing=True)
+    assert snapshot(index) == before and state.catalog_directories(index) == directories
+    write_rows(catalog, read_rows(catalog)[:40])
     summary, _ = run(index, extractor, catalog, tmp_path, delete_missing=True, yes=True)
     assert summary.counts["deleted"] == 20 and index.count() == 40
     assert index.get([contract.MODEL_DOC_ID]), "the collection's own documents are never deleted"
