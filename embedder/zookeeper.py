@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 
-from embedder.errors import BadInput
+from embedder.errors import BadInput, SolrUnavailable
+
+# Kazoo logs each reconnection attempt; the outcome is told once, by the error raised below.
+_KAZOO_LOG = logging.getLogger(__name__ + ".kazoo")
+_KAZOO_LOG.setLevel(logging.ERROR)
 
 _ZK = re.compile(r"^(?:zk://)?(?P<hosts>[^/\s]+?)(?P<chroot>/[^\s]*)?$")
 
@@ -25,21 +30,23 @@ def live_node_urls(address: str, timeout: float = 10.0) -> list[str]:
     if not match:
         raise BadInput(f"not a ZooKeeper address (host:port[/chroot]): {address!r}")
     chroot = (match["chroot"] or "").rstrip("/")
-    client = KazooClient(hosts=match["hosts"], timeout=timeout)
+    client = KazooClient(hosts=match["hosts"], timeout=timeout, logger=_KAZOO_LOG)
     try:
         client.start(timeout=timeout)
         nodes = client.get_children(f"{chroot}/live_nodes")
     except KazooTimeoutError:
-        raise ConnectionError(f"ZooKeeper at {match['hosts']} did not answer within {timeout:.0f}s") from None
+        raise SolrUnavailable(
+            f"ZooKeeper at {match['hosts']} did not answer within {timeout:.0f}s; re-run once it is up"
+        ) from None
     except NoNodeError:
         raise BadInput(f"no SolrCloud under {address!r} (no {chroot}/live_nodes); is the chroot right?") from None
     except KazooException as error:
-        raise ConnectionError(f"ZooKeeper at {match['hosts']}: {error}") from error
+        raise SolrUnavailable(f"ZooKeeper at {match['hosts']}: {error}; re-run once it is up") from error
     finally:
         client.stop()
         client.close()
     if not nodes:
-        raise ConnectionError(f"no live Solr nodes registered in ZooKeeper at {address}")
+        raise SolrUnavailable(f"no live Solr nodes registered in ZooKeeper at {address}; re-run once one is up")
     return [_node_url(name) for name in sorted(nodes)]
 
 

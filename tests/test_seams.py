@@ -268,6 +268,13 @@ def test_cli_with_nothing_listening_exits_6_in_one_line():
     assert len(lines) == 1 and lines[0].startswith("lookalike: error:") and "re-run" in lines[0]
 
 
+def test_cli_with_no_zookeeper_listening_exits_6_in_one_line():
+    done = lookalike("--solr", f"127.0.0.1:{free_port()}/solr", "search", "--id", "X")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 6, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("lookalike: error: ZooKeeper at 127.0.0.1:") and "re-run" in lines[0]
+
+
 def test_cli_bad_option_value_exits_2():
     done = lookalike("--solr", f"http://127.0.0.1:{free_port()}/solr", "search", "--id", "X", "-k", "0")
     assert done.returncode == 2 and "-k" in done.stderr and "Traceback" not in done.stderr
